@@ -1,0 +1,122 @@
+"""Datasets and loaders: CIFAR-10/100 (torchvision), an ImageFolder, and synthetic `fake` images for offline runs.
+
+Augmentation is the original DARTS one (appendix A.1/A.2): random crop with 4-pixel padding,
+horizontal flip, per-channel normalisation, optional cutout (DeVries & Taylor 2017).
+"""
+import os
+
+import numpy as np
+import torch
+import torchvision.datasets as dset
+import torchvision.transforms as T
+from PIL import Image
+from torch.utils.data import DataLoader, SubsetRandomSampler
+
+from .cli import UserError
+
+CIFAR_MEAN = [0.49139968, 0.48215827, 0.44653124]
+CIFAR_STD = [0.24703233, 0.24348505, 0.26158768]
+DATASETS = ['cifar10', 'cifar100', 'imagefolder', 'fake']
+
+
+class Cutout:
+    """Zero one square of side `length` at a uniformly drawn centre (clipped at the border)."""
+
+    def __init__(self, length):
+        self.length = length
+
+    def __call__(self, img):
+        h, w = img.shape[-2:]
+        y, x = torch.randint(h, ()).item(), torch.randint(w, ()).item()
+        img = img.clone()
+        img[..., max(0, y - self.length // 2):y + self.length // 2, max(0, x - self.length // 2):x + self.length // 2] = 0.
+        return img
+
+
+def transform(image_size, train, cutout_length=0, resize=False):
+    """Train: (resize) -> random crop, padding image_size/8 (4 px at 32) -> flip -> normalise -> cutout."""
+    steps = [T.Resize((image_size, image_size))] if resize else []
+    if train:
+        steps += [T.RandomCrop(image_size, padding=image_size // 8), T.RandomHorizontalFlip()]
+    steps += [T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)]
+    if train and cutout_length > 0:
+        steps.append(Cutout(cutout_length))
+    return T.Compose(steps)
+
+
+class FakeImages(torch.utils.data.Dataset):
+    """Synthetic, learnable images: each class is a fixed smooth colour pattern plus pixel noise.
+
+    The same `size`, `image_size` and `num_classes` give the same images on every machine
+    (a private generator with a fixed seed, independent of --seed).
+    """
+
+    def __init__(self, size, image_size, num_classes=10, transform=None):
+        g = torch.Generator().manual_seed(0)
+        patterns = torch.rand(num_classes, 3, 4, 4, generator=g)
+        patterns = torch.nn.functional.interpolate(patterns, size=(image_size, image_size), mode='bilinear')
+        self.targets = torch.randint(num_classes, (size,), generator=g)
+        noise = torch.rand(size, 3, image_size, image_size, generator=g)
+        pixels = 0.6 * patterns[self.targets] + 0.4 * noise
+        self.images = (pixels * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # N, H, W, C
+        self.classes = [str(c) for c in range(num_classes)]
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        img = Image.fromarray(self.images[i])
+        return (self.transform(img) if self.transform else img), int(self.targets[i])
+
+
+def load_dataset(args, train=True):
+    """The training (train=True) or test split of args.dataset, with the matching transform."""
+    native_size = {'cifar10': 32, 'cifar100': 32, 'fake': args.image_size}.get(args.dataset)
+    tf = transform(args.image_size, train, args.cutout_length if args.cutout else 0,
+                   resize=native_size != args.image_size)
+    if args.dataset == 'fake':
+        return FakeImages(args.fake_size if train else max(args.fake_size // 5, 1), args.image_size, transform=tf)
+    if args.dataset in ('cifar10', 'cifar100'):
+        cls = dset.CIFAR10 if args.dataset == 'cifar10' else dset.CIFAR100
+        try:
+            return cls(root=args.data, train=train, download=True, transform=tf)
+        except Exception as e:  # no network, a broken archive, a read-only folder: all say the same to the user
+            archive = 'cifar-10-python.tar.gz' if args.dataset == 'cifar10' else 'cifar-100-python.tar.gz'
+            raise UserError(f'{args.dataset} is not in {args.data} and could not be downloaded ({e}); '
+                            f'place {archive} (or its extracted folder) in {args.data}, or use --dataset fake') from None
+    folder = os.path.join(args.data, 'train' if train else 'val')
+    if not os.path.isdir(folder):
+        raise UserError(f'--dataset imagefolder needs a folder {folder} with one sub-folder of images per class')
+    try:
+        return dset.ImageFolder(folder, transform=tf)
+    except (FileNotFoundError, OSError) as e:
+        raise UserError(f'{folder}: {e}') from None
+
+
+def num_classes(dataset):
+    return len(dataset.classes)
+
+
+def search_split(n, train_portion):
+    """The original split: the first floor(portion * n) training images train w, the rest train alpha."""
+    split = int(np.floor(train_portion * n))
+    if split < 1 or split >= n:
+        raise UserError(f'--train_portion {train_portion} of {n} images leaves an empty search-train or search-valid split')
+    return list(range(split)), list(range(split, n))
+
+
+def search_loaders(args, device):
+    """(train_queue, valid_queue, num_classes): both halves of the training set, reshuffled each pass."""
+    data = load_dataset(args, train=True)
+    train_idx, valid_idx = search_split(len(data), args.train_portion)
+    kwargs = dict(batch_size=args.batch_size, num_workers=args.workers, pin_memory=device.type == 'cuda')
+    train_queue = DataLoader(data, sampler=SubsetRandomSampler(train_idx), **kwargs)
+    valid_queue = DataLoader(data, sampler=SubsetRandomSampler(valid_idx), **kwargs)
+    return train_queue, valid_queue, num_classes(data)
+
+
+def cycle(loader):
+    """Batches of `loader` without end, a new shuffle each pass (the valid half may be shorter)."""
+    while True:
+        yield from loader

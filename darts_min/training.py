@@ -1,0 +1,62 @@
+"""Small pieces of the training loops that both scripts use: meters, accuracy, progress, loss checks."""
+import math
+import sys
+
+import torch
+
+
+class AvgMeter:
+    def __init__(self):
+        self.sum, self.count = 0.0, 0
+
+    def update(self, value, n=1):
+        self.sum += value * n
+        self.count += n
+
+    @property
+    def avg(self):
+        return self.sum / max(self.count, 1)
+
+
+def accuracy(logits, target):
+    """Top-1 accuracy in percent."""
+    return (logits.argmax(dim=1) == target).float().mean().item() * 100.0
+
+
+class NonFiniteLoss(Exception):
+    def __init__(self, epoch, step, value):
+        super().__init__(f'the loss became {value} at epoch {epoch}, step {step}')
+
+
+def check_finite(loss, epoch, step):
+    """The loss as a float; NonFiniteLoss if it is nan or inf (the run stops, the last checkpoint stays)."""
+    value = loss.item()
+    if not math.isfinite(value):
+        raise NonFiniteLoss(epoch, step, value)
+    return value
+
+
+def progress(iterable, desc):
+    """A progress bar over the steps of an epoch on a terminal; the plain iterable elsewhere (logs, CI)."""
+    if not sys.stderr.isatty():
+        return iterable
+    from tqdm import tqdm
+    return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True)
+
+
+def format_seconds(s):
+    s = int(round(s))
+    return f'{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}'
+
+
+@torch.no_grad()
+def evaluate(model, queue, criterion, device):
+    """(loss, top-1 %) of `model` in eval mode over `queue`."""
+    model.eval()
+    loss, acc = AvgMeter(), AvgMeter()
+    for x, y in queue:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        logits = model(x)
+        loss.update(criterion(logits, y).item(), x.size(0))
+        acc.update(accuracy(logits, y), x.size(0))
+    return loss.avg, acc.avg

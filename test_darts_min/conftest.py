@@ -1,0 +1,45 @@
+"""Shared helpers: tiny networks and tiny search runs (C=4, 3 cells, 16 px, a handful of images)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn as nn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from darts_min.model_search import Network  # noqa: E402
+
+TINY = ['--dataset', 'fake', '--init_channels', '4', '--layers', '3', '--batch_size', '8', '--image_size', '16',
+        '--fake_size', '32', '--workers', '0', '--report_freq', '1']
+
+
+def tiny_network(seed=0, dtype=torch.float32, C=4, layers=3, num_classes=10):
+    torch.manual_seed(seed)
+    return Network(C, num_classes, layers, nn.CrossEntropyLoss()).to(dtype)
+
+
+def batch(n=4, size=8, num_classes=10, dtype=torch.float32, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, size, size, generator=g, dtype=dtype), torch.randint(num_classes, (n,), generator=g)
+
+
+def read_metrics(run_dir):
+    with open(os.path.join(run_dir, 'metrics.jsonl')) as f:
+        return [json.loads(line) for line in f]
+
+
+def run_script(*argv, timeout=300):
+    """Run a root script in a fresh process with 1 thread (two torch processes on 2 cores thrash)."""
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
+    return subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def search_main():
+    """train_search.main, called in this process; returns (exit code, stderr-like message)."""
+    import train_search
+    return train_search.main

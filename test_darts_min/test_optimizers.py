@@ -1,0 +1,91 @@
+"""The optimizer registry: every entry steps, defaults reproduce DARTS, overrides are honoured and checked."""
+import pytest
+import torch
+
+import train_search
+from conftest import run_script
+from darts_min import optimizers
+
+
+def quadratic_step(opt, params):
+    opt.zero_grad()
+    sum((p ** 2).sum() for p in params).backward()
+    opt.step()
+
+
+@pytest.mark.parametrize('name', list(optimizers.REGISTRY))
+def test_every_entry_builds_a_torch_optimizer_that_lowers_a_quadratic(name):
+    p = torch.nn.Parameter(torch.ones(3))
+    opt = optimizers.build(name, [p], lr=0.01, weight_decay=0.0)
+    assert isinstance(opt, torch.optim.Optimizer) and type(opt) is optimizers.REGISTRY[name][0]
+    for _ in range(3):
+        quadratic_step(opt, [p])
+    assert (p < 1).all()
+
+
+def test_defaults_reproduce_darts():
+    args = train_search.parse_args([])
+    w = optimizers.for_weights(args, [torch.nn.Parameter(torch.ones(1))]).param_groups[0]
+    assert (w['lr'], w['momentum'], w['weight_decay'], w['nesterov']) == (0.025, 0.9, 3e-4, False)
+    a = optimizers.for_alphas(args, [torch.nn.Parameter(torch.ones(1))])
+    assert isinstance(a, torch.optim.Adam) and not isinstance(a, torch.optim.AdamW)
+    g = a.param_groups[0]
+    assert (g['lr'], g['betas'], g['weight_decay']) == (3e-4, (0.5, 0.999), 1e-3)
+
+
+def test_overrides_from_the_command_line_are_applied_last():
+    args = train_search.parse_args(['--w_optimizer', 'momentum', '--w_optimizer_args', 'momentum=0.5', 'nesterov=true',
+                                    '--arch_optimizer', 'rmsprop', '--arch_optimizer_args', 'alpha=0.9', 'lr=0.01'])
+    w = optimizers.for_weights(args, [torch.nn.Parameter(torch.ones(1))]).param_groups[0]
+    assert (w['momentum'], w['nesterov']) == (0.5, True)
+    a = optimizers.for_alphas(args, [torch.nn.Parameter(torch.ones(1))])
+    assert isinstance(a, torch.optim.RMSprop) and (a.param_groups[0]['alpha'], a.param_groups[0]['lr']) == (0.9, 0.01)
+    args = train_search.parse_args(['--arch_optimizer_args', 'betas=0.9,0.999'])
+    assert optimizers.for_alphas(args, [torch.nn.Parameter(torch.ones(1))]).param_groups[0]['betas'] == (0.9, 0.999)
+
+
+def test_momentum_flag_sets_w_momentum_only_where_the_entry_has_one():
+    args = train_search.parse_args(['--momentum', '0.7', '--w_optimizer', 'nesterov'])
+    assert optimizers.for_weights(args, [torch.nn.Parameter(torch.ones(1))]).param_groups[0]['momentum'] == 0.7
+    args = train_search.parse_args(['--momentum', '0.7', '--w_optimizer', 'sgd'])
+    assert optimizers.for_weights(args, [torch.nn.Parameter(torch.ones(1))]).param_groups[0]['momentum'] == 0
+
+
+def test_adamw_decays_decoupled_and_adam_couples_l2():
+    # With a zero loss gradient, AdamW shrinks w by lr * wd; Adam's L2 term goes through the adaptive step.
+    pw, pa = torch.nn.Parameter(torch.full((1,), 2.0)), torch.nn.Parameter(torch.full((1,), 2.0))
+    adamw = optimizers.build('adamw', [pw], lr=0.1, weight_decay=0.5)
+    adam = optimizers.build('adam', [pa], lr=0.1, weight_decay=0.5)
+    for opt, p in ((adamw, pw), (adam, pa)):
+        p.grad = torch.zeros(1)
+        opt.step()
+    assert pw.item() == pytest.approx(2.0 * (1 - 0.1 * 0.5))
+    assert pa.item() == pytest.approx(2.0 - 0.1, rel=1e-6)  # Adam's first step moves by lr whatever the gradient
+
+
+def test_unknown_names_and_keys_are_rejected_with_the_valid_ones():
+    with pytest.raises(optimizers.OptimizerError, match='choose from sgd, momentum, nesterov, rmsprop, adam, adamw'):
+        optimizers.build('lion', [torch.nn.Parameter(torch.ones(1))], 0.1, 0)
+    with pytest.raises(optimizers.OptimizerError, match=r"no argument 'beta1' \(valid: lr, betas"):
+        optimizers.parse_overrides('adam', ['beta1=0.9'])
+    with pytest.raises(optimizers.OptimizerError, match='not key=value'):
+        optimizers.parse_overrides('adam', ['0.9'])
+    with pytest.raises(optimizers.OptimizerError, match='not a number'):
+        optimizers.parse_overrides('sgd', ['momentum=fast'])
+    with pytest.raises(optimizers.OptimizerError, match='Invalid learning rate'):
+        optimizers.build('adam', [torch.nn.Parameter(torch.ones(1))], -1.0, 0)
+
+
+def test_value_parsing():
+    assert optimizers.parse_value('true') is True and optimizers.parse_value('False') is False
+    assert optimizers.parse_value('0.9,0.999') == (0.9, 0.999)
+    assert optimizers.parse_value('5') == 5 and optimizers.parse_value('1e-3') == 1e-3
+
+
+def test_module_prints_the_registry_table():
+    out = run_script('-m', 'darts_min.optimizers').stdout
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ['name', 'torch.optim']
+    for name, (cls, _, _) in optimizers.REGISTRY.items():
+        assert any(line.split()[:2] == [name, cls.__name__] for line in lines)
+    assert 'betas=(0.5, 0.999)' in out

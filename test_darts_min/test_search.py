@@ -1,0 +1,213 @@
+"""train_search.py end to end on fake data: outputs, resume, NaN stop, and every bad input as one line."""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+
+import pytest
+import torch
+
+import train_search
+from conftest import ROOT, TINY, read_metrics, run_script
+from darts_min import cli, data, genotypes
+from darts_min.architect import Architect
+
+
+def run_cli(argv, capsys):
+    """train_search as the shell runs it (through cli.run), in this process: (exit code, stderr)."""
+    with pytest.raises(SystemExit) as e:
+        cli.run(lambda: train_search.main(argv))
+    return e.value.code, capsys.readouterr().err
+
+
+def checkpoint(run_dir):
+    return torch.load(os.path.join(run_dir, 'checkpoint.pt'), weights_only=True)
+
+
+def test_tiny_search_writes_every_output(tmp_path):
+    save = str(tmp_path / 'run')
+    assert train_search.main(TINY + ['--epochs', '2', '--save', save]) == 0
+    assert sorted(f for f in os.listdir(save) if not f.startswith('.')) == [
+        'args.json', 'checkpoint.pt', 'genotype.json', 'log.txt', 'metrics.jsonl']
+
+    args = json.load(open(os.path.join(save, 'args.json')))
+    assert args['epochs'] == 2 and args['w_optimizer'] == 'momentum' and args['save'] == save
+
+    metrics = read_metrics(save)
+    assert [m['epoch'] for m in metrics] == [0, 1]
+    assert metrics[0]['lr'] == 0.025
+    assert metrics[1]['lr'] == pytest.approx(0.001 + (0.025 - 0.001) * (1 + math.cos(math.pi / 2)) / 2)
+    for m in metrics:
+        assert {'train_loss', 'train_acc', 'valid_loss', 'valid_acc', 'genotype', 'seconds'} <= m.keys()
+        assert 0 <= m['train_acc'] <= 100 and 0 <= m['valid_acc'] <= 100 and m['seconds'] > 0
+        for key in ('alphas_normal', 'alphas_reduce'):
+            assert len(m[key]) == 14 and all(len(r) == 8 and abs(sum(r) - 1) < 1e-5 for r in m[key])
+
+    final = genotypes.load(os.path.join(save, 'genotype.json'))
+    assert genotypes.to_dict(final) == metrics[-1]['genotype']
+    state = checkpoint(save)
+    assert state['epoch'] == 2 and state['kind'] == 'search'
+    alphas = state['alphas'][0]
+    assert torch.allclose(torch.softmax(alphas, -1), torch.tensor(metrics[-1]['alphas_normal']))
+    assert alphas.abs().max() > 1e-3  # alpha moved away from its 1e-3 * randn start
+
+    log = open(os.path.join(save, 'log.txt')).read()
+    assert 'epoch 2/2' in log and 'eta' in log and 'train 000/2' in log and 'genotype = Genotype(' in log
+
+
+def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(tmp_path, monkeypatch):
+    argv = TINY + ['--epochs', '3', '--unrolled', '--arch_optimizer', 'rmsprop']
+    whole, broken = str(tmp_path / 'whole'), str(tmp_path / 'broken')
+    assert train_search.main(argv + ['--save', whole]) == 0
+
+    step, calls = Architect.step, []
+
+    def dies_in_second_epoch(self, *a, **k):  # 2 steps per epoch: the 4th call is epoch 1, step 1
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return step(self, *a, **k)
+
+    monkeypatch.setattr(Architect, 'step', dies_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train_search.main(argv + ['--save', broken])
+    monkeypatch.undo()
+    assert checkpoint(broken)['epoch'] == 1
+
+    assert train_search.main(['--resume', broken]) == 0
+    a, b = checkpoint(whole), checkpoint(broken)
+    for x, y in zip(a['alphas'] + list(a['model'].values()), b['alphas'] + list(b['model'].values())):
+        assert torch.equal(x, y)
+    assert open(os.path.join(whole, 'genotype.json')).read() == open(os.path.join(broken, 'genotype.json')).read()
+    assert [m['epoch'] for m in read_metrics(broken)] == [0, 1, 2]
+    assert 'resumed' in open(os.path.join(broken, 'log.txt')).read()
+
+
+def test_resume_after_sigkill_in_a_real_process(tmp_path):
+    save = str(tmp_path / 'killed')
+    cmd = [sys.executable, 'train_search.py', *TINY, '--epochs', '40', '--save', save]
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not os.path.exists(os.path.join(save, 'checkpoint.pt')) and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # somewhere inside a later epoch, maybe inside a checkpoint write
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = checkpoint(save)['epoch']
+    assert 1 <= done < 40
+    result = run_script('train_search.py', '--resume', save, '--epochs', '40')
+    assert result.returncode == 2 and 'drop --epochs' in result.stderr  # saved arguments only
+    result = run_script('train_search.py', '--resume', save)
+    assert result.returncode == 0, result.stderr
+    assert [m['epoch'] for m in read_metrics(save)] == list(range(40))
+    assert checkpoint(save)['epoch'] == 40
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path):
+    save = tmp_path / 'early'
+    save.mkdir()
+    args = vars(train_search.parse_args(TINY + ['--epochs', '1', '--save', str(save)]))
+    (save / 'args.json').write_text(json.dumps(args))
+    assert train_search.main(['--resume', str(save)]) == 0
+    assert [m['epoch'] for m in read_metrics(save)] == [0]
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_path, monkeypatch, capsys):
+    save = str(tmp_path / 'nan')
+    step, calls = Architect.step, []
+
+    def diverges_in_second_epoch(self, *a, **k):
+        calls.append(1)
+        step(self, *a, **k)
+        if len(calls) == 3:  # epoch 1, step 0
+            with torch.no_grad():
+                self.model.alphas_normal.fill_(float('nan'))
+
+    monkeypatch.setattr(Architect, 'step', diverges_in_second_epoch)
+    code, err = run_cli(TINY + ['--epochs', '3', '--save', save], capsys)
+    assert code == 3
+    assert 'the loss became nan at epoch 1, step 0' in open(os.path.join(save, 'log.txt')).read()
+    state = checkpoint(save)
+    assert state['epoch'] == 1 and not torch.isnan(state['alphas'][0]).any()
+
+
+def bad_inputs(tmp_path):
+    corrupt = tmp_path / 'corrupt'
+    corrupt.mkdir()
+    (corrupt / 'args.json').write_text(json.dumps(vars(train_search.parse_args(TINY))))
+    (corrupt / 'checkpoint.pt').write_bytes(b'not a checkpoint')
+    foreign = tmp_path / 'foreign'
+    foreign.mkdir()
+    (foreign / 'args.json').write_text(json.dumps(vars(train_search.parse_args(TINY))))
+    torch.save({'kind': 'eval', 'version': 1}, foreign / 'checkpoint.pt')
+    no_args = tmp_path / 'no_args'
+    no_args.mkdir()
+    return [
+        (['--w_optimizer', 'lion'], "unknown optimizer 'lion' (choose from sgd, momentum"),
+        (['--arch_optimizer', 'adagrad'], "unknown optimizer 'adagrad'"),
+        (['--w_optimizer_args', 'beta=0.9'], "momentum has no argument 'beta' (valid: lr, momentum"),
+        (['--arch_optimizer_args', 'lr=-1'], 'Invalid learning rate'),
+        (['--dataset', 'mnist'], "unknown dataset 'mnist'"),
+        (['--device', 'tpu'], "unknown device 'tpu'"),
+        (['--learning_rate', '0'], '--learning_rate must be positive'),
+        (['--arch_learning_rate=-3e-4'], '--arch_learning_rate must be positive'),
+        (['--batch_size', '0'], '--batch_size must be positive'),
+        (['--weight_decay', '-1'], '--weight_decay must not be negative'),
+        (['--train_portion', '1.0'], '--train_portion must be in (0, 1)'),
+        (['--train_portion', '0'], '--train_portion must be in (0, 1)'),
+        (['--epochs', 'ten'], "invalid int value: 'ten'"),
+        (['--fake_size', '1'], 'leaves an empty search-train or search-valid split'),
+        (['--resume', str(tmp_path / 'missing')], 'no such run directory'),
+        (['--resume', str(no_args)], 'no search run (args.json)'),
+        (['--resume', str(corrupt)], 'is corrupt or not a darts-min checkpoint'),
+        (['--resume', str(foreign)], 'is not a darts-min search checkpoint'),
+        (['--resume', str(corrupt), '--epochs', '3'], 'drop --epochs'),
+        (['--dataset', 'imagefolder', '--data', str(tmp_path)], 'needs a folder'),
+    ]
+
+
+def test_each_bad_input_exits_2_with_one_line(tmp_path, capsys):
+    for argv, message in bad_inputs(tmp_path):
+        code, err = run_cli(TINY + ['--save', str(tmp_path / 'out')] + argv if '--resume' not in argv else argv, capsys)
+        assert code == 2, (argv, err)
+        assert message in err and err.count('\n') == 1 and 'Traceback' not in err, (argv, err)
+
+
+def test_missing_cifar_without_network_says_what_to_do(tmp_path, capsys, monkeypatch):
+    def offline(*a, **k):
+        raise urllib.error.URLError('Name or service not known')
+
+    monkeypatch.setattr(data.dset, 'CIFAR10', offline)
+    code, err = run_cli(['--dataset', 'cifar10', '--data', str(tmp_path), '--save', str(tmp_path / 'r')], capsys)
+    assert code == 2 and err.count('\n') == 1
+    assert 'could not be downloaded' in err and 'cifar-10-python.tar.gz' in err and '--dataset fake' in err
+
+
+def test_a_finished_run_is_never_overwritten(tmp_path, capsys):
+    save = str(tmp_path / 'done')
+    assert train_search.main(TINY + ['--epochs', '1', '--save', save]) == 0
+    before = open(os.path.join(save, 'checkpoint.pt'), 'rb').read()
+    code, err = run_cli(TINY + ['--epochs', '1', '--save', save], capsys)
+    assert code == 2 and 'already holds a search run' in err
+    assert open(os.path.join(save, 'checkpoint.pt'), 'rb').read() == before
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message on a machine without a GPU')
+def test_cuda_without_a_gpu_is_one_line(capsys):
+    code, err = run_cli(TINY + ['--device', 'cuda'], capsys)
+    assert code == 2 and 'no CUDA GPU' in err and err.count('\n') == 1
+
+
+def test_bad_input_from_the_shell_has_no_traceback():
+    result = run_script('train_search.py', '--w_optimizer', 'lion')
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "train_search.py: error: --w_optimizer: unknown optimizer 'lion' (choose from sgd, momentum, nesterov, "
+        "rmsprop, adam, adamw)"]
