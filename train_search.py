@@ -109,6 +109,7 @@ def train_epoch(epoch, queues, model, architect, optimizer, lr, args, device, ru
     valid_batches = data.cycle(valid_queue)
     loss_meter, acc_meter = AvgMeter(), AvgMeter()
     model.train()
+    t0 = time.time()
     for step, (x, y) in enumerate(progress(train_queue, f'epoch {epoch}')):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         xv, yv = (t.to(device, non_blocking=True) for t in next(valid_batches))
@@ -125,7 +126,9 @@ def train_epoch(epoch, queues, model, architect, optimizer, lr, args, device, ru
         loss_meter.update(loss_value, x.size(0))
         acc_meter.update(accuracy(logits, y), x.size(0))
         if step % args.report_freq == 0:
-            run.log.info(f'train {step:03d}/{len(train_queue)} loss {loss_meter.avg:.4f} acc {acc_meter.avg:.2f}%')
+            elapsed = time.time() - t0
+            run.log.info(f'train {step:03d}/{len(train_queue)} loss {loss_meter.avg:.4f} acc {acc_meter.avg:.2f}% '
+                         f'time {format_seconds(elapsed)} epoch eta {format_seconds(elapsed / (step + 1) * (len(train_queue) - step - 1))}')
     return loss_meter.avg, acc_meter.avg
 
 

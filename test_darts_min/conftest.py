@@ -13,7 +13,7 @@ sys.path.insert(0, ROOT)
 
 from darts_min.model_search import Network  # noqa: E402
 
-TINY = ['--dataset', 'fake', '--init_channels', '4', '--layers', '3', '--batch_size', '8', '--image_size', '16',
+TINY = ['--dataset', 'fake', '--device', 'cpu', '--init_channels', '4', '--layers', '3', '--batch_size', '8', '--image_size', '16',
         '--fake_size', '32', '--workers', '0', '--report_freq', '1']
 
 
