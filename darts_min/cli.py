@@ -54,6 +54,7 @@ def resolve_device(name):
         index = int(name.partition(':')[2] or 0)
         count = torch.cuda.device_count()
         check(index < count, f'device {name} asked for, but there are only {count} CUDA device(s)')
+        return torch.device('cuda', index)
     return torch.device(name)
 
 
