@@ -3,9 +3,9 @@
 Augmentation is the original DARTS one (appendix A.1/A.2): random crop with 4-pixel padding,
 horizontal flip, per-channel normalisation, optional cutout (DeVries & Taylor 2017).
 """
+import math
 import os
 
-import numpy as np
 import torch
 import torchvision.datasets as dset
 import torchvision.transforms as T
@@ -100,7 +100,7 @@ def num_classes(dataset):
 
 def search_split(n, train_portion):
     """The original split: the first floor(portion * n) training images train w, the rest train alpha."""
-    split = int(np.floor(train_portion * n))
+    split = int(math.floor(train_portion * n))
     if split < 1 or split >= n:
         raise UserError(f'--train_portion {train_portion} of {n} images leaves an empty search-train or search-valid split')
     return list(range(split)), list(range(split, n))
