@@ -63,6 +63,7 @@ def validate(args):
         cli.check(getattr(args, name) > 0, f'--{name} must be positive, got {getattr(args, name)}')
     for name in ['learning_rate_min', 'weight_decay', 'arch_weight_decay', 'workers']:
         cli.check(getattr(args, name) >= 0, f'--{name} must not be negative, got {getattr(args, name)}')
+    cli.check(args.image_size >= 8, f'--image_size must be at least 8 (two reductions halve it twice), got {args.image_size}')
     cli.check(args.learning_rate_min <= args.learning_rate, '--learning_rate_min must not exceed --learning_rate')
     cli.check(0 <= args.momentum < 1, f'--momentum must be in [0, 1), got {args.momentum}')
     cli.check(0 < args.train_portion < 1, f'--train_portion must be in (0, 1), got {args.train_portion}')
@@ -160,7 +161,7 @@ def restore(state, model, optimizer, architect, scheduler, device):
                             f'({type(e).__name__}: {str(e).splitlines()[0]})') from None
 
 
-def search(args, run, device):
+def search(args, run, device, queues, num_classes):
     state = run.load_checkpoint(device) if args.resume else None
     cli.check(args.resume or not os.path.exists(run.file('checkpoint.pt')),
               f'{args.save} already holds a search run: continue it with --resume {args.save} or choose another --save')
@@ -169,7 +170,6 @@ def search(args, run, device):
     runs.write_json(run.file('args.json'), {k: v for k, v in vars(args).items() if k != 'resume'})
 
     cli.seed_everything(args.seed, device)
-    train_queue, valid_queue, num_classes = data.search_loaders(args, device)
     criterion = nn.CrossEntropyLoss()
     model = Network(args.init_channels, num_classes, args.layers, criterion).to(device)
     optimizer = optimizers.for_weights(args, model.parameters())
@@ -193,14 +193,13 @@ def search(args, run, device):
         t0 = time.time()
         lr = scheduler.get_last_lr()[0]
         try:
-            train_loss, train_acc = train_epoch(epoch, (train_queue, valid_queue), model, architect, optimizer,
-                                                lr, args, device, run)
+            train_loss, train_acc = train_epoch(epoch, queues, model, architect, optimizer, lr, args, device, run)
         except NonFiniteLoss as e:
             kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch > 0 else 'no checkpoint was written'
             run.log.error(f'stopped: {e}; {kept}')
             return 3
         scheduler.step()
-        valid_loss, valid_acc = evaluate(model, valid_queue, criterion, device)
+        valid_loss, valid_acc = evaluate(model, queues[1], criterion, device)
         genotype = model.genotype()
         seconds = time.time() - t0
         eta = (time.time() - began) / (epoch + 1 - start) * (args.epochs - epoch - 1)
@@ -223,10 +222,11 @@ def search(args, run, device):
 def main(argv=None):
     args = parse_args(argv)
     device = cli.resolve_device(args.device)
+    train_queue, valid_queue, num_classes = data.search_loaders(args, device)  # missing data: no run directory
     args.save = args.save or runs.default_dir('search')
     run = runs.Run(args.save, 'search')
     try:
-        return search(args, run, device)
+        return search(args, run, device, (train_queue, valid_queue), num_classes)
     finally:
         run.close()
 

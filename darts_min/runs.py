@@ -63,13 +63,17 @@ class Run:
 
     def __init__(self, path, kind):
         self.path, self.kind = path, kind
-        os.makedirs(path, exist_ok=True)
         self.log = logging.getLogger(f'darts_min.{os.path.abspath(path)}')
         self.log.setLevel(logging.INFO)
         self.log.propagate = False
         if not self.log.handlers:
+            try:
+                os.makedirs(path, exist_ok=True)
+                file_handler = logging.FileHandler(self.file('log.txt'))
+            except OSError as e:
+                raise UserError(f'cannot write the run directory {path}: {e.strerror or e}') from None
             fmt = logging.Formatter('%(asctime)s %(message)s', datefmt='%m/%d %H:%M:%S')
-            for handler in (logging.FileHandler(self.file('log.txt')), _TqdmHandler()):
+            for handler in (file_handler, _TqdmHandler()):
                 handler.setFormatter(fmt)
                 self.log.addHandler(handler)
 

@@ -170,6 +170,8 @@ def bad_inputs(tmp_path):
         (['--resume', str(foreign)], 'is not a darts-min search checkpoint'),
         (['--resume', str(corrupt), '--epochs', '3'], 'drop --epochs'),
         (['--dataset', 'imagefolder', '--data', str(tmp_path)], 'needs a folder'),
+        (['--image_size', '4'], '--image_size must be at least 8'),
+        (['--save', str(corrupt / 'args.json')], 'cannot write the run directory'),
     ]
 
 
@@ -188,6 +190,7 @@ def test_missing_cifar_without_network_says_what_to_do(tmp_path, capsys, monkeyp
     code, err = run_cli(['--dataset', 'cifar10', '--data', str(tmp_path), '--save', str(tmp_path / 'r')], capsys)
     assert code == 2 and err.count('\n') == 1
     assert 'could not be downloaded' in err and 'cifar-10-python.tar.gz' in err and '--dataset fake' in err
+    assert not (tmp_path / 'r').exists()  # nothing half-made is left behind
 
 
 def test_a_finished_run_is_never_overwritten(tmp_path, capsys):
