@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from .cli import UserError
+from .cli import UserError, check, given_flags
 
 CHECKPOINT_VERSION = 1
 
@@ -50,6 +50,35 @@ def default_dir(prefix):
     return os.path.join('runs', f'{prefix}-{time.strftime("%Y%m%d-%H%M%S")}')
 
 
+def parse_args(parser, argv, validate, kind):
+    """Parse a script's arguments; with --resume DIR, those saved in DIR (only --device, --workers may change).
+
+    Any bad value ends in one line on stderr and exit code 2.
+    """
+    args = parser.parse_args(argv)
+    try:
+        if args.resume:
+            args = _resumed_args(parser, args, argv, kind)
+        validate(args)
+    except UserError as e:
+        parser.error(str(e))
+    return args
+
+
+def _resumed_args(parser, args, argv, kind):
+    check(os.path.isdir(args.resume), f'--resume {args.resume}: no such run directory')
+    given = given_flags(parser, argv) - {'resume'}
+    changed = given - {'device', 'workers'}
+    check(not changed, f'--resume continues a run with its saved arguments; drop --{", --".join(sorted(changed))} '
+                       '(only --device and --workers may change)')
+    saved = read_json(os.path.join(args.resume, 'args.json'), f'{kind} run (args.json)')
+    check(isinstance(saved, dict), f'{args.resume}/args.json does not hold the arguments of a {kind} run')
+    known = vars(parser.parse_args([]))
+    merged = {**known, **{k: v for k, v in saved.items() if k in known}}
+    merged.update({k: getattr(args, k) for k in given}, resume=args.resume, save=args.resume)
+    return type(args)(**merged)
+
+
 class _TqdmHandler(logging.StreamHandler):
     """Console lines that do not break a progress bar on the terminal."""
 
@@ -59,14 +88,19 @@ class _TqdmHandler(logging.StreamHandler):
 
 
 class Run:
-    """The files of one run. `Run(path, kind)` opens (and creates) the folder and its log."""
+    """The files of one run. `Run(path, kind)` opens (and creates) the folder and its log.
 
-    def __init__(self, path, kind):
-        self.path, self.kind = path, kind
+    With main=False (the other ranks of a multi-process run) it reads checkpoints but writes nothing.
+    """
+
+    def __init__(self, path, kind, main=True):
+        self.path, self.kind, self.main = path, kind, main
         self.log = logging.getLogger(f'darts_min.{os.path.abspath(path)}')
         self.log.setLevel(logging.INFO)
         self.log.propagate = False
-        if not self.log.handlers:
+        if not main:
+            self.log.addHandler(logging.NullHandler())
+        elif not self.log.handlers:
             try:
                 os.makedirs(path, exist_ok=True)
                 file_handler = logging.FileHandler(self.file('log.txt'))
@@ -85,15 +119,31 @@ class Run:
             handler.close()
             self.log.removeHandler(handler)
 
+    def begin(self, args, device):
+        """Write args.json; the checkpoint to continue from (None for a new run). Refuses to overwrite a run."""
+        state = self.load_checkpoint(device) if args.resume else None
+        check(args.resume or not os.path.exists(self.file('checkpoint.pt')),
+              f'{self.path} already holds a {self.kind} run: continue it with --resume {self.path} or choose another --save')
+        if args.resume and state is None:
+            self.log.info(f'{self.path} has no checkpoint yet: starting from epoch 0')
+        self.write_json('args.json', {k: v for k, v in vars(args).items() if k != 'resume'})
+        return state
+
+    def write_json(self, name, obj):
+        if self.main:
+            write_json(self.file(name), obj)
+
     # metrics.jsonl: one JSON object per finished epoch
     def append_metrics(self, record):
+        if not self.main:
+            return
         with open(self.file('metrics.jsonl'), 'a') as f:
             f.write(json.dumps(record) + '\n')
 
     def keep_metrics_before(self, epoch):
         """On resume: drop lines of epochs the checkpoint does not hold (the run died after writing them)."""
         path = self.file('metrics.jsonl')
-        if not os.path.exists(path):
+        if not self.main or not os.path.exists(path):
             return
         with open(path) as f:
             lines = [ln for ln in f if ln.strip()]
@@ -107,8 +157,14 @@ class Run:
         atomic_write(path, lambda f: f.writelines(kept))
 
     # checkpoint.pt: a plain dict of tensors, numbers and strings, loadable with weights_only=True
-    def save_checkpoint(self, state):
-        state = {'kind': self.kind, 'version': CHECKPOINT_VERSION, **state}
+    def save_checkpoint(self, epoch, stateful, device, **extra):
+        """After epoch `epoch`: the state_dict of each object in `stateful`, the random state, `extra`."""
+        if not self.main:
+            return
+        state = {'kind': self.kind, 'version': CHECKPOINT_VERSION, 'epoch': epoch + 1,
+                 **{name: obj.state_dict() for name, obj in stateful.items()}, **extra,
+                 'rng_cpu': torch.get_rng_state(),
+                 **({'rng_cuda': torch.cuda.get_rng_state(device)} if device.type == 'cuda' else {})}
         atomic_write(self.file('checkpoint.pt'), lambda f: torch.save(state, f), mode='wb')
 
     def load_checkpoint(self, device):
@@ -126,3 +182,17 @@ class Run:
         if state.get('version') != CHECKPOINT_VERSION:
             raise UserError(f'{path} has checkpoint version {state.get("version")}, this darts-min reads {CHECKPOINT_VERSION}')
         return state
+
+
+def restore(state, stateful, device):
+    """Load a checkpoint into freshly built objects and the random state; returns the epoch to continue from."""
+    try:
+        for name, obj in stateful.items():
+            obj.load_state_dict(state[name])
+        torch.set_rng_state(state['rng_cpu'].cpu())
+        if device.type == 'cuda' and 'rng_cuda' in state:
+            torch.cuda.set_rng_state(state['rng_cuda'].cpu(), device)
+        return int(state['epoch'])
+    except (KeyError, ValueError, RuntimeError, TypeError) as e:
+        raise UserError(f'the checkpoint does not fit this run\'s network or optimizers '
+                        f'({type(e).__name__}: {str(e).splitlines()[0]})') from None

@@ -1,6 +1,7 @@
 """Small pieces of the training loops that both scripts use: meters, accuracy, progress, loss checks."""
 import math
 import sys
+import time
 
 import torch
 
@@ -47,6 +48,21 @@ def progress(iterable, desc):
 def format_seconds(s):
     s = int(round(s))
     return f'{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}'
+
+
+def log_step(run, step, steps, loss, acc, t0):
+    """The line of every --report_freq steps: running loss and accuracy, time and ETA of the epoch."""
+    elapsed = time.time() - t0
+    run.log.info(f'train {step:03d}/{steps} loss {loss.avg:.4f} acc {acc.avg:.2f}% time {format_seconds(elapsed)} '
+                 f'epoch eta {format_seconds(elapsed / (step + 1) * (steps - step - 1))}')
+
+
+def log_epoch(run, epoch, epochs, t0, began, start, figures):
+    """The line of every epoch: its figures, its time and the ETA of the run."""
+    eta = (time.time() - began) / (epoch + 1 - start) * (epochs - epoch - 1)
+    text = ' '.join(f'{k} {v:.6f}' if k == 'lr' else f'{k} {v:.2f}%' if k.endswith('acc') else f'{k} {v:.4f}'
+                    for k, v in figures.items())
+    run.log.info(f'epoch {epoch + 1}/{epochs} {text} time {format_seconds(time.time() - t0)} eta {format_seconds(eta)}')
 
 
 @torch.no_grad()
