@@ -10,7 +10,7 @@ import time
 import torch
 import torch.nn as nn
 
-from darts_min import cli, data, genotypes, optimizers, runs
+from darts_min import cli, data, genotypes, optimizers, runs, visualize
 from darts_min.architect import Architect
 from darts_min.model_search import Network
 from darts_min.training import (AvgMeter, NonFiniteLoss, accuracy, check_finite, evaluate, log_epoch, log_step,
@@ -130,7 +130,7 @@ def search(args, run, device, queues, num_classes):
             run.log.error(f'stopped: {e}; {kept}')
             return 3
         scheduler.step()
-        valid_loss, valid_acc = evaluate(model, queues[1], criterion, device)
+        valid_loss, valid_acc = (m.avg for m in evaluate(model, queues[1], criterion, device))
         genotype = model.genotype()
         log_epoch(run, epoch, args.epochs, t0, began, start, {'lr': lr, 'train_acc': train_acc, 'valid_acc': valid_acc})
         run.log.info(f'genotype = {genotype}')
@@ -143,7 +143,12 @@ def search(args, run, device, queues, num_classes):
         })
         run.write_json('genotype.json', genotypes.to_dict(genotype))
         run.save_checkpoint(epoch, stateful, device, alphas=[a.detach() for a in model.arch_parameters()])
-    run.log.info(f'done: final genotype in {run.file("genotype.json")}')
+    try:
+        visualize.plot_genotype(model.genotype(), run.path)
+        pictures = ', pictures normal.png and reduce.png'
+    except cli.UserError as e:  # matplotlib is optional
+        pictures = f' (no pictures: {e})'
+    run.log.info(f'done: final genotype in {run.file("genotype.json")}{pictures}')
     return 0
 
 

@@ -10,7 +10,7 @@ import torch
 import torchvision.datasets as dset
 import torchvision.transforms as T
 from PIL import Image
-from torch.utils.data import DataLoader, SubsetRandomSampler
+from torch.utils.data import DataLoader, DistributedSampler, Subset, SubsetRandomSampler
 
 from .cli import UserError
 
@@ -47,14 +47,14 @@ def transform(image_size, train, cutout_length=0, resize=False):
 class FakeImages(torch.utils.data.Dataset):
     """Synthetic, learnable images: each class is a fixed smooth colour pattern plus pixel noise.
 
-    The same `size`, `image_size` and `num_classes` give the same images on every machine
-    (a private generator with a fixed seed, independent of --seed).
+    The same arguments give the same images on every machine (private generators with fixed seeds,
+    independent of --seed); the train and test splits share the class patterns, not the images.
     """
 
-    def __init__(self, size, image_size, num_classes=10, transform=None):
-        g = torch.Generator().manual_seed(0)
-        patterns = torch.rand(num_classes, 3, 4, 4, generator=g)
+    def __init__(self, size, image_size, num_classes=10, transform=None, train=True):
+        patterns = torch.rand(num_classes, 3, 4, 4, generator=torch.Generator().manual_seed(0))
         patterns = torch.nn.functional.interpolate(patterns, size=(image_size, image_size), mode='bilinear')
+        g = torch.Generator().manual_seed(1 if train else 2)
         self.targets = torch.randint(num_classes, (size,), generator=g)
         noise = torch.rand(size, 3, image_size, image_size, generator=g)
         pixels = 0.6 * patterns[self.targets] + 0.4 * noise
@@ -76,7 +76,7 @@ def load_dataset(args, train=True):
     tf = transform(args.image_size, train, args.cutout_length if args.cutout else 0,
                    resize=native_size != args.image_size)
     if args.dataset == 'fake':
-        return FakeImages(args.fake_size if train else max(args.fake_size // 5, 1), args.image_size, transform=tf)
+        return FakeImages(args.fake_size if train else max(args.fake_size // 5, 1), args.image_size, transform=tf, train=train)
     if args.dataset in ('cifar10', 'cifar100'):
         cls = dset.CIFAR10 if args.dataset == 'cifar10' else dset.CIFAR100
         try:
@@ -114,6 +114,24 @@ def search_loaders(args, device):
     train_queue = DataLoader(data, sampler=SubsetRandomSampler(train_idx), **kwargs)
     valid_queue = DataLoader(data, sampler=SubsetRandomSampler(valid_idx), **kwargs)
     return train_queue, valid_queue, num_classes(data)
+
+
+def eval_loaders(args, device, rank=0, world=1):
+    """(train_queue, test_queue, num_classes) for training a network from scratch on the whole training set.
+
+    With several processes each sees its DistributedSampler share of the training set, and a disjoint
+    stride of the test set (their sums, all-reduced, are the whole test set); batch_size is global.
+    """
+    train_data, test_data = load_dataset(args, train=True), load_dataset(args, train=False)
+    kwargs = dict(batch_size=args.batch_size // world, num_workers=args.workers, pin_memory=device.type == 'cuda')
+    if world > 1:
+        sampler = DistributedSampler(train_data, num_replicas=world, rank=rank, shuffle=True, seed=args.seed)
+        train_queue = DataLoader(train_data, sampler=sampler, **kwargs)
+        test_data = Subset(test_data, range(rank, len(test_data), world))
+    else:
+        train_queue = DataLoader(train_data, shuffle=True, **kwargs)
+    test_queue = DataLoader(test_data, shuffle=False, **kwargs)
+    return train_queue, test_queue, num_classes(train_data)
 
 
 def cycle(loader):

@@ -67,12 +67,14 @@ def log_epoch(run, epoch, epochs, t0, began, start, figures):
 
 @torch.no_grad()
 def evaluate(model, queue, criterion, device):
-    """(loss, top-1 %) of `model` in eval mode over `queue`."""
+    """(loss, top-1 %) meters of `model` in eval mode over `queue`."""
     model.eval()
     loss, acc = AvgMeter(), AvgMeter()
     for x, y in queue:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         logits = model(x)
+        if isinstance(logits, tuple):  # evaluation networks return (logits, auxiliary logits)
+            logits = logits[0]
         loss.update(criterion(logits, y).item(), x.size(0))
         acc.update(accuracy(logits, y), x.size(0))
-    return loss.avg, acc.avg
+    return loss, acc

@@ -32,7 +32,7 @@ def test_tiny_search_writes_every_output(tmp_path):
     save = str(tmp_path / 'run')
     assert train_search.main(TINY + ['--epochs', '2', '--save', save]) == 0
     assert sorted(f for f in os.listdir(save) if not f.startswith('.')) == [
-        'args.json', 'checkpoint.pt', 'genotype.json', 'log.txt', 'metrics.jsonl']
+        'args.json', 'checkpoint.pt', 'genotype.json', 'log.txt', 'metrics.jsonl', 'normal.png', 'reduce.png']
 
     args = json.load(open(os.path.join(save, 'args.json')))
     assert args['epochs'] == 2 and args['w_optimizer'] == 'momentum' and args['save'] == save

@@ -1,0 +1,110 @@
+"""train_eval.py end to end on fake data: from a search run, resume, two processes with gloo, bad inputs."""
+import json
+import os
+
+import pytest
+import torch
+
+import train_eval
+import train_search
+from conftest import TINY, read_metrics, run_script
+from darts_min import cli, genotypes
+from darts_min.model import NetworkCIFAR, count_parameters
+
+EVAL = ['--dataset', 'fake', '--device', 'cpu', '--init_channels', '4', '--layers', '3', '--batch_size', '8',
+        '--fake_size', '32', '--workers', '0', '--report_freq', '1']
+
+
+def run_cli(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.run(lambda: train_eval.main(argv))
+    return e.value.code, capsys.readouterr().err
+
+
+@pytest.fixture(scope='module')
+def search_run(tmp_path_factory):
+    save = str(tmp_path_factory.mktemp('search') / 'run')
+    assert train_search.main(TINY + ['--epochs', '1', '--save', save]) == 0
+    return save
+
+
+def test_evaluation_of_a_search_run_writes_every_output(search_run, tmp_path):
+    save = str(tmp_path / 'eval')
+    assert train_eval.main(EVAL + ['--epochs', '2', '--auxiliary', '--cutout', '--genotype', search_run,
+                                   '--save', save]) == 0
+    assert sorted(f for f in os.listdir(save) if not f.startswith('.')) == [
+        'args.json', 'checkpoint.pt', 'genotype.json', 'log.txt', 'metrics.jsonl', 'weights.pt']
+    assert json.load(open(os.path.join(save, 'genotype.json'))) == json.load(open(os.path.join(search_run, 'genotype.json')))
+
+    metrics = read_metrics(save)
+    assert [m['epoch'] for m in metrics] == [0, 1]
+    assert [m['drop_path_prob'] for m in metrics] == [0.0, 0.2 * 1 / 2]  # ramped linearly from 0
+    assert metrics[0]['lr'] == 0.025 and metrics[1]['lr'] == pytest.approx(0.0125)  # cosine to 0
+    assert all(0 <= m['test_acc'] <= 100 and m['test_loss'] > 0 for m in metrics)
+
+    genotype = genotypes.load(os.path.join(search_run, 'genotype.json'))
+    net = NetworkCIFAR(4, 10, 3, True, genotype)
+    weights = torch.load(os.path.join(save, 'weights.pt'), weights_only=True)
+    net.load_state_dict(weights)  # the final weights fit the network of the genotype
+    log = open(os.path.join(save, 'log.txt')).read()
+    assert f'param size = {count_parameters(net) / 1e6:.6f}MB' in log
+    assert 'epoch 2/2' in log and 'test_acc' in log
+
+
+def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(tmp_path, monkeypatch):
+    argv = EVAL + ['--epochs', '3', '--arch', 'DARTS_V1', '--auxiliary']
+    whole, broken = str(tmp_path / 'whole'), str(tmp_path / 'broken')
+    assert train_eval.main(argv + ['--save', whole]) == 0
+    epoch_of, calls = train_eval.train_epoch, []
+
+    def dies_in_second_epoch(epoch, *a, **k):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return epoch_of(epoch, *a, **k)
+
+    monkeypatch.setattr(train_eval, 'train_epoch', dies_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train_eval.main(argv + ['--save', broken])
+    monkeypatch.undo()
+    assert train_eval.main(['--resume', broken]) == 0
+    a = torch.load(os.path.join(whole, 'weights.pt'), weights_only=True)
+    b = torch.load(os.path.join(broken, 'weights.pt'), weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [m['epoch'] for m in read_metrics(broken)] == [0, 1, 2]
+
+
+def test_two_processes_with_gloo_keep_identical_weights(tmp_path):
+    save = str(tmp_path / 'ddp')
+    result = run_script('-m', 'torch.distributed.run', '--nproc_per_node', '2', 'train_eval.py', *EVAL,
+                        '--epochs', '2', '--auxiliary', '--save', save)
+    assert result.returncode == 0, result.stderr[-2000:]
+    log = open(os.path.join(save, 'log.txt')).read()
+    assert 'weights identical on 2 ranks' in log and '2 process(es) on cpu' in log
+    assert log.count('epoch 2/2') == 1  # only rank 0 writes
+    # each rank trains on its half of the 32 images, 4 per step (the global batch of 8 split in two)
+    assert 'train 000/4' in log
+    metrics = read_metrics(save)
+    assert [m['epoch'] for m in metrics] == [0, 1]
+
+
+def test_each_bad_input_exits_2_with_one_line(tmp_path, capsys):
+    bad_op = tmp_path / 'bad_op.json'
+    bad_op.write_text(json.dumps({**genotypes.to_dict(genotypes.DARTS_V2),
+                                  'normal': [['conv_9x9', 0]] + genotypes.to_dict(genotypes.DARTS_V2)['normal'][1:]}))
+    broken = tmp_path / 'broken.json'
+    broken.write_text('{"normal": [["sep_conv_3x3", 0]')
+    cases = [
+        (['--arch', 'NASNet_B'], "unknown --arch 'NASNet_B' (known: DARTS_V1, DARTS_V2, DARTS"),
+        (['--genotype', str(broken)], 'is not a readable JSON genotype'),
+        (['--genotype', str(bad_op)], "unknown op 'conv_9x9'"),
+        (['--genotype', str(tmp_path / 'nowhere')], 'no genotype file at'),
+        (['--drop_path_prob', '1'], '--drop_path_prob must be in [0, 1)'),
+        (['--auxiliary', '--image_size', '16'], '--auxiliary needs --image_size of at least 32'),
+        (['--learning_rate', '0'], '--learning_rate must be positive'),
+        (['--dataset', 'svhn'], "unknown dataset 'svhn'"),
+    ]
+    for argv, message in cases:
+        code, err = run_cli(EVAL + ['--save', str(tmp_path / 'out')] + argv, capsys)
+        assert code == 2, (argv, err)
+        assert message in err and err.count('\n') == 1 and 'Traceback' not in err, (argv, err)
+    assert not os.path.exists(tmp_path / 'out')
