@@ -74,7 +74,8 @@ class Architect:
         (test_architect.py measures it).
         """
         model, weights = self.model, list(self.model.parameters())
-        R = (self.fd_scale / torch.nn.utils.get_total_norm(vector)).item()
+        # the norm of the concatenated vector, as the original: the same eps to the last bit
+        R = (self.fd_scale / torch.cat([v.flatten() for v in vector]).norm()).item()
         with torch.no_grad():
             torch._foreach_add_(weights, vector, alpha=R)
         grads_p = torch.autograd.grad(model._loss(input, target), model.arch_parameters())

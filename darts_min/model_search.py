@@ -102,10 +102,10 @@ class Network(nn.Module):
 
     def forward(self, input):
         s0 = s1 = self.stem(input)
-        weights_normal = F.softmax(self.alphas_normal, dim=-1)
-        weights_reduce = F.softmax(self.alphas_reduce, dim=-1)
         for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1, weights_reduce if cell.reduction else weights_normal)
+            # a softmax per cell, as the original: alpha's gradient then sums in the same order, bit for bit
+            weights = F.softmax(self.alphas_reduce if cell.reduction else self.alphas_normal, dim=-1)
+            s0, s1 = s1, cell(s0, s1, weights)
         out = self.global_pooling(s1)
         return self.classifier(out.flatten(1))
 
