@@ -32,7 +32,7 @@ def build_parser():
     a('--layers', type=int, default=20, help='number of cells')
     a('--auxiliary', action='store_true', help='auxiliary classifier after the second reduction cell')
     a('--auxiliary_weight', type=float, default=0.4, help='weight of the auxiliary loss')
-    a('--drop_path_prob', type=float, default=0.2, help='drop path probability reached at the last epoch')
+    a('--drop_path_prob', type=float, default=0.2, help='drop path probability, ramped linearly from 0 over the epochs')
     a('--seed', type=int, default=0)
     a('--grad_clip', type=float, default=5, help='clip the gradient norm to this')
     a('--arch', default='DARTS', help=f'a genotype of genotypes.py: {", ".join(genotypes.GENOTYPES)}')
