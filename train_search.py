@@ -10,7 +10,7 @@ import time
 import torch
 import torch.nn as nn
 
-from darts_min import cli, data, genotypes, optimizers, runs, visualize
+from darts_min import cli, data, genotypes, methods, optimizers, runs, visualize
 from darts_min.architect import Architect
 from darts_min.model_search import Network
 from darts_min.training import (AvgMeter, NonFiniteLoss, accuracy, check_finite, evaluate, log_epoch, log_step,
@@ -41,6 +41,12 @@ def build_parser():
     a('--arch_optimizer', default='adam', help=f'optimizer of alpha: {", ".join(optimizers.REGISTRY)}')
     a('--w_optimizer_args', nargs='*', default=[], metavar='KEY=VALUE', help='override constructor arguments of w\'s optimizer')
     a('--arch_optimizer_args', nargs='*', default=[], metavar='KEY=VALUE', help='same for alpha\'s optimizer')
+    # the variants (darts_min/methods.py)
+    a('--method', default='darts', help=f'one of {", ".join(methods.METHODS)}')
+    a('--epsilon_alpha', type=float, default=0.3, help='SDARTS: final perturbation radius (grows from 0.03)')
+    a('--aux_skip_beta', type=float, default=1.0, help='DARTS-: initial weight of the auxiliary skip (decays to 0)')
+    a('--aux_skip_decay', default='linear', help='DARTS-: linear or cosine decay of the auxiliary skip')
+    a('--beta_decay_weight', type=float, default=50.0, help='beta-DARTS: final weight of the beta-decay term')
     cli.add_data_and_run_args(p, 'search')
     return p
 
@@ -53,6 +59,12 @@ def validate(args):
     cli.check(args.learning_rate_min <= args.learning_rate, '--learning_rate_min must not exceed --learning_rate')
     cli.check(0 <= args.momentum < 1, f'--momentum must be in [0, 1), got {args.momentum}')
     cli.check(0 < args.train_portion < 1, f'--train_portion must be in (0, 1), got {args.train_portion}')
+    cli.check(args.method in methods.METHODS, f'unknown method {args.method!r} (choose from {", ".join(methods.METHODS)})')
+    cli.check(not args.unrolled or methods.METHODS[args.method].second_order,
+              f'--method {args.method} defines no second-order (--unrolled) search: drop --unrolled')
+    cli.check(args.epsilon_alpha >= 0.03, f'--epsilon_alpha must be at least its starting 0.03, got {args.epsilon_alpha}')
+    cli.check_non_negative(args, ['aux_skip_beta', 'beta_decay_weight'])
+    cli.check(args.aux_skip_decay in ('linear', 'cosine'), f'--aux_skip_decay must be linear or cosine, got {args.aux_skip_decay!r}')
     probe = [torch.zeros(1, requires_grad=True)]  # build both optimizers once, so bad values fail here
     for side, build in (('w', optimizers.for_weights), ('arch', optimizers.for_alphas)):
         try:
@@ -67,7 +79,7 @@ def parse_args(argv=None):
     return runs.parse_args(build_parser(), argv, validate, 'search')
 
 
-def train_epoch(epoch, queues, model, architect, optimizer, lr, args, device, run):
+def train_epoch(epoch, queues, model, architect, method, optimizer, lr, args, device, run):
     """One pass over search-train; each step: alpha on a search-valid batch, then w on the train batch."""
     train_queue, valid_queue = queues
     valid_batches = data.cycle(valid_queue)
@@ -79,13 +91,14 @@ def train_epoch(epoch, queues, model, architect, optimizer, lr, args, device, ru
         xv, yv = (t.to(device, non_blocking=True) for t in next(valid_batches))
         architect.step(x, y, xv, yv, lr, optimizer, args.unrolled)
 
-        optimizer.zero_grad()
-        logits = model(x)
-        loss = model._criterion(logits, y)
-        loss_value = check_finite(loss, epoch, step)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-        optimizer.step()
+        with method.weight_step(model, x, y):
+            optimizer.zero_grad()
+            logits = model(x)
+            loss = model._criterion(logits, y)
+            loss_value = check_finite(loss, epoch, step)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+            optimizer.step()
 
         loss_meter.update(loss_value, x.size(0))
         acc_meter.update(accuracy(logits, y), x.size(0))
@@ -98,11 +111,15 @@ def search(args, run, device, queues, num_classes):
     state = run.begin(args, device)
     cli.seed_everything(args.seed, device)
     criterion = nn.CrossEntropyLoss()
-    model = Network(args.init_channels, num_classes, args.layers, criterion).to(device)
+    model = Network(args.init_channels, num_classes, args.layers, criterion)
+    method = methods.build(args)
+    method.setup(model)
+    model.to(device)
     optimizer = optimizers.for_weights(args, model.parameters())
     # DARTS appendix A.1: w's learning rate follows a cosine schedule from learning_rate to learning_rate_min
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.epochs, eta_min=args.learning_rate_min)
     architect = Architect(model, args)
+    architect.regularizer = method.arch_regularizer
     stateful = {'model': model, 'w_optimizer': optimizer, 'arch_optimizer': architect.optimizer, 'scheduler': scheduler}
 
     start = 0
@@ -117,14 +134,15 @@ def search(args, run, device, queues, num_classes):
         run.log.info(f'args = {vars(args)}')
         run.log.info(f'param size = {sum(p.numel() for p in model.parameters()) / 1e6:.6f}M weights '
                      f'+ {sum(a.numel() for a in model.arch_parameters())} alphas; w: {optimizer.__class__.__name__}, '
-                     f'alpha: {architect.optimizer.__class__.__name__}')
+                     f'alpha: {architect.optimizer.__class__.__name__}, method: {args.method}')
 
     began = time.time()
     for epoch in range(start, args.epochs):
         t0 = time.time()
         lr = scheduler.get_last_lr()[0]
+        schedule = method.schedule(epoch)
         try:
-            train_loss, train_acc = train_epoch(epoch, queues, model, architect, optimizer, lr, args, device, run)
+            train_loss, train_acc = train_epoch(epoch, queues, model, architect, method, optimizer, lr, args, device, run)
         except NonFiniteLoss as e:
             kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch > 0 else 'no checkpoint was written'
             run.log.error(f'stopped: {e}; {kept}')
@@ -132,10 +150,11 @@ def search(args, run, device, queues, num_classes):
         scheduler.step()
         valid_loss, valid_acc = (m.avg for m in evaluate(model, queues[1], criterion, device))
         genotype = model.genotype()
-        log_epoch(run, epoch, args.epochs, t0, began, start, {'lr': lr, 'train_acc': train_acc, 'valid_acc': valid_acc})
+        log_epoch(run, epoch, args.epochs, t0, began, start,
+                  {'lr': lr, **schedule, 'train_acc': train_acc, 'valid_acc': valid_acc})
         run.log.info(f'genotype = {genotype}')
         run.append_metrics({
-            'epoch': epoch, 'lr': lr, 'train_loss': train_loss, 'train_acc': train_acc,
+            'epoch': epoch, 'lr': lr, **schedule, 'train_loss': train_loss, 'train_acc': train_acc,
             'valid_loss': valid_loss, 'valid_acc': valid_acc, 'genotype': genotypes.to_dict(genotype),
             'alphas_normal': torch.softmax(model.alphas_normal, dim=-1).tolist(),
             'alphas_reduce': torch.softmax(model.alphas_reduce, dim=-1).tolist(),

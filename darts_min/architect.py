@@ -19,6 +19,7 @@ class Architect:
     def __init__(self, model, args):
         self.model = model
         self.optimizer = optimizers.for_alphas(args, model.arch_parameters())
+        self.regularizer = None  # a function of the alphas added to the alpha loss (beta-DARTS sets one)
 
     def step(self, input_train, target_train, input_valid, target_valid, eta, network_optimizer, unrolled):
         """One alpha update; afterwards each alpha's .grad holds the hypergradient that was applied."""
@@ -28,6 +29,9 @@ class Architect:
         else:
             # DARTS Eq. 5 with xi = 0: the first-order approximation w*(alpha) ~ w
             grads = torch.autograd.grad(self.model._loss(input_valid, target_valid), self.model.arch_parameters())
+        if self.regularizer is not None:
+            alphas = self.model.arch_parameters()
+            grads = [g + r for g, r in zip(grads, torch.autograd.grad(self.regularizer(alphas), alphas))]
         for a, g in zip(self.model.arch_parameters(), grads):
             a.grad = g
         self.optimizer.step()

@@ -16,6 +16,7 @@ from .operations import OPS, FactorizedReduce, ReLUConvBN, Zero
 class MixedOp(nn.Module):
     def __init__(self, C, stride):
         super().__init__()
+        self.C, self.stride = C, stride
         self._ops = nn.ModuleList()
         for primitive in PRIMITIVES:
             op = OPS[primitive](C, stride, False)
@@ -103,11 +104,14 @@ class Network(nn.Module):
     def forward(self, input):
         s0 = s1 = self.stem(input)
         for cell in self.cells:
-            # a softmax per cell, as the original: alpha's gradient then sums in the same order, bit for bit
-            weights = F.softmax(self.alphas_reduce if cell.reduction else self.alphas_normal, dim=-1)
-            s0, s1 = s1, cell(s0, s1, weights)
+            s0, s1 = s1, cell(s0, s1, self.op_weights(cell.reduction))
         out = self.global_pooling(s1)
         return self.classifier(out.flatten(1))
+
+    def op_weights(self, reduction):
+        """The mixed ops' weights softmax(alpha) (Eq. 2), computed per cell as the original does, so alpha's
+        gradient sums in the same order, bit for bit. (SDARTS swaps in perturbed weights for its weight step.)"""
+        return F.softmax(self.alphas_reduce if reduction else self.alphas_normal, dim=-1)
 
     def _loss(self, input, target):
         return self._criterion(self(input), target)

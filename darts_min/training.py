@@ -60,8 +60,7 @@ def log_step(run, step, steps, loss, acc, t0):
 def log_epoch(run, epoch, epochs, t0, began, start, figures):
     """The line of every epoch: its figures, its time and the ETA of the run."""
     eta = (time.time() - began) / (epoch + 1 - start) * (epochs - epoch - 1)
-    text = ' '.join(f'{k} {v:.6f}' if k == 'lr' else f'{k} {v:.2f}%' if k.endswith('acc') else f'{k} {v:.4f}'
-                    for k, v in figures.items())
+    text = ' '.join(f'{k} {v:.2f}%' if k.endswith('acc') else f'{k} {v:.6g}' for k, v in figures.items())
     run.log.info(f'epoch {epoch + 1}/{epochs} {text} time {format_seconds(time.time() - t0)} eta {format_seconds(eta)}')
 
 

@@ -1,0 +1,180 @@
+"""The variants, each against its definition: SDARTS-RS/ADV, DARTS-, beta-DARTS, and their schedules."""
+import math
+
+import pytest
+import torch
+
+import train_search
+from conftest import TINY, batch, read_metrics, tiny_network
+from darts_min import cli, methods
+from darts_min.architect import Architect
+
+
+def args_for(method, *extra):
+    return train_search.parse_args(['--method', method, '--epochs', '10', *extra])
+
+
+def simplex_rows(w):
+    return bool(((w >= 0) & (w <= 1)).all()) and torch.allclose(w.sum(-1), torch.ones(w.shape[0]))
+
+
+def test_rs_noise_stays_in_the_eps_box_and_the_result_on_the_simplex():
+    torch.manual_seed(0)
+    abar = torch.softmax(torch.randn(14, 8), dim=-1)
+    for eps in (0.03, 0.1, 0.3):
+        torch.manual_seed(1)
+        p = methods.random_perturbation(abar, eps)
+        torch.manual_seed(1)
+        noise = torch.empty_like(abar).uniform_(-eps, eps)  # the same draw
+        assert noise.abs().max() <= eps
+        assert torch.equal(p, methods.to_simplex(abar + noise, abar))
+        assert simplex_rows(p)
+        assert not torch.equal(p, abar)
+    # a row clipped to all zeros keeps A_bar instead of dividing by zero
+    assert torch.equal(methods.to_simplex(-torch.ones(1, 8), abar[:1]), abar[:1])
+
+
+def test_rs_weight_step_uses_the_perturbed_weights_and_restores_alpha_bit_exactly():
+    model = tiny_network()
+    method = methods.build(args_for('sdarts_rs'))
+    method.schedule(9)
+    x, y = batch()
+    alphas = [a.detach().clone() for a in model.arch_parameters()]
+    plain = model._loss(x, y).item()
+    with method.weight_step(model, x, y):
+        perturbed = model._loss(x, y)
+        perturbed.backward()
+        weights = [model.op_weights(False), model.op_weights(True)]
+    assert perturbed.item() != plain
+    for w, a in zip(weights, alphas):
+        assert simplex_rows(w) and not torch.allclose(w, torch.softmax(a, -1))
+    for a, before in zip(model.arch_parameters(), alphas):
+        assert torch.equal(a, before)
+    assert 'op_weights' not in vars(model) and model._loss(x, y).item() == plain
+
+
+def test_adv_attack_does_not_decrease_the_training_loss_and_stays_feasible():
+    model = tiny_network()
+    x, y = batch(n=8)
+    abars = [torch.softmax(a.detach(), -1) for a in model.arch_parameters()]
+    model.train()
+    torch.manual_seed(0)
+    for eps in (0.03, 0.3):
+        perturbed = methods.adversarial_perturbation(model, x, y, abars, eps)
+        assert model.training  # back in train mode after the attack (which ran in eval mode)
+        model.eval()
+        with torch.no_grad():
+            with methods.use_op_weights(model, *perturbed):
+                attacked = model._loss(x, y).item()
+            with methods.use_op_weights(model, *abars):
+                clean = model._loss(x, y).item()
+        model.train()
+        assert attacked > clean
+        for p in perturbed:
+            assert simplex_rows(p)
+
+
+def test_adv_falls_back_to_the_unperturbed_weights_when_the_attack_fails(monkeypatch):
+    model = tiny_network()
+    x, y = batch()
+    abars = [torch.softmax(a.detach(), -1) for a in model.arch_parameters()]
+    # an 'attack' that descends instead of ascending cannot raise the loss
+    monkeypatch.setattr(torch.Tensor, 'sign', lambda g: -torch.sign(g))
+    perturbed = methods.adversarial_perturbation(model, x, y, abars, 0.3)
+    assert all(p is a for p, a in zip(perturbed, abars))
+
+
+def test_sdarts_eps_schedule_grows_linearly_from_0_03():
+    method = methods.build(args_for('sdarts_adv', '--epsilon_alpha', '0.3'))
+    assert [round(method.schedule(e)['epsilon_alpha'], 10) for e in (0, 5, 10)] == [0.03, 0.165, 0.3]
+
+
+def test_darts_minus_beta_schedule_linear_and_cosine():
+    linear = methods.build(args_for('darts_minus'))
+    linear.setup(tiny_network())
+    assert [linear.schedule(e)['aux_skip_beta'] for e in (0, 5, 9)] == [1.0, 0.5, pytest.approx(0.1)]
+    cosine = methods.build(args_for('darts_minus', '--aux_skip_decay', 'cosine', '--aux_skip_beta', '2'))
+    cosine.setup(tiny_network())
+    assert cosine.schedule(0)['aux_skip_beta'] == 2.0
+    assert cosine.schedule(5)['aux_skip_beta'] == pytest.approx(1.0)
+    assert cosine.schedule(9)['aux_skip_beta'] == pytest.approx(2 * (1 + math.cos(math.pi * 0.9)) / 2)
+
+
+def test_darts_minus_aux_path_vanishes_at_beta_zero_and_adds_beta_times_aux():
+    plain, minus = tiny_network(seed=3), tiny_network(seed=3)
+    method = methods.build(args_for('darts_minus'))
+    method.setup(minus)
+    assert len(method.skips) == 3 * 14
+    reduce_skip = minus.cells[1]._ops[0]
+    assert type(reduce_skip.aux).__name__ == 'FactorizedReduce' and type(minus.cells[0]._ops[0].aux).__name__ == 'Identity'
+    assert any(n.endswith('aux.conv_1.weight') for n, _ in minus.named_parameters())  # trained with w
+    assert minus.genotype() == plain.genotype()  # alpha and the derivation are unchanged
+    x, _ = batch()
+    for skip in method.skips:
+        skip.beta = 0.0
+    assert torch.equal(minus(x), plain(x))
+    # at beta = 1 the edge output is the mixed op plus its input (stride 1)
+    edge_in = torch.randn(2, 4, 8, 8)
+    w = torch.softmax(minus.alphas_normal, -1)[0]
+    skip = minus.cells[0]._ops[0]
+    skip.beta = 1.0
+    assert torch.allclose(skip(edge_in, w), skip.mixed(edge_in, w) + edge_in)
+
+
+def test_beta_darts_adds_lambda_softmax_over_edges_to_the_alpha_gradient():
+    args = args_for('beta_darts', '--beta_decay_weight', '50')
+    method = methods.build(args)
+    assert method.schedule(4)['beta_decay_lambda'] == 50 * 4 / 10
+    x, y = batch(dtype=torch.float64, seed=2)
+
+    def alpha_grads(regularizer):
+        model = tiny_network(seed=1, dtype=torch.float64)
+        with torch.no_grad():
+            torch.manual_seed(5)
+            for a in model.arch_parameters():
+                a.normal_()  # far from uniform, so softmax(alpha) differs across ops
+        before = [a.detach().clone() for a in model.arch_parameters()]
+        architect = Architect(model, args)
+        architect.regularizer = regularizer
+        architect.step(x, y, x, y, 0.025, torch.optim.SGD(model.parameters(), lr=0.1), unrolled=False)
+        return before, [a.grad for a in model.arch_parameters()]
+
+    before, plain = alpha_grads(None)
+    _, regularised = alpha_grads(method.arch_regularizer)
+    edges = sum(a.shape[0] for a in before)
+    assert edges == 28
+    for b, g0, g1 in zip(before, plain, regularised):
+        assert torch.allclose(g1 - g0, method.lam * torch.softmax(b, -1) / edges, rtol=1e-9, atol=1e-12)
+
+
+def test_metrics_record_each_methods_schedule(tmp_path):
+    for method, key in [('darts', None), ('sdarts_rs', 'epsilon_alpha'), ('sdarts_adv', 'epsilon_alpha'),
+                        ('darts_minus', 'aux_skip_beta'), ('beta_darts', 'beta_decay_lambda')]:
+        save = str(tmp_path / method)
+        assert train_search.main(TINY + ['--epochs', '2', '--method', method, '--save', save]) == 0
+        metrics = read_metrics(save)
+        if key:
+            assert [m[key] for m in metrics] == [methods.build(train_search.parse_args(
+                TINY + ['--epochs', '2', '--method', method])).schedule(e)[key] for e in (0, 1)]
+        else:
+            assert not {'epsilon_alpha', 'aux_skip_beta', 'beta_decay_lambda'} & metrics[0].keys()
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--method', 'pc_darts'], "unknown method 'pc_darts' (choose from darts, sdarts_rs, sdarts_adv, darts_minus, beta_darts)"),
+    (['--method', 'sdarts_rs', '--unrolled'], '--method sdarts_rs defines no second-order (--unrolled) search'),
+    (['--method', 'sdarts_adv', '--unrolled'], '--method sdarts_adv defines no second-order (--unrolled) search'),
+    (['--aux_skip_decay', 'step'], '--aux_skip_decay must be linear or cosine'),
+    (['--epsilon_alpha', '0.01'], '--epsilon_alpha must be at least its starting 0.03'),
+])
+def test_bad_method_arguments_are_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.run(lambda: train_search.main(TINY + argv))
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err and err.count('\n') == 1
+
+
+def test_second_order_variants_run(tmp_path):
+    for method in ('darts_minus', 'beta_darts'):
+        assert train_search.main(TINY + ['--epochs', '1', '--unrolled', '--method', method,
+                                         '--save', str(tmp_path / method)]) == 0
