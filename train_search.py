@@ -5,6 +5,7 @@
 
 Each step: one alpha step on a search-valid batch (architect), then one w step on a search-train batch.
 """
+import argparse
 import time
 
 import torch
@@ -13,8 +14,8 @@ import torch.nn as nn
 from darts_min import cli, data, genotypes, methods, optimizers, runs, visualize
 from darts_min.architect import Architect
 from darts_min.model_search import Network
-from darts_min.training import (AvgMeter, NonFiniteLoss, accuracy, check_finite, evaluate, log_epoch, log_step,
-                                progress)
+from darts_min.training import (AvgMeter, NonFiniteLoss, accuracy, autocast, check_finite, evaluate, log_epoch,
+                                log_step, progress)
 
 
 def build_parser():
@@ -47,6 +48,13 @@ def build_parser():
     a('--aux_skip_beta', type=float, default=1.0, help='DARTS-: initial weight of the auxiliary skip (decays to 0)')
     a('--aux_skip_decay', default='linear', help='DARTS-: linear or cosine decay of the auxiliary skip')
     a('--beta_decay_weight', type=float, default=50.0, help='beta-DARTS: final weight of the beta-decay term')
+    # speed: the GPU path is on by default on CUDA, off on CPU (BENCHMARKS.md)
+    a('--amp', action=argparse.BooleanOptionalAction, default=None,
+      help='bf16 autocast for the forward passes; alpha, the virtual step and the finite differences stay fp32')
+    a('--channels_last', action=argparse.BooleanOptionalAction, default=None, help='channels-last memory format')
+    a('--data_on_device', action=argparse.BooleanOptionalAction, default=None,
+      help='dataset on the device as uint8, augmented there in batches (CIFAR and fake data)')
+    a('--checkpoint_cells', action='store_true', help='recompute each cell in the backward pass: far less memory, ~1.3x time')
     cli.add_data_and_run_args(p, 'search')
     return p
 
@@ -86,15 +94,18 @@ def train_epoch(epoch, queues, model, architect, method, optimizer, lr, args, de
     loss_meter, acc_meter = AvgMeter(), AvgMeter()
     model.train()
     t0 = time.time()
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     for step, (x, y) in enumerate(progress(train_queue, f'epoch {epoch}')):
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        xv, yv = (t.to(device, non_blocking=True) for t in next(valid_batches))
+        x, y = x.to(device, non_blocking=True, memory_format=fmt), y.to(device, non_blocking=True)
+        xv, yv = next(valid_batches)
+        xv, yv = xv.to(device, non_blocking=True, memory_format=fmt), yv.to(device, non_blocking=True)
         architect.step(x, y, xv, yv, lr, optimizer, args.unrolled)
 
         with method.weight_step(model, x, y):
             optimizer.zero_grad()
-            logits = model(x)
-            loss = model._criterion(logits, y)
+            with autocast(device, args.amp):
+                logits = model(x)
+                loss = model._criterion(logits, y)
             loss_value = check_finite(loss, epoch, step)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
@@ -114,7 +125,8 @@ def search(args, run, device, queues, num_classes):
     model = Network(args.init_channels, num_classes, args.layers, criterion)
     method = methods.build(args)
     method.setup(model)
-    model.to(device)
+    model.checkpoint_cells = args.checkpoint_cells
+    model.to(device, memory_format=torch.channels_last if args.channels_last else torch.contiguous_format)
     optimizer = optimizers.for_weights(args, model.parameters())
     # DARTS appendix A.1: w's learning rate follows a cosine schedule from learning_rate to learning_rate_min
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.epochs, eta_min=args.learning_rate_min)
@@ -171,10 +183,22 @@ def search(args, run, device, queues, num_classes):
     return 0
 
 
+def load_data(args, device):
+    """(train_queue, valid_queue, num_classes): on the device (the GPU path) where asked and possible."""
+    for flag in ('amp', 'channels_last', 'data_on_device'):  # unset: on for CUDA, off elsewhere
+        if getattr(args, flag) is None:
+            setattr(args, flag, device.type == 'cuda')
+    on_device = data.search_device_loaders(args, device) if args.data_on_device else None
+    if args.data_on_device and on_device is None:
+        print(f'--data_on_device: {args.dataset} at {args.image_size} px is not held as uint8 arrays; using a DataLoader')
+        args.data_on_device = False
+    return on_device or data.search_loaders(args, device)
+
+
 def main(argv=None):
     args = parse_args(argv)
     device = cli.resolve_device(args.device)
-    train_queue, valid_queue, num_classes = data.search_loaders(args, device)  # missing data: no run directory
+    train_queue, valid_queue, num_classes = load_data(args, device)  # missing data: no run directory
     args.save = args.save or runs.default_dir('search')
     run = runs.Run(args.save, 'search')
     try:

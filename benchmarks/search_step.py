@@ -1,19 +1,22 @@
-"""Time the pieces of a DARTS search step on random data, one after the other in this process.
+"""Time and measure the pieces of a DARTS search step on random data.
 
-    python benchmarks/search_step.py --init_channels 8 --layers 5 --batch_size 16 --device cpu
-    python benchmarks/search_step.py --device cuda            # paper size: C=16, 8 cells, batch 64
+    python benchmarks/search_step.py --device cpu --init_channels 8 --layers 5 --batch_size 16
+    python benchmarks/search_step.py --device cuda --dtype bf16 --channels_last   # paper size by default
 
-Figures (median seconds over --repeats after one warm-up): one forward+backward of the supernet for
-all gradients (F), one for alpha gradients only (F_alpha), a first-order step (alpha step + w step)
-and a second-order step. The lower bound of a first-order step is 2F, of a second-order step
-3F + 2F_alpha (virtual step, valid loss at w', w step, and the two finite-difference passes).
-Memory: the peak during the steps above what was in use before them (CUDA: allocator peak; CPU: peak RSS).
+Times, in this process, one after the other (median seconds over --repeats after one warm-up):
+one forward+backward of the supernet for all gradients (F), one for alpha gradients only (F_alpha),
+a first-order step (alpha step + w step) and a second-order step. The limit of a first-order step is
+2F, of a second-order step 3F + 2F_alpha (virtual step, valid loss at w', w step, and the two
+finite-difference passes). Step memory: the peak during a few steps of one kind above what was in use
+before the first one, measured in a fresh process per kind (CPU: peak RSS; CUDA: allocator peak).
+Prints a table, then one JSON line per figure.
 """
 import argparse
 import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -25,92 +28,131 @@ import train_search  # noqa: E402
 from darts_min import cli, optimizers  # noqa: E402
 from darts_min.architect import Architect  # noqa: E402
 from darts_min.model_search import Network  # noqa: E402
+from darts_min.training import autocast  # noqa: E402
+
+STEPS = ['fwd_bwd', 'fwd_bwd_alpha', 'first_order', 'second_order']
 
 
-def timed(fn, device, repeats):
-    fn()  # warm-up (cuDNN autotuning, allocator)
-    times = []
-    for _ in range(repeats):
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-        fn()
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def memory_mark(device):
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
-        return torch.cuda.memory_allocated(device)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def memory_peak_mb(device, mark):
-    peak = torch.cuda.max_memory_allocated(device) if device.type == 'cuda' else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return (peak - mark) / 2 ** 20
-
-
-def main():
+def parse():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--init_channels', type=int, default=16)
     p.add_argument('--layers', type=int, default=8)
     p.add_argument('--batch_size', type=int, default=64)
     p.add_argument('--image_size', type=int, default=32)
     p.add_argument('--device', default='auto')
+    p.add_argument('--dtype', choices=['fp32', 'bf16'], default='fp32', help='bf16: autocast for the forward passes')
+    p.add_argument('--channels_last', action='store_true')
+    p.add_argument('--checkpoint_cells', action='store_true')
     p.add_argument('--repeats', type=int, default=5)
-    a = p.parse_args()
-    device = cli.resolve_device(a.device)
-    cli.seed_everything(0, device)
+    p.add_argument('--memory_of', choices=STEPS, help=argparse.SUPPRESS)  # the child process of one memory figure
+    return p.parse_args()
 
-    args = train_search.parse_args([])
+
+def setup(a, device):
+    cli.seed_everything(0, device)
+    argv = ['--amp' if a.dtype == 'bf16' else '--no-amp'] + (['--channels_last'] if a.channels_last else [])
+    args = train_search.parse_args(argv + ['--device', str(device)])
     model = Network(a.init_channels, 10, a.layers, nn.CrossEntropyLoss()).to(device)
+    model.checkpoint_cells = a.checkpoint_cells
+    fmt = torch.channels_last if a.channels_last else torch.contiguous_format
+    model.to(memory_format=fmt)
     w_opt = optimizers.for_weights(args, model.parameters())
     architect = Architect(model, args)
-    x = torch.randn(a.batch_size, 3, a.image_size, a.image_size, device=device)
+    x = torch.randn(a.batch_size, 3, a.image_size, a.image_size, device=device).to(memory_format=fmt)
     y = torch.randint(10, (a.batch_size,), device=device)
     xv, yv = torch.randn_like(x), torch.randint(10, (a.batch_size,), device=device)
+    amp = a.dtype == 'bf16'
 
     def fwd_bwd():
         w_opt.zero_grad()
-        model._loss(x, y).backward()
+        with autocast(device, amp):
+            loss = model._loss(x, y)
+        loss.backward()
 
     def fwd_bwd_alpha():
-        torch.autograd.grad(model._loss(x, y), model.arch_parameters())
+        with autocast(device, amp):
+            loss = model._loss(x, y)
+        torch.autograd.grad(loss, model.arch_parameters())
 
     def search_step(unrolled):
         architect.step(x, y, xv, yv, 0.025, w_opt, unrolled)
-        w_opt.zero_grad()
-        model._loss(x, y).backward()
+        fwd_bwd()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         w_opt.step()
 
-    rows, F = [], None
-    for step, fn in [('fwd_bwd', fwd_bwd), ('fwd_bwd_alpha', fwd_bwd_alpha),
-                     ('first_order', lambda: search_step(False)), ('second_order', lambda: search_step(True))]:
-        mark = memory_mark(device)
-        seconds = timed(fn, device, a.repeats)
-        row = {'step': step, 'seconds': seconds, 'step_memory_mb': memory_peak_mb(device, mark)}
-        if step == 'fwd_bwd':
-            F = seconds
-        elif step == 'fwd_bwd_alpha':
-            Fa = seconds
-        else:
-            row['limit_ratio'] = seconds / (2 * F if step == 'first_order' else 3 * F + 2 * Fa)
-        rows.append(row)
+    return {'fwd_bwd': fwd_bwd, 'fwd_bwd_alpha': fwd_bwd_alpha,
+            'first_order': lambda: search_step(False), 'second_order': lambda: search_step(True)}
+
+
+def sync(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, device, repeats):
+    fn()  # warm-up (cuDNN autotuning, allocator)
+    times = []
+    for _ in range(repeats):
+        sync(device)
+        t0 = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def rss_bytes():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+def memory_mb(fn, device):
+    """Peak memory of three calls of fn above what was in use before them (run in a fresh process)."""
+    if device.type == 'cuda':
+        sync(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+    else:
+        before = rss_bytes()
+    for _ in range(3):
+        fn()
+    if device.type == 'cuda':
+        sync(device)
+        return (torch.cuda.max_memory_allocated(device) - before) / 2 ** 20
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before) / 2 ** 20
+
+
+def main():
+    a = parse()
+    device = cli.resolve_device(a.device)
+    steps = setup(a, device)
+    if a.memory_of:
+        print(memory_mb(steps[a.memory_of], device))
+        return
+    seconds = {name: timed(fn, device, a.repeats) for name, fn in steps.items()}
+    del steps
+    memory = {}
+    for name in STEPS:  # a fresh process each, so one kind's peak does not hide another's
+        child = subprocess.run([sys.executable, *sys.argv, '--device', str(device), '--memory_of', name],
+                               capture_output=True, text=True, check=True)
+        memory[name] = float(child.stdout.split()[-1])
+    F, Fa = seconds['fwd_bwd'], seconds['fwd_bwd_alpha']
+    limits = {'first_order': 2 * F, 'second_order': 3 * F + 2 * Fa}
 
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'CPU ({torch.get_num_threads()} threads)'
-    print(f'# {name}, torch {torch.__version__}, C={a.init_channels}, layers={a.layers}, batch {a.batch_size}, '
-          f'{a.image_size} px, fp32')
+    config = {'init_channels': a.init_channels, 'layers': a.layers, 'batch_size': a.batch_size,
+              'image_size': a.image_size, 'dtype': a.dtype, 'channels_last': a.channels_last,
+              'checkpoint_cells': a.checkpoint_cells}
+    print(f'# {name}, torch {torch.__version__}, ' + ', '.join(f'{k}={v}' for k, v in config.items()))
     print(f'{"step":<14}{"seconds":>10}{"limit ratio":>13}{"memory MB":>11}')
-    for r in rows:
-        ratio = f'{r["limit_ratio"]:.2f}' if 'limit_ratio' in r else '-'
-        print(f'{r["step"]:<14}{r["seconds"]:>10.4f}{ratio:>13}{r["step_memory_mb"]:>11.0f}')
-    for r in rows:
-        print(json.dumps({**r, 'device': name, 'init_channels': a.init_channels, 'layers': a.layers,
-                          'batch_size': a.batch_size, 'image_size': a.image_size}))
+    for step in STEPS:
+        ratio = f'{seconds[step] / limits[step]:.3f}' if step in limits else '-'
+        print(f'{step:<14}{seconds[step]:>10.4f}{ratio:>13}{memory[step]:>11.0f}')
+    for step in STEPS:
+        row = {'step': step, 'seconds': seconds[step], 'step_memory_mb': memory[step], 'device': name, **config}
+        if step in limits:
+            row['limit_ratio'] = seconds[step] / limits[step]
+        print(json.dumps(row))
 
 
 if __name__ == '__main__':

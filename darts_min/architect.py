@@ -11,6 +11,7 @@ import torch
 from torch.func import functional_call
 
 from . import optimizers
+from .training import autocast
 
 
 class Architect:
@@ -20,6 +21,16 @@ class Architect:
         self.model = model
         self.optimizer = optimizers.for_alphas(args, model.arch_parameters())
         self.regularizer = None  # a function of the alphas added to the alpha loss (beta-DARTS sets one)
+        self.amp = bool(getattr(args, 'amp', False))  # bf16 forward passes, but the finite differences in fp32
+
+    def _loss(self, input, target, weights=None):
+        """The loss under --amp's autocast; at the weights `weights` ({name: tensor}) if given."""
+        model = self.model
+        with autocast(input.device, self.amp):
+            if weights is None:
+                return model._loss(input, target)
+            buffers = {name: b.clone() for name, b in model.named_buffers()}  # BN statistics at w' are thrown away
+            return model._criterion(functional_call(model, {**weights, **buffers}, (input,)), target)
 
     def step(self, input_train, target_train, input_valid, target_valid, eta, network_optimizer, unrolled):
         """One alpha update; afterwards each alpha's .grad holds the hypergradient that was applied."""
@@ -28,7 +39,7 @@ class Architect:
             grads = self.unrolled_grad(input_train, target_train, input_valid, target_valid, eta, network_optimizer)
         else:
             # DARTS Eq. 5 with xi = 0: the first-order approximation w*(alpha) ~ w
-            grads = torch.autograd.grad(self.model._loss(input_valid, target_valid), self.model.arch_parameters())
+            grads = torch.autograd.grad(self._loss(input_valid, target_valid), self.model.arch_parameters())
         if self.regularizer is not None:
             alphas = self.model.arch_parameters()
             grads = [g + r for g, r in zip(grads, torch.autograd.grad(self.regularizer(alphas), alphas))]
@@ -44,7 +55,7 @@ class Architect:
         its weight decay. Returns {name: w'}.
         """
         names, weights = zip(*self.model.named_parameters())
-        grads = torch.autograd.grad(self.model._loss(input, target), weights)
+        grads = torch.autograd.grad(self._loss(input, target), weights)
         group = network_optimizer.param_groups[0]
         sgd = isinstance(network_optimizer, torch.optim.SGD)
         unrolled = {}
@@ -58,11 +69,9 @@ class Architect:
         return unrolled
 
     def unrolled_grad(self, input_train, target_train, input_valid, target_valid, eta, network_optimizer):
-        model, alphas = self.model, self.model.arch_parameters()
+        alphas = self.model.arch_parameters()
         unrolled = self.virtual_step(input_train, target_train, eta, network_optimizer)
-        # BatchNorm's running statistics at w' are thrown away, as with the original's throw-away copy.
-        buffers = {name: b.clone() for name, b in model.named_buffers()}
-        loss = model._criterion(functional_call(model, {**unrolled, **buffers}, (input_valid,)), target_valid)
+        loss = self._loss(input_valid, target_valid, weights=unrolled)
         grads = torch.autograd.grad(loss, [*alphas, *unrolled.values()])
         dalpha, vector = grads[:len(alphas)], grads[len(alphas):]
         implicit = self.hessian_vector_product(vector, input_train, target_train)

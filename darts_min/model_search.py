@@ -5,9 +5,13 @@ Layout and names follow the original code, so `Network.state_dict()` keys, param
 registered parameters: `parameters()` is w alone and `arch_parameters()` is alpha alone, as in the
 original; `_apply` moves them along with the module (`.to()`, `.double()`).
 """
+import contextlib
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.func import functional_call
+from torch.utils.checkpoint import checkpoint
 
 from .genotypes import PRIMITIVES, Genotype
 from .operations import OPS, FactorizedReduce, ReLUConvBN, Zero
@@ -87,6 +91,7 @@ class Network(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(C_prev, num_classes)
 
+        self.checkpoint_cells = False  # --checkpoint_cells: keep only cell outputs, recompute a cell in backward
         num_edges = sum(2 + i for i in range(steps))
         self.alphas_normal = (1e-3 * torch.randn(num_edges, len(PRIMITIVES))).requires_grad_()
         self.alphas_reduce = (1e-3 * torch.randn(num_edges, len(PRIMITIVES))).requires_grad_()
@@ -104,7 +109,14 @@ class Network(nn.Module):
     def forward(self, input):
         s0 = s1 = self.stem(input)
         for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1, self.op_weights(cell.reduction))
+            weights = self.op_weights(cell.reduction)
+            if self.checkpoint_cells and torch.is_grad_enabled():
+                # the tensors the cell uses now (a functional_call at w' swaps them): the recomputation needs the same
+                state = {**dict(cell.named_parameters()), **dict(cell.named_buffers())}
+                s0, s1 = s1, checkpoint(functional_call, cell, state, (s0, s1, weights), use_reentrant=False,
+                                        context_fn=lambda cell=cell: (contextlib.nullcontext(), _batchnorm_stats_kept(cell)))
+            else:
+                s0, s1 = s1, cell(s0, s1, weights)
         out = self.global_pooling(s1)
         return self.classifier(out.flatten(1))
 
@@ -125,6 +137,22 @@ class Network(nn.Module):
             reduce=parse_cell(F.softmax(self.alphas_reduce, dim=-1).tolist(), self._steps),
             reduce_concat=concat,
         )
+
+
+@contextlib.contextmanager
+def _batchnorm_stats_kept(module):
+    """While a checkpointed cell is recomputed for the backward pass, its BatchNorms (still in training mode)
+    must not update their running statistics a second time: momentum 0 keeps them exactly."""
+    bns = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+    saved = [(m.momentum, m.num_batches_tracked.clone()) for m in bns]
+    for m in bns:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, (momentum, tracked) in zip(bns, saved):
+            m.momentum = momentum
+            m.num_batches_tracked.copy_(tracked)
 
 
 def parse_cell(weights, steps):

@@ -37,6 +37,11 @@ def check_finite(loss, epoch, step):
     return value
 
 
+def autocast(device, enabled):
+    """bf16 autocast for forward passes (the GPU path's --amp): no loss scaling needed with bf16's range."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(enabled))
+
+
 def progress(iterable, desc):
     """A progress bar over the steps of an epoch on a terminal; the plain iterable elsewhere (logs, CI)."""
     if not sys.stderr.isatty():

@@ -1,0 +1,137 @@
+"""The fast paths, each against the plain one: checkpointed cells, the on-device loader, bf16 autocast."""
+import json
+import os
+
+import pytest
+import torch
+import torchvision.transforms as T
+from PIL import Image
+
+import train_search
+from conftest import TINY, batch, read_metrics, run_script, tiny_network
+from darts_min import data, optimizers
+from darts_min.architect import Architect
+
+
+@pytest.mark.parametrize('unrolled', [False, True])
+def test_checkpointed_cells_give_identical_gradients_weights_and_statistics(unrolled):
+    runs = []
+    for checkpointed in (False, True):
+        model = tiny_network(seed=4)
+        model.checkpoint_cells = checkpointed
+        args = train_search.parse_args([])
+        w_opt = optimizers.for_weights(args, model.parameters())
+        architect = Architect(model, args)
+        xt, yt = batch(n=8, size=16, seed=1)
+        xv, yv = batch(n=8, size=16, seed=2)
+        for _ in range(2):
+            architect.step(xt, yt, xv, yv, 0.025, w_opt, unrolled)
+            alpha_grads = [a.grad.clone() for a in model.arch_parameters()]
+            w_opt.zero_grad()
+            model._loss(xt, yt).backward()
+            w_opt.step()
+        runs.append((alpha_grads, [p.grad for p in model.parameters()], list(model.parameters()),
+                     list(model.buffers()), model.arch_parameters()))
+    for plain, checkpointed in zip(*runs):
+        assert all(torch.equal(a, b) for a, b in zip(plain, checkpointed))
+
+
+def marked_image(size=8):
+    """A uint8 image whose every pixel differs, so a crop and a flip can be read back from the output."""
+    values = torch.arange(1, 3 * size * size + 1).reshape(3, size, size) % 251 + 1
+    return values.permute(1, 2, 0).to(torch.uint8).numpy()
+
+
+def test_device_loader_draws_the_same_crops_and_flips_as_torchvision():
+    img, n = marked_image(), 3600
+    reference = data.transform(8, train=True)
+    torch.manual_seed(0)
+    torchvision_out = [reference(Image.fromarray(img)) for _ in range(n)]
+    loader = data.DeviceLoader(img[None].repeat(n, 0), [0] * n, list(range(n)), n, torch.device('cpu'), train=True)
+    device_out = next(iter(loader))[0]
+
+    def histogram(outputs):
+        counts = {}
+        for x in outputs:
+            key = tuple(x.flatten().tolist())
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    ref, ours = histogram(torchvision_out), histogram(device_out)
+    assert len(ref) == len(ours) == 3 * 3 * 2  # offsets 0..2 in each direction (padding 1), flipped or not
+    assert ref.keys() == ours.keys()  # the same images, to the last bit
+    expected = n / 18
+    for counts in (ref, ours):
+        assert all(abs(c - expected) < 5 * expected ** 0.5 for c in counts.values())  # uniform over the 18
+
+
+def test_device_loader_without_augmentation_equals_totensor_normalize_and_shuffles_each_pass():
+    torch.manual_seed(0)
+    imgs = torch.randint(0, 256, (10, 8, 8, 3), dtype=torch.uint8).numpy()
+    loader = data.DeviceLoader(imgs, list(range(10)), list(range(10)), 4, torch.device('cpu'), train=False)
+    assert len(loader) == 3
+    batches = list(loader)
+    assert [len(y) for _, y in batches] == [4, 4, 2]
+    reference = data.transform(8, train=False)
+    for x, y in batches:
+        for xi, yi in zip(x, y):
+            assert torch.equal(xi, reference(Image.fromarray(imgs[yi])))
+    orders = [torch.cat([y for _, y in loader]).tolist() for _ in range(3)]
+    assert all(sorted(o) == list(range(10)) for o in orders) and len({tuple(o) for o in orders}) > 1
+
+
+def test_batch_cutout_matches_cutout():
+    torch.manual_seed(0)
+    x = torch.ones(4000, 1, 8, 8)
+    ours = data.batch_cutout(x, 4)
+    theirs = torch.stack([data.Cutout(4)(xi) for xi in x])
+    for out in (ours, theirs):
+        holes = (out == 0).flatten(1)
+        sizes = holes.sum(1).float()
+        assert set(sizes.unique().tolist()) <= {4.0, 6.0, 8.0, 9.0, 12.0, 16.0}  # a square clipped at the border
+    assert (ours == 0).float().mean().item() == pytest.approx((theirs == 0).float().mean().item(), abs=0.01)
+
+
+def test_search_on_the_gpu_path_flags_runs_on_cpu_with_bf16_autocast(tmp_path):
+    save = str(tmp_path / 'fast')
+    assert train_search.main(TINY + ['--epochs', '1', '--amp', '--channels_last', '--data_on_device',
+                                     '--checkpoint_cells', '--unrolled', '--save', save]) == 0
+    args = json.load(open(os.path.join(save, 'args.json')))
+    assert args['amp'] and args['channels_last'] and args['data_on_device'] and args['checkpoint_cells']
+    m = read_metrics(save)[0]
+    assert all(map(lambda v: v == v, (m['train_loss'], m['valid_loss'])))  # finite, not NaN
+
+
+def test_gpu_path_is_off_on_cpu_unless_asked(tmp_path):
+    save = str(tmp_path / 'plain')
+    assert train_search.main(TINY + ['--epochs', '1', '--save', save]) == 0
+    args = json.load(open(os.path.join(save, 'args.json')))
+    assert not (args['amp'] or args['channels_last'] or args['data_on_device'] or args['checkpoint_cells'])
+
+
+def test_bf16_alpha_gradient_is_close_to_fp32():
+    model = tiny_network(seed=2)
+    xt, yt = batch(n=8, size=16, seed=1)
+    grads = []
+    for amp in (False, True):
+        args = train_search.parse_args(['--amp' if amp else '--no-amp'])
+        architect = Architect(model, args)
+        with torch.no_grad():
+            state = [a.clone() for a in model.arch_parameters()]
+        architect.step(xt, yt, xt, yt, 0.025, optimizers.for_weights(args, model.parameters()), unrolled=False)
+        grads.append(torch.cat([a.grad.flatten() for a in model.arch_parameters()]))
+        with torch.no_grad():
+            for a, s in zip(model.arch_parameters(), state):
+                a.copy_(s)
+    assert not torch.equal(grads[0], grads[1])  # autocast did change the arithmetic
+    assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0).item() > 0.95  # but not the direction
+
+
+def test_benchmark_reports_every_figure_as_json():
+    result = run_script('benchmarks/search_step.py', '--device', 'cpu', '--init_channels', '4', '--layers', '3',
+                        '--batch_size', '4', '--image_size', '16', '--repeats', '1')
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{')]
+    assert [r['step'] for r in rows] == ['fwd_bwd', 'fwd_bwd_alpha', 'first_order', 'second_order']
+    assert all(r['seconds'] > 0 and r['step_memory_mb'] >= 0 for r in rows)
+    assert all(r['limit_ratio'] > 0 for r in rows[2:])
