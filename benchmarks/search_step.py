@@ -14,7 +14,6 @@ Prints a table, then one JSON line per figure.
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -101,9 +100,11 @@ def timed(fn, device, repeats):
     return statistics.median(times)
 
 
-def rss_bytes():
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+def rss_bytes(field='VmRSS'):
+    """This process's resident memory now (VmRSS) or at its peak (VmHWM). Not getrusage's ru_maxrss: Linux
+    carries the parent's peak over fork and exec into it."""
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field + ':'))
 
 
 def memory_mb(fn, device):
@@ -119,7 +120,7 @@ def memory_mb(fn, device):
     if device.type == 'cuda':
         sync(device)
         return (torch.cuda.max_memory_allocated(device) - before) / 2 ** 20
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before) / 2 ** 20
+    return (rss_bytes('VmHWM') - before) / 2 ** 20
 
 
 def main():

@@ -50,16 +50,26 @@ class Cell(nn.Module):
             for j in range(2 + i):
                 stride = 2 if reduction and j < 2 else 1
                 self._ops.append(MixedOp(C, stride))
+        self.checkpointed = False
 
     def forward(self, s0, s1, weights):
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         offset = 0
         for _ in range(self._steps):
             # DARTS Eq. 1: x_j = sum_{i<j} o_bar^(i,j)(x_i)
-            s = sum(self._ops[offset + j](h, weights[offset + j]) for j, h in enumerate(states))
+            s = sum(self._edge(self._ops[offset + j], h, weights[offset + j]) for j, h in enumerate(states))
             offset += len(states)
             states.append(s)
         return torch.cat(states[-self._multiplier:], dim=1)
+
+    def _edge(self, op, h, w):
+        if not (self.checkpointed and torch.is_grad_enabled()):
+            return op(h, w)
+        # Recompute the edge in the backward pass with the tensors it uses now (a functional_call at w' swaps
+        # them in and out again before the backward), and without counting BatchNorm statistics twice.
+        state = {**dict(op.named_parameters()), **dict(op.named_buffers())}
+        return checkpoint(functional_call, op, state, (h, w), use_reentrant=False,
+                          context_fn=lambda: (contextlib.nullcontext(), _batchnorm_stats_kept(op)))
 
 
 class Network(nn.Module):
@@ -91,10 +101,19 @@ class Network(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(C_prev, num_classes)
 
-        self.checkpoint_cells = False  # --checkpoint_cells: keep only cell outputs, recompute a cell in backward
         num_edges = sum(2 + i for i in range(steps))
         self.alphas_normal = (1e-3 * torch.randn(num_edges, len(PRIMITIVES))).requires_grad_()
         self.alphas_reduce = (1e-3 * torch.randn(num_edges, len(PRIMITIVES))).requires_grad_()
+
+    @property
+    def checkpoint_cells(self):
+        return self.cells[0].checkpointed
+
+    @checkpoint_cells.setter
+    def checkpoint_cells(self, on):
+        """--checkpoint_cells: inside every cell keep only the edges' outputs, recompute an edge's ops in backward."""
+        for cell in self.cells:
+            cell.checkpointed = on
 
     def arch_parameters(self):
         return [self.alphas_normal, self.alphas_reduce]
@@ -109,14 +128,7 @@ class Network(nn.Module):
     def forward(self, input):
         s0 = s1 = self.stem(input)
         for cell in self.cells:
-            weights = self.op_weights(cell.reduction)
-            if self.checkpoint_cells and torch.is_grad_enabled():
-                # the tensors the cell uses now (a functional_call at w' swaps them): the recomputation needs the same
-                state = {**dict(cell.named_parameters()), **dict(cell.named_buffers())}
-                s0, s1 = s1, checkpoint(functional_call, cell, state, (s0, s1, weights), use_reentrant=False,
-                                        context_fn=lambda cell=cell: (contextlib.nullcontext(), _batchnorm_stats_kept(cell)))
-            else:
-                s0, s1 = s1, cell(s0, s1, weights)
+            s0, s1 = s1, cell(s0, s1, self.op_weights(cell.reduction))
         out = self.global_pooling(s1)
         return self.classifier(out.flatten(1))
 
