@@ -48,12 +48,13 @@ def build_parser():
     a('--aux_skip_beta', type=float, default=1.0, help='DARTS-: initial weight of the auxiliary skip (decays to 0)')
     a('--aux_skip_decay', default='linear', help='DARTS-: linear or cosine decay of the auxiliary skip')
     a('--beta_decay_weight', type=float, default=50.0, help='beta-DARTS: final weight of the beta-decay term')
-    # speed: the GPU path is on by default on CUDA, off on CPU (BENCHMARKS.md)
-    a('--amp', action=argparse.BooleanOptionalAction, default=None,
+    # speed (BENCHMARKS.md): the data on the device by default on CUDA; bf16 and channels_last only when asked,
+    # as they measured slower on an H200 for this network of many small kernels
+    a('--amp', action=argparse.BooleanOptionalAction, default=False,
       help='bf16 autocast for the forward passes; alpha, the virtual step and the finite differences stay fp32')
-    a('--channels_last', action=argparse.BooleanOptionalAction, default=None, help='channels-last memory format')
+    a('--channels_last', action=argparse.BooleanOptionalAction, default=False, help='channels-last memory format')
     a('--data_on_device', action=argparse.BooleanOptionalAction, default=None,
-      help='dataset on the device as uint8, augmented there in batches (CIFAR and fake data)')
+      help='dataset on the device as uint8, augmented there in batches (CIFAR and fake data); default: on for CUDA')
     a('--checkpoint_cells', action='store_true', help='recompute each cell in the backward pass: far less memory, ~1.3x time')
     cli.add_data_and_run_args(p, 'search')
     return p
@@ -185,9 +186,8 @@ def search(args, run, device, queues, num_classes):
 
 def load_data(args, device):
     """(train_queue, valid_queue, num_classes): on the device (the GPU path) where asked and possible."""
-    for flag in ('amp', 'channels_last', 'data_on_device'):  # unset: on for CUDA, off elsewhere
-        if getattr(args, flag) is None:
-            setattr(args, flag, device.type == 'cuda')
+    if args.data_on_device is None:  # unset: on for CUDA, off elsewhere
+        args.data_on_device = device.type == 'cuda'
     on_device = data.search_device_loaders(args, device) if args.data_on_device else None
     if args.data_on_device and on_device is None:
         print(f'--data_on_device: {args.dataset} at {args.image_size} px is not held as uint8 arrays; using a DataLoader')
