@@ -11,7 +11,7 @@ import time
 import torch
 import torch.nn as nn
 
-from darts_min import cli, data, genotypes, methods, optimizers, runs, visualize
+from darts_min import cli, data, dynamics, genotypes, methods, optimizers, runs, visualize
 from darts_min.architect import Architect
 from darts_min.model_search import Network
 from darts_min.training import (AvgMeter, NonFiniteLoss, accuracy, autocast, check_finite, evaluate, log_epoch,
@@ -48,6 +48,11 @@ def build_parser():
     a('--aux_skip_beta', type=float, default=1.0, help='DARTS-: initial weight of the auxiliary skip (decays to 0)')
     a('--aux_skip_decay', default='linear', help='DARTS-: linear or cosine decay of the auxiliary skip')
     a('--beta_decay_weight', type=float, default=50.0, help='beta-DARTS: final weight of the beta-decay term')
+    # search dynamics (darts_min/dynamics.py); skip counts, entropy and genotype changes are always logged
+    a('--hessian_every', type=int, default=0, help='every N epochs, the dominant eigenvalue of the alpha Hessian (0: never)')
+    a('--hessian_batches', type=int, default=2, help='fixed validation batches the Hessian is taken over')
+    a('--hessian_iters', type=int, default=20, help='most power iterations for the eigenvalue')
+    a('--hessian_tol', type=float, default=1e-3, help='stop when the eigenvalue changes by less than this, relatively')
     # speed (BENCHMARKS.md): the data on the device by default on CUDA; bf16 and channels_last only when asked,
     # as they measured slower on an H200 for this network of many small kernels
     a('--amp', action=argparse.BooleanOptionalAction, default=False,
@@ -72,7 +77,8 @@ def validate(args):
     cli.check(not args.unrolled or methods.METHODS[args.method].second_order,
               f'--method {args.method} defines no second-order (--unrolled) search: drop --unrolled')
     cli.check(args.epsilon_alpha >= 0.03, f'--epsilon_alpha must be at least its starting 0.03, got {args.epsilon_alpha}')
-    cli.check_non_negative(args, ['aux_skip_beta', 'beta_decay_weight'])
+    cli.check_non_negative(args, ['aux_skip_beta', 'beta_decay_weight', 'hessian_every'])
+    cli.check_positive(args, ['hessian_batches', 'hessian_iters', 'hessian_tol'])
     cli.check(args.aux_skip_decay in ('linear', 'cosine'), f'--aux_skip_decay must be linear or cosine, got {args.aux_skip_decay!r}')
     probe = [torch.zeros(1, requires_grad=True)]  # build both optimizers once, so bad values fail here
     for side, build in (('w', optimizers.for_weights), ('arch', optimizers.for_alphas)):
@@ -119,6 +125,17 @@ def train_epoch(epoch, queues, model, architect, method, optimizer, lr, args, de
     return loss_meter.avg, acc_meter.avg
 
 
+def fixed_batches(queue, count, seed, device):
+    """`count` validation batches drawn once, on a random stream of their own (the run's stream is untouched)."""
+    with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
+        torch.manual_seed(seed)
+        batches = []
+        for x, y in data.cycle(queue):
+            batches.append((x.to(device), y.to(device)))
+            if len(batches) == count:
+                return batches
+
+
 def search(args, run, device, queues, num_classes):
     state = run.begin(args, device)
     cli.seed_everything(args.seed, device)
@@ -149,6 +166,8 @@ def search(args, run, device, queues, num_classes):
                      f'+ {sum(a.numel() for a in model.arch_parameters())} alphas; w: {optimizer.__class__.__name__}, '
                      f'alpha: {architect.optimizer.__class__.__name__}, method: {args.method}')
 
+    hessian_batches = fixed_batches(queues[1], args.hessian_batches, args.seed, device) if args.hessian_every else None
+    previous = model.genotype()
     began = time.time()
     for epoch in range(start, args.epochs):
         t0 = time.time()
@@ -163,15 +182,21 @@ def search(args, run, device, queues, num_classes):
         scheduler.step()
         valid_loss, valid_acc = (m.avg for m in evaluate(model, queues[1], criterion, device))
         genotype = model.genotype()
+        dynamics_now = dynamics.epoch_metrics(model, genotype, previous)
+        previous = genotype
+        if args.hessian_every and (epoch + 1) % args.hessian_every == 0:
+            eigenvalue, iterations = dynamics.hessian_eigenvalue(model, hessian_batches, args.hessian_iters, args.hessian_tol)
+            dynamics_now.update(hessian_eigenvalue=eigenvalue, hessian_iterations=iterations, hessian_tol=args.hessian_tol)
         log_epoch(run, epoch, args.epochs, t0, began, start,
                   {'lr': lr, **schedule, 'train_acc': train_acc, 'valid_acc': valid_acc})
         run.log.info(f'genotype = {genotype}')
+        run.log.info('dynamics: ' + ' '.join(f'{k} {v:.6g}' for k, v in dynamics_now.items()))
         run.append_metrics({
             'epoch': epoch, 'lr': lr, **schedule, 'train_loss': train_loss, 'train_acc': train_acc,
             'valid_loss': valid_loss, 'valid_acc': valid_acc, 'genotype': genotypes.to_dict(genotype),
             'alphas_normal': torch.softmax(model.alphas_normal, dim=-1).tolist(),
             'alphas_reduce': torch.softmax(model.alphas_reduce, dim=-1).tolist(),
-            'seconds': time.time() - t0,
+            **dynamics_now, 'seconds': time.time() - t0,
         })
         run.write_json('genotype.json', genotypes.to_dict(genotype))
         run.save_checkpoint(epoch, stateful, device, alphas=[a.detach() for a in model.arch_parameters()])

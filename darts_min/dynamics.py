@@ -1,0 +1,77 @@
+"""Search-dynamics metrics, logged per epoch: what the study compares across optimizer pairs.
+
+Skip connections in the genotype (the collapse DARTS-, SDARTS and beta-DARTS fight), the entropy of the
+architecture weights, how much the genotype moved, and the dominant eigenvalue of the Hessian of the
+validation loss with respect to alpha (RobustDARTS' collapse indicator: Zela et al., ICLR 2020).
+"""
+import math
+from collections import Counter
+
+import torch
+
+
+def skip_counts(genotype):
+    return {'skip_normal': sum(op == 'skip_connect' for op, _ in genotype.normal),
+            'skip_reduce': sum(op == 'skip_connect' for op, _ in genotype.reduce)}
+
+
+def alpha_entropy(alpha):
+    """Mean normalised entropy of softmax(alpha) over the edges: H = -(1/|E|) sum_e sum_k p log p / log K, in [0, 1]."""
+    p = torch.softmax(alpha.detach().double(), dim=-1)
+    h = -(p * torch.log(p.clamp_min(1e-300))).sum(-1) / math.log(p.shape[-1])
+    return h.mean().item()
+
+
+def genotype_changes(before, after):
+    """How many of the chosen (op, input) edges differ between two genotypes, node by node (order within a node ignored)."""
+    changed = 0
+    for cell in ('normal', 'reduce'):
+        old, new = getattr(before, cell), getattr(after, cell)
+        for node in range(len(new) // 2):
+            changed += sum((Counter(map(tuple, new[2 * node:2 * node + 2])) - Counter(map(tuple, old[2 * node:2 * node + 2]))).values())
+    return changed
+
+
+def epoch_metrics(model, genotype, previous):
+    """The cheap metrics of every epoch."""
+    return {**skip_counts(genotype),
+            'entropy_normal': alpha_entropy(model.alphas_normal), 'entropy_reduce': alpha_entropy(model.alphas_reduce),
+            'genotype_changes': genotype_changes(previous, genotype)}
+
+
+def hessian_vector_product(model, batches, vector):
+    """Exact (double backprop) product of the Hessian of the mean validation loss over `batches` w.r.t. alpha."""
+    alphas = model.arch_parameters()
+    total = [torch.zeros_like(a) for a in alphas]
+    for x, y in batches:
+        grads = torch.autograd.grad(model._loss(x, y), alphas, create_graph=True)
+        dot = sum((g * v).sum() for g, v in zip(grads, vector))
+        for t, h in zip(total, torch.autograd.grad(dot, alphas)):
+            t.add_(h, alpha=1 / len(batches))
+    return total
+
+
+def hessian_eigenvalue(model, batches, iters=20, tol=1e-3, seed=0):
+    """Dominant eigenvalue of grad2_alpha L_val by power iteration on exact Hessian-vector products.
+
+    The supernet stays in training mode (batch statistics, as in the alpha step); its BatchNorm running
+    statistics and the global random state are left as they were. Returns (eigenvalue, iterations).
+    """
+    buffers = [b.clone() for b in model.buffers()]
+    g = torch.Generator(device='cpu').manual_seed(seed)
+    v = [torch.randn(a.shape, generator=g, dtype=a.dtype).to(a.device) for a in model.arch_parameters()]
+    eigenvalue = None
+    for it in range(1, iters + 1):
+        norm = torch.sqrt(sum((x * x).sum() for x in v))
+        v = [x / norm for x in v]
+        hv = hessian_vector_product(model, batches, v)
+        new = sum((x * h).sum() for x, h in zip(v, hv)).item()  # Rayleigh quotient v^T H v
+        v = hv
+        if eigenvalue is not None and abs(new - eigenvalue) <= tol * abs(new):
+            eigenvalue = new
+            break
+        eigenvalue = new
+    with torch.no_grad():
+        for b, saved in zip(model.buffers(), buffers):
+            b.copy_(saved)
+    return eigenvalue, it
