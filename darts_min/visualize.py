@@ -15,7 +15,7 @@ from . import cli, genotypes
 COLORS = {'input': '#a6cee3', 'node': '#fdbf6f', 'output': '#b2df8a'}
 
 
-def _pyplot():
+def pyplot():
     try:
         import matplotlib
     except ImportError:
@@ -27,7 +27,7 @@ def _pyplot():
 
 def plot_cell(genes, concat, path, title):
     """One cell: genes = [(op, input), ...], two per intermediate node; writes the PNG at `path`."""
-    plt = _pyplot()
+    plt = pyplot()
     steps = len(genes) // 2
     pos = {0: (0.0, 1.0), 1: (0.0, -1.0)}
     for i in range(steps):
