@@ -13,7 +13,10 @@ import torch.nn as nn
 
 from darts_min import cli, data, dynamics, genotypes, methods, optimizers, runs, visualize
 from darts_min.architect import Architect
+from darts_min.model_nb201 import NB201Network, load_table
 from darts_min.model_search import Network
+
+SEARCH_SPACES = {'darts': Network, 'nb201': NB201Network}
 from darts_min.training import (AvgMeter, NonFiniteLoss, accuracy, autocast, check_finite, evaluate, log_epoch,
                                 log_step, progress)
 
@@ -30,7 +33,10 @@ def build_parser():
     a('--report_freq', type=int, default=50, help='log a line every this many steps')
     a('--epochs', type=int, default=50)
     a('--init_channels', type=int, default=16)
-    a('--layers', type=int, default=8, help='number of cells')
+    a('--layers', type=int, default=None, help='number of cells (darts: 8) or of cells per stage (nb201: 5)')
+    a('--search_space', default='darts', help=f'one of {", ".join(SEARCH_SPACES)}')
+    a('--nb201_table', default=None, metavar='CSV',
+      help='nb201: a CSV of arch string -> test accuracies; each epoch logs those of the current genotype')
     a('--seed', type=int, default=2)
     a('--grad_clip', type=float, default=5, help='clip the w gradient norm to this')
     a('--train_portion', type=float, default=0.5, help='part of the training set that trains w; the rest trains alpha')
@@ -67,6 +73,17 @@ def build_parser():
 
 def validate(args):
     """Every impossible value, as one line (UserError)."""
+    cli.check(args.search_space in SEARCH_SPACES,
+              f'unknown search space {args.search_space!r} (choose from {", ".join(SEARCH_SPACES)})')
+    if args.layers is None:
+        args.layers = 8 if args.search_space == 'darts' else 5
+    cli.check(args.search_space == 'nb201' or not args.nb201_table, '--nb201_table goes with --search_space nb201')
+    cli.check(args.search_space == 'darts' or not args.checkpoint_cells, '--checkpoint_cells is for the darts space')
+    if args.nb201_table:
+        try:
+            load_table(args.nb201_table)
+        except genotypes.GenotypeError as e:
+            raise cli.UserError(str(e)) from None
     cli.check_positive(args, ['batch_size', 'learning_rate', 'epochs', 'init_channels', 'layers', 'report_freq',
                               'arch_learning_rate', 'grad_clip'])
     cli.check_non_negative(args, ['learning_rate_min', 'weight_decay', 'arch_weight_decay'])
@@ -140,7 +157,7 @@ def search(args, run, device, queues, num_classes):
     state = run.begin(args, device)
     cli.seed_everything(args.seed, device)
     criterion = nn.CrossEntropyLoss()
-    model = Network(args.init_channels, num_classes, args.layers, criterion)
+    model = SEARCH_SPACES[args.search_space](args.init_channels, num_classes, args.layers, criterion)
     method = methods.build(args)
     method.setup(model)
     model.checkpoint_cells = args.checkpoint_cells
@@ -166,6 +183,7 @@ def search(args, run, device, queues, num_classes):
                      f'+ {sum(a.numel() for a in model.arch_parameters())} alphas; w: {optimizer.__class__.__name__}, '
                      f'alpha: {architect.optimizer.__class__.__name__}, method: {args.method}')
 
+    table = load_table(args.nb201_table) if args.nb201_table else None
     hessian_batches = fixed_batches(queues[1], args.hessian_batches, args.seed, device) if args.hessian_every else None
     previous = model.genotype()
     began = time.time()
@@ -184,27 +202,31 @@ def search(args, run, device, queues, num_classes):
         genotype = model.genotype()
         dynamics_now = dynamics.epoch_metrics(model, genotype, previous)
         previous = genotype
+        if table is not None:  # the benchmark's true test accuracies of the current cell (None: not in the table)
+            truth = table.get(str(genotype))
+            dynamics_now.update({f'nb201_{k}': truth.get(k) if truth else None for k in next(iter(table.values()))})
         if args.hessian_every and (epoch + 1) % args.hessian_every == 0:
             eigenvalue, iterations = dynamics.hessian_eigenvalue(model, hessian_batches, args.hessian_iters, args.hessian_tol)
             dynamics_now.update(hessian_eigenvalue=eigenvalue, hessian_iterations=iterations, hessian_tol=args.hessian_tol)
         log_epoch(run, epoch, args.epochs, t0, began, start,
                   {'lr': lr, **schedule, 'train_acc': train_acc, 'valid_acc': valid_acc})
         run.log.info(f'genotype = {genotype}')
-        run.log.info('dynamics: ' + ' '.join(f'{k} {v:.6g}' for k, v in dynamics_now.items()))
+        run.log.info('dynamics: ' + ' '.join(f'{k} {v:.6g}' if v is not None else f'{k} -' for k, v in dynamics_now.items()))
         run.append_metrics({
             'epoch': epoch, 'lr': lr, **schedule, 'train_loss': train_loss, 'train_acc': train_acc,
-            'valid_loss': valid_loss, 'valid_acc': valid_acc, 'genotype': genotypes.to_dict(genotype),
-            'alphas_normal': torch.softmax(model.alphas_normal, dim=-1).tolist(),
-            'alphas_reduce': torch.softmax(model.alphas_reduce, dim=-1).tolist(),
+            'valid_loss': valid_loss, 'valid_acc': valid_acc, 'genotype': genotype.to_dict(),
+            **{f'alphas_{name}': torch.softmax(a, dim=-1).tolist() for name, a in zip(model.arch_names, model.arch_parameters())},
             **dynamics_now, 'seconds': time.time() - t0,
         })
-        run.write_json('genotype.json', genotypes.to_dict(genotype))
+        run.write_json('genotype.json', genotype.to_dict())
         run.save_checkpoint(epoch, stateful, device, alphas=[a.detach() for a in model.arch_parameters()])
-    try:
-        visualize.plot_genotype(model.genotype(), run.path)
-        pictures = ', pictures normal.png and reduce.png'
-    except cli.UserError as e:  # matplotlib is optional
-        pictures = f' (no pictures: {e})'
+    pictures = ''
+    if args.search_space == 'darts':
+        try:
+            visualize.plot_genotype(model.genotype(), run.path)
+            pictures = ', pictures normal.png and reduce.png'
+        except cli.UserError as e:  # matplotlib is optional
+            pictures = f' (no pictures: {e})'
     run.log.info(f'done: final genotype in {run.file("genotype.json")}{pictures}')
     return 0
 

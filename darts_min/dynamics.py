@@ -11,8 +11,9 @@ import torch
 
 
 def skip_counts(genotype):
-    return {'skip_normal': sum(op == 'skip_connect' for op, _ in genotype.normal),
-            'skip_reduce': sum(op == 'skip_connect' for op, _ in genotype.reduce)}
+    """Skip connections per cell of the genotype: {'skip_normal': n, 'skip_reduce': n}."""
+    return {f'skip_{cell}': sum(op == 'skip_connect' for node in nodes for op, _ in node)
+            for cell, nodes in genotype.cells().items()}
 
 
 def alpha_entropy(alpha):
@@ -25,17 +26,16 @@ def alpha_entropy(alpha):
 def genotype_changes(before, after):
     """How many of the chosen (op, input) edges differ between two genotypes, node by node (order within a node ignored)."""
     changed = 0
-    for cell in ('normal', 'reduce'):
-        old, new = getattr(before, cell), getattr(after, cell)
-        for node in range(len(new) // 2):
-            changed += sum((Counter(map(tuple, new[2 * node:2 * node + 2])) - Counter(map(tuple, old[2 * node:2 * node + 2]))).values())
+    for cell, nodes in after.cells().items():
+        for new, old in zip(nodes, before.cells()[cell]):
+            changed += sum((Counter(map(tuple, new)) - Counter(map(tuple, old))).values())
     return changed
 
 
 def epoch_metrics(model, genotype, previous):
     """The cheap metrics of every epoch."""
     return {**skip_counts(genotype),
-            'entropy_normal': alpha_entropy(model.alphas_normal), 'entropy_reduce': alpha_entropy(model.alphas_reduce),
+            **{f'entropy_{name}': alpha_entropy(a) for name, a in zip(model.arch_names, model.arch_parameters())},
             'genotype_changes': genotype_changes(previous, genotype)}
 
 

@@ -8,7 +8,17 @@ from collections import namedtuple
 
 from .operations import OPS
 
-Genotype = namedtuple('Genotype', 'normal normal_concat reduce reduce_concat')
+class Genotype(namedtuple('Genotype', 'normal normal_concat reduce reduce_concat')):
+    __slots__ = ()
+
+    def to_dict(self):
+        return to_dict(self)
+
+    def cells(self):
+        """{cell: [[(op, input) of node 0], [... of node 1], ...]}: what the search-dynamics metrics compare."""
+        return {cell: [list(genes[i:i + 2]) for i in range(0, len(genes), 2)]
+                for cell, genes in (('normal', self.normal), ('reduce', self.reduce))}
+
 
 # The search space of the paper, in the order the alphas' columns use.
 PRIMITIVES = [

@@ -38,9 +38,10 @@ class Method:
 # ---- SDARTS (Chen & Hsieh, ICML 2020): perturb the architecture weights for the weight step ----
 
 @contextlib.contextmanager
-def use_op_weights(model, normal, reduce):
-    """Forward the supernet with these mixed-op weights instead of softmax(alpha); alpha itself is untouched."""
-    model.op_weights = lambda reduction: reduce if reduction else normal
+def use_op_weights(model, weights):
+    """Forward the supernet with these mixed-op weights (one tensor per arch parameter) instead of
+    softmax(alpha); alpha itself is untouched."""
+    model.op_weights = lambda index: weights[int(index)]
     try:
         yield
     finally:
@@ -64,7 +65,7 @@ def adversarial_perturbation(model, x, y, abars, eps, steps=7):
     projected and put back onto the simplex after each step, the model in eval mode. Returns A_bar itself
     where the attack does not raise the loss."""
     def loss_at(weights):
-        with use_op_weights(model, *weights):
+        with use_op_weights(model, weights):
             return model._loss(x, y)
 
     was_training = model.training
@@ -102,7 +103,7 @@ class SDARTSRS(Method):
     @contextlib.contextmanager
     def weight_step(self, model, x, y):
         abars = [torch.softmax(a.detach(), dim=-1) for a in model.arch_parameters()]
-        with use_op_weights(model, *self.perturb(model, x, y, abars)):
+        with use_op_weights(model, self.perturb(model, x, y, abars)):
             yield
 
 
@@ -137,7 +138,7 @@ class DARTSMinus(Method):
 
     def setup(self, model):
         for cell in model.cells:
-            for i, op in enumerate(cell._ops):
+            for i, op in enumerate(getattr(cell, '_ops', ())):
                 if isinstance(op, MixedOp):
                     cell._ops[i] = AuxiliarySkip(op)
         self.skips = [m for m in model.modules() if isinstance(m, AuxiliarySkip)]

@@ -18,13 +18,13 @@ from .operations import OPS, FactorizedReduce, ReLUConvBN, Zero
 
 
 class MixedOp(nn.Module):
-    def __init__(self, C, stride):
+    def __init__(self, C, stride, primitives=PRIMITIVES, ops=OPS, bn_after_pool=True):
         super().__init__()
         self.C, self.stride = C, stride
         self._ops = nn.ModuleList()
-        for primitive in PRIMITIVES:
-            op = OPS[primitive](C, stride, False)
-            if 'pool' in primitive:
+        for primitive in primitives:
+            op = ops[primitive](C, stride, False)
+            if bn_after_pool and 'pool' in primitive:
                 op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
             self._ops.append(op)
 
@@ -132,10 +132,13 @@ class Network(nn.Module):
         out = self.global_pooling(s1)
         return self.classifier(out.flatten(1))
 
-    def op_weights(self, reduction):
-        """The mixed ops' weights softmax(alpha) (Eq. 2), computed per cell as the original does, so alpha's
-        gradient sums in the same order, bit for bit. (SDARTS swaps in perturbed weights for its weight step.)"""
-        return F.softmax(self.alphas_reduce if reduction else self.alphas_normal, dim=-1)
+    arch_names = ('normal', 'reduce')
+
+    def op_weights(self, index):
+        """The mixed ops' weights softmax(alpha) (Eq. 2) of arch parameter `index` (a reduction cell: 1),
+        computed per cell as the original does, so alpha's gradient sums in the same order, bit for bit.
+        (SDARTS swaps in perturbed weights for its weight step.)"""
+        return F.softmax(self.arch_parameters()[int(index)], dim=-1)
 
     def _loss(self, input, target):
         return self._criterion(self(input), target)

@@ -14,6 +14,7 @@ import sys
 from collections import defaultdict
 
 from . import cli, genotypes
+from .model_nb201 import NB201_PRIMITIVES
 from .runs import atomic_write
 from .visualize import pyplot
 
@@ -39,7 +40,9 @@ def load_runs(sweep_dir):
 
 
 def short(genotype):
-    """A genotype in one line: normal | reduce, each edge as op/input."""
+    """A genotype in one line: normal | reduce, each edge as op/input (an NB201 cell: its arch string)."""
+    if 'arch' in genotype:
+        return genotype['arch']
     g = genotypes.from_dict(genotype)
     cell = lambda genes: ' '.join(f'{ABBREVIATIONS.get(op, op)}/{j}' for op, j in genes)
     return f'{cell(g.normal)} \\| {cell(g.reduce)}'
@@ -85,11 +88,15 @@ def plot_run(plt, name, metrics, folder):
     """<name>_alphas.png (softmax(alpha) of every edge over the epochs) and <name>_dynamics.png."""
     epochs = [m['epoch'] for m in metrics]
     paths = []
-    fig, axes = plt.subplots(2, 14, figsize=(28, 4.5), sharex=True, sharey=True)
-    for row, cell in enumerate(('alphas_normal', 'alphas_reduce')):
-        for edge in range(14):
+    cells = [k for k in ('alphas_normal', 'alphas_reduce') if k in metrics[0]]
+    edges, ops = len(metrics[0][cells[0]]), len(metrics[0][cells[0]][0])
+    names = genotypes.PRIMITIVES if ops == len(genotypes.PRIMITIVES) else NB201_PRIMITIVES
+    fig, axes = plt.subplots(len(cells), edges, figsize=(2 * edges, 2.25 * len(cells)), sharex=True, sharey=True,
+                             squeeze=False)
+    for row, cell in enumerate(cells):
+        for edge in range(edges):
             ax = axes[row][edge]
-            for k, op in enumerate(genotypes.PRIMITIVES):
+            for k, op in enumerate(names):
                 ax.plot(epochs, [m[cell][edge][k] for m in metrics], label=op)
             ax.set_title(f'{cell[7:]} e{edge}', fontsize=7)
             ax.tick_params(labelsize=6)

@@ -64,9 +64,9 @@ def test_adv_attack_does_not_decrease_the_training_loss_and_stays_feasible():
         assert model.training  # back in train mode after the attack (which ran in eval mode)
         model.eval()
         with torch.no_grad():
-            with methods.use_op_weights(model, *perturbed):
+            with methods.use_op_weights(model, perturbed):
                 attacked = model._loss(x, y).item()
-            with methods.use_op_weights(model, *abars):
+            with methods.use_op_weights(model, abars):
                 clean = model._loss(x, y).item()
         model.train()
         assert attacked > clean
