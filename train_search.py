@@ -203,8 +203,8 @@ def search(args, run, device, queues, num_classes):
         dynamics_now = dynamics.epoch_metrics(model, genotype, previous)
         previous = genotype
         if table is not None:  # the benchmark's true test accuracies of the current cell (None: not in the table)
-            truth = table.get(str(genotype))
-            dynamics_now.update({f'nb201_{k}': truth.get(k) if truth else None for k in next(iter(table.values()))})
+            truth = table.get(str(genotype)) or {}
+            dynamics_now.update({f'nb201_{k}': truth.get(k) for k in table.columns})
         if args.hessian_every and (epoch + 1) % args.hessian_every == 0:
             eigenvalue, iterations = dynamics.hessian_eigenvalue(model, hessian_batches, args.hessian_iters, args.hessian_tol)
             dynamics_now.update(hessian_eigenvalue=eigenvalue, hessian_iterations=iterations, hessian_tol=args.hessian_tol)

@@ -136,8 +136,18 @@ class NB201Network(nn.Module):
         return NB201Genotype([[(ops[e], i) for e, (i, node) in enumerate(EDGES) if node == j] for j in range(1, NODES)])
 
 
+class Table:
+    """True test accuracies by arch string: `columns`, and `get(arch)` -> {column: accuracy} or None."""
+
+    def __init__(self, columns, get):
+        self.columns, self.get = columns, get
+
+
 def load_table(path):
-    """{arch string: {column: accuracy}} from a CSV whose first column is the arch string (header row first)."""
+    """A CSV (header: arch, then one column per accuracy; one row per architecture), or the official
+    benchmark file (.pth) read through its API package `nas_201_api` (pip install nas-bench-201)."""
+    if not path.endswith('.csv'):
+        return _load_benchmark(path)
     import csv
     try:
         with open(path, newline='') as f:
@@ -152,4 +162,24 @@ def load_table(path):
             table[row[0]] = {name: float(v) for name, v in zip(header[1:], row[1:], strict=True)}
         except ValueError:
             raise GenotypeError(f'--nb201_table {path}, line {n}: expected {len(header)} columns, the accuracies as numbers') from None
-    return table
+    return Table(header[1:], table.get)
+
+
+def _load_benchmark(path):
+    try:
+        from nas_201_api import NASBench201API
+    except ImportError:
+        raise GenotypeError(f'--nb201_table {path}: not a .csv, and reading the benchmark file needs its API '
+                            'package: pip install nas-bench-201 (or convert it to a CSV, see the README)') from None
+    try:
+        api = NASBench201API(path, verbose=False)
+    except Exception as e:  # a missing or foreign file: whatever the API raises, one line
+        raise GenotypeError(f'--nb201_table {path}: the NAS-Bench-201 API cannot read it ({e})') from None
+    columns = ['cifar10', 'cifar100', 'ImageNet16-120']
+
+    def get(arch):
+        index = api.query_index_by_arch(arch)
+        if index < 0:
+            return None
+        return {c: api.get_more_info(index, c, hp='200', is_random=False)['test-accuracy'] for c in columns}
+    return Table(columns, get)

@@ -68,7 +68,9 @@ def test_bad_nb201_arguments(tmp_path, capsys):
     bad.write_text('arch,cifar10\n|none~0|,high\n')
     for argv, message in [(['--nb201_table', str(bad)], 'line 2: expected 2 columns, the accuracies as numbers'),
                           (['--nb201_table', str(tmp_path / 'none.csv')], 'No such file'),
-                          (['--search_space', 'nb301'], "unknown search space 'nb301'")]:
+                          (['--search_space', 'nb301'], "unknown search space 'nb301'"),
+                          (['--nb201_table', str(tmp_path / 'NAS-Bench-201.pth')], 'pip install nas-bench-201'),
+                          (['--checkpoint_cells'], '--checkpoint_cells is for the darts space')]:
         with pytest.raises(SystemExit) as e:
             cli.run(lambda: train_search.main(NB201 + argv))
         err = capsys.readouterr().err
