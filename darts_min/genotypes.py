@@ -51,8 +51,27 @@ DARTS_V2 = Genotype(
 )
 DARTS = DARTS_V2
 
+# The comparison cells of the paper's Table 1, found by RL (NASNet-A, Zoph et al. 2018) and by evolution
+# (AmoebaNet-A, Real et al. 2019), in the cell format above (5 nodes; other concatenations).
+NASNet = Genotype(
+    normal=[('sep_conv_5x5', 1), ('sep_conv_3x3', 0), ('sep_conv_5x5', 0), ('sep_conv_3x3', 0), ('avg_pool_3x3', 1),
+            ('skip_connect', 0), ('avg_pool_3x3', 0), ('avg_pool_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 1)],
+    normal_concat=[2, 3, 4, 5, 6],
+    reduce=[('sep_conv_5x5', 1), ('sep_conv_7x7', 0), ('max_pool_3x3', 1), ('sep_conv_7x7', 0), ('avg_pool_3x3', 1),
+            ('sep_conv_5x5', 0), ('skip_connect', 3), ('avg_pool_3x3', 2), ('sep_conv_3x3', 2), ('max_pool_3x3', 1)],
+    reduce_concat=[4, 5, 6],
+)
+AmoebaNet = Genotype(
+    normal=[('avg_pool_3x3', 0), ('max_pool_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_5x5', 2), ('sep_conv_3x3', 0),
+            ('avg_pool_3x3', 3), ('sep_conv_3x3', 1), ('skip_connect', 1), ('skip_connect', 0), ('avg_pool_3x3', 1)],
+    normal_concat=[4, 5, 6],
+    reduce=[('avg_pool_3x3', 0), ('sep_conv_3x3', 1), ('max_pool_3x3', 0), ('sep_conv_7x7', 2), ('sep_conv_7x7', 0),
+            ('avg_pool_3x3', 1), ('max_pool_3x3', 0), ('max_pool_3x3', 1), ('conv_7x1_1x7', 0), ('sep_conv_3x3', 5)],
+    reduce_concat=[3, 4, 6],
+)
+
 # Published genotypes, looked up by name (never eval'ed).
-GENOTYPES = {'DARTS_V1': DARTS_V1, 'DARTS_V2': DARTS_V2, 'DARTS': DARTS}
+GENOTYPES = {'DARTS_V1': DARTS_V1, 'DARTS_V2': DARTS_V2, 'DARTS': DARTS, 'NASNet': NASNet, 'AmoebaNet': AmoebaNet}
 
 
 class GenotypeError(ValueError):

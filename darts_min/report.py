@@ -76,7 +76,7 @@ def table(runs):
         distinct = len({json.dumps(f['genotype'], sort_keys=True) for f in finals})
         cells = [*key, str(len(members)), short(finals[0]['genotype']), str(distinct),
                  mean_std([f.get('skip_normal') for f in finals]), mean_std([f.get('skip_reduce') for f in finals]),
-                 mean_std([f['valid_acc'] for f in finals]),
+                 mean_std([f.get('valid_acc') for f in finals]),
                  mean_std([last_value(metrics, 'hessian_eigenvalue') for _, _, metrics in members]),
                  *[mean_std([f.get(k) for f in finals]) for k in extra]]
         lines.append('| ' + ' | '.join(cells) + ' |')
@@ -128,12 +128,12 @@ def plot_run(plt, name, metrics, folder):
 def plot_heatmaps(plt, rows, folder):
     """heatmap_<method>.png: mean valid accuracy and mean normal-cell skip count over the optimizer grid."""
     paths = []
-    for method in sorted({m for m, _, _ in rows}):
+    for method in sorted({m for m, _, _ in rows} - {'random'}):  # random search has no optimizer grid
         ws = sorted({w for m, w, _ in rows if m == method})
         arches = sorted({a for m, _, a in rows if m == method})
         fig, axes = plt.subplots(1, 2, figsize=(4 + 1.6 * len(arches), 1.5 + 0.8 * len(ws)))
         for ax, key, title in ((axes[0], 'valid_acc', 'valid acc %'), (axes[1], 'skip_normal', 'skip (normal)')):
-            grid = [[statistics.mean(f.get(key, 0) for f in rows[(method, w, a)]) if (method, w, a) in rows
+            grid = [[statistics.mean(f.get(key) or 0 for f in rows[(method, w, a)]) if (method, w, a) in rows
                      else float('nan') for a in arches] for w in ws]
             im = ax.imshow(grid, cmap='viridis')
             ax.set_xticks(range(len(arches)), arches, rotation=30)
@@ -171,8 +171,9 @@ def main(argv=None):
         lines += [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})' for x in plot_heatmaps(plt, rows, folder)]
         lines += ['', '## Runs', '']
         for name, _, metrics in runs:
-            lines += [f'### {name}', ''] + [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})'
-                                            for x in plot_run(plt, name, metrics, folder)] + ['']
+            if 'alphas_normal' in metrics[0]:  # a search (random search has no alpha)
+                lines += [f'### {name}', ''] + [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})'
+                                                for x in plot_run(plt, name, metrics, folder)] + ['']
     path = os.path.join(args.sweep_dir, 'report.md')
     atomic_write(path, lambda f: f.write('\n'.join(lines) + '\n'))
     print(path)

@@ -49,28 +49,45 @@ def _train_search():
 
 
 def run_cells(argvs):
-    """A job: run its cells one after the other; a failing cell does not stop the others. Returns exit codes."""
-    train_search = _train_search()
+    """A job: run its cells one after the other; a failing cell does not stop the others. Returns exit codes.
+
+    A cell's argv starts with the program: 'search' (train_search.py) or 'random' (random search)."""
+    from . import random_search
+    programs = {'search': _train_search().main, 'random': random_search.main}
     codes = []
-    for argv in argvs:
+    for program, *argv in argvs:
         try:
-            codes.append(train_search.main(argv))
+            codes.append(programs[program](argv))
         except (cli.UserError, SystemExit) as e:
             print(f'cell {argv}: {e}', file=sys.stderr)
             codes.append(e.code if isinstance(e, SystemExit) else 2)
     return codes
 
 
-def plan(args, passthrough):
-    """(name, train_search argv) of every cell that is not finished yet."""
+def cells(args):
+    """(directory name, method, w optimizer, alpha optimizer, seed) of every cell; random search, which has no
+    optimizer, is one cell per seed."""
+    searches = [m for m in args.methods if m != 'random']
+    grid = [(cell_name(m, w, a, s), m, w, a, s)
+            for m, w, a, s in itertools.product(searches, args.w_optimizers, args.arch_optimizers, args.seeds)]
+    return grid + [(f'random-seed{s}', 'random', None, None, s) for s in args.seeds if 'random' in args.methods]
+
+
+def plan(args, passthrough, space):
+    """(path, [program, *argv]) of every cell that is not finished yet."""
     todo = []
-    for method, w, a, seed in itertools.product(args.methods, args.w_optimizers, args.arch_optimizers, args.seeds):
-        path = os.path.join(args.save, cell_name(method, w, a, seed))
+    for name, method, w, a, seed in cells(args):
+        path = os.path.join(args.save, name)
         status = cell_status(path)
-        if status == 'started':
-            todo.append((path, ['--resume', path]))
+        if method == 'random':
+            if status != 'done':  # a random search takes no time: start it over
+                table = ['--nb201_table', space.nb201_table] if space.nb201_table else []
+                todo.append((path, ['random', '--samples', str(args.random_samples), '--seed', str(seed),
+                                    '--search_space', space.search_space, *table, '--save', path]))
+        elif status == 'started':
+            todo.append((path, ['search', '--resume', path]))
         elif status == 'new':
-            todo.append((path, [*passthrough, '--method', method, '--w_optimizer', w, '--arch_optimizer', a,
+            todo.append((path, ['search', *passthrough, '--method', method, '--w_optimizer', w, '--arch_optimizer', a,
                                 '--seed', str(seed), '--save', path]))
     return todo
 
@@ -81,35 +98,39 @@ def parse(argv):
     a('--save', required=True, metavar='SWEEP_DIR', help='the sweep directory (one run directory per cell)')
     a('--w_optimizers', nargs='+', default=['momentum'], help=f'of {", ".join(optimizers.REGISTRY)}')
     a('--arch_optimizers', nargs='+', default=['adam'], help=f'of {", ".join(optimizers.REGISTRY)}')
-    a('--methods', nargs='+', default=['darts'], help=f'of {", ".join(methods.METHODS)}')
+    a('--methods', nargs='+', default=['darts'], help=f'of {", ".join(methods.METHODS)}, random')
     a('--seeds', nargs='+', type=int, default=[2])
+    a('--random_samples', type=int, default=1, help='cells each random-search seed draws (--methods random)')
     a('--cluster', default=None, help='submitit cluster: local, slurm or debug (default: slurm where available, else local)')
     a('--timeout_min', type=int, default=24 * 60, help='time limit of a job in minutes')
     a('--slurm_partition', default=None)
     args, passthrough = p.parse_known_args(argv)
     for name, known in (('w_optimizers', optimizers.REGISTRY), ('arch_optimizers', optimizers.REGISTRY),
-                        ('methods', methods.METHODS)):
+                        ('methods', [*methods.METHODS, 'random'])):
         unknown = [v for v in getattr(args, name) if v not in known]
         if unknown:
             p.error(f'--{name}: unknown {", ".join(unknown)} (choose from {", ".join(known)})')
     for flag in ('--save', '--seed', '--method', '--w_optimizer', '--arch_optimizer', '--resume'):
         if any(x == flag or x.startswith(flag + '=') for x in passthrough):
             p.error(f'{flag} is set by the sweep for each cell; drop it')
+    if args.random_samples < 1:
+        p.error(f'--random_samples must be positive, got {args.random_samples}')
     train_search = _train_search()  # every cell's arguments are checked before anything is submitted
-    for method, w, a in itertools.product(args.methods, args.w_optimizers, args.arch_optimizers):
+    space = train_search.parse_args(passthrough)
+    for method, w, a in itertools.product([m for m in args.methods if m != 'random'], args.w_optimizers, args.arch_optimizers):
         train_search.parse_args([*passthrough, '--method', method, '--w_optimizer', w, '--arch_optimizer', a])
-    return args, passthrough
+    return args, passthrough, space
 
 
 def main(argv=None):
-    args, passthrough = parse(argv)
+    args, passthrough, space = parse(argv)
     try:
         import submitit
     except ImportError:
         raise cli.UserError('sweeps run through submitit: pip install submitit') from None
     os.makedirs(args.save, exist_ok=True)
-    todo = plan(args, passthrough)
-    total = len(args.methods) * len(args.w_optimizers) * len(args.arch_optimizers) * len(args.seeds)
+    todo = plan(args, passthrough, space)
+    total = len(cells(args))
     print(f'{total} cells, {total - len(todo)} finished, {len(todo)} to run')
     if not todo:
         return 0

@@ -19,7 +19,7 @@ def pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise cli.UserError('cell pictures need matplotlib: pip install matplotlib') from None
+        raise cli.UserError('pictures and plots need matplotlib: pip install matplotlib') from None
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     return plt

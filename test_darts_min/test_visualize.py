@@ -31,4 +31,4 @@ def test_a_missing_genotype_is_one_line():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         'python -m darts_min.visualize: error: no genotype file at no/such/run '
-        '(give a run directory, a genotype.json, or one of DARTS_V1, DARTS_V2, DARTS)']
+        '(give a run directory, a genotype.json, or one of DARTS_V1, DARTS_V2, DARTS, NASNet, AmoebaNet)']

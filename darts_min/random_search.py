@@ -1,0 +1,103 @@
+"""The random-search baseline (DARTS section 3.3): cells drawn uniformly from the search space, no optimizer at all.
+
+    python -m darts_min.random_search --samples 24 --seed 0 --save runs/random
+    python -m darts_min.random_search --samples 100 --search_space nb201 --nb201_table nb201.csv
+
+DARTS space: each node takes two distinct inputs among the earlier nodes and an op for each, uniformly
+from the seven ops other than `none`. NB201: each of the six edges an op uniformly from the four other
+than `none`. Writes a run directory like a search's: samples/<k>/genotype.json for every sample (each
+one a directory train_eval.py --genotype reads), genotype.json (the chosen cell: the best by the
+table's validation column when there is a table, else the first sample), args.json, log.txt and one
+line of metrics.jsonl, so the report places it beside the optimizer pairs.
+"""
+import os
+import sys
+
+import torch
+
+from . import cli, dynamics, genotypes, runs
+from .model_nb201 import EDGES, NB201_PRIMITIVES, NB201Genotype, load_table
+
+DARTS_OPS = [op for op in genotypes.PRIMITIVES if op != 'none']
+NB201_OPS = [op for op in NB201_PRIMITIVES if op != 'none']
+
+
+def sample_darts_cell(g, steps=4):
+    genes = []
+    for node in range(steps):
+        inputs = torch.randperm(2 + node, generator=g)[:2].tolist()
+        genes += [(DARTS_OPS[torch.randint(len(DARTS_OPS), (), generator=g).item()], j) for j in inputs]
+    return genes
+
+
+def sample_darts(g, steps=4):
+    concat = list(range(2, 2 + steps))
+    return genotypes.Genotype(normal=sample_darts_cell(g, steps), normal_concat=concat,
+                              reduce=sample_darts_cell(g, steps), reduce_concat=concat)
+
+
+def sample_nb201(g):
+    ops = [NB201_OPS[torch.randint(len(NB201_OPS), (), generator=g).item()] for _ in EDGES]
+    return NB201Genotype([[(ops[e], i) for e, (i, node) in enumerate(EDGES) if node == j] for j in range(1, 4)])
+
+
+def parse(argv):
+    p = cli.ArgumentParser(prog='python -m darts_min.random_search', description=__doc__.splitlines()[0],
+                           allow_abbrev=False)
+    p.add_argument('--samples', type=int, default=24, help='how many cells to draw')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--search_space', default='darts', help='darts or nb201')
+    p.add_argument('--nb201_table', default=None, metavar='CSV', help='nb201: true accuracies of each sample')
+    p.add_argument('--save', default=None, help='run directory (default runs/random-<timestamp>)')
+    args = p.parse_args(argv)
+    try:
+        cli.check(args.samples > 0, f'--samples must be positive, got {args.samples}')
+        cli.check(args.search_space in ('darts', 'nb201'), f'unknown search space {args.search_space!r} (choose from darts, nb201)')
+        cli.check(args.search_space == 'nb201' or not args.nb201_table, '--nb201_table goes with --search_space nb201')
+    except cli.UserError as e:
+        p.error(str(e))
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
+    try:
+        table = load_table(args.nb201_table) if args.nb201_table else None
+    except genotypes.GenotypeError as e:
+        raise cli.UserError(str(e)) from None
+    args.save = args.save or runs.default_dir('random')
+    run = runs.Run(args.save, 'random')
+    try:
+        g = torch.Generator().manual_seed(args.seed)
+        draw = sample_nb201 if args.search_space == 'nb201' else sample_darts
+        samples = [draw(g) for _ in range(args.samples)]
+        records = []
+        for k, genotype in enumerate(samples):
+            folder = os.path.join(args.save, 'samples', str(k))
+            os.makedirs(folder, exist_ok=True)
+            runs.write_json(os.path.join(folder, 'genotype.json'), genotype.to_dict())
+            truth = (table.get(str(genotype)) or {}) if table else {}
+            records.append({'genotype': genotype.to_dict(), **{f'nb201_{c}': truth.get(c) for c in (table.columns if table else [])}})
+        best = 0
+        if table:  # best-of-N by the validation column when the table has one, else by its first column
+            key = 'nb201_' + next((c for c in table.columns if 'valid' in c), table.columns[0])
+            scored = [k for k, r in enumerate(records) if r[key] is not None]
+            best = max(scored, key=lambda k: records[k][key]) if scored else 0
+            run.log.info(f'best of {args.samples} by {key}: sample {best}')
+        chosen = samples[best]
+        run.write_json('args.json', {**vars(args), 'method': 'random', 'w_optimizer': '-', 'arch_optimizer': '-', 'epochs': 1})
+        run.write_json('genotype.json', chosen.to_dict())
+        run.keep_metrics_before(0)
+        run.append_metrics({'epoch': 0, **records[best], **dynamics.skip_counts(chosen), 'chosen_sample': best,
+                            'valid_acc': None, 'samples': records})
+        for k, r in enumerate(records):
+            run.log.info(f'sample {k}: ' + ' '.join(f'{n} {v}' for n, v in r.items() if n != 'genotype') + f' {r["genotype"]}')
+        run.log.info(f'done: {args.samples} samples in {os.path.join(args.save, "samples")}, chosen cell in {run.file("genotype.json")}')
+    finally:
+        run.close()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.argv[0] = 'python -m darts_min.random_search'
+    cli.run(main)
