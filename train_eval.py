@@ -13,8 +13,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from darts_min import cli, data, distributed, genotypes, optimizers, runs
 from darts_min.model import NetworkCIFAR, count_parameters
-from darts_min.training import (AvgMeter, NonFiniteLoss, accuracy, check_finite, evaluate, log_epoch, log_step,
-                                progress)
+from darts_min.training import (AvgMeter, NonFiniteLoss, accuracy, evaluate, log_epoch, log_step,
+                                progress, weight_update)
 
 
 def build_parser():
@@ -86,10 +86,7 @@ def train_epoch(epoch, queue, model, optimizer, criterion, args, device, run):
         loss = criterion(logits, y)
         if args.auxiliary:  # DARTS appendix A.2: auxiliary tower with weight 0.4
             loss = loss + args.auxiliary_weight * criterion(logits_aux, y)
-        loss_value = check_finite(loss, epoch, step)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-        optimizer.step()
+        loss_value = weight_update(loss, optimizer, args.grad_clip, epoch, step)
         loss_meter.update(loss_value, x.size(0))
         acc_meter.update(accuracy(logits, y), x.size(0))
         if step % args.report_freq == 0:

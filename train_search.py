@@ -17,8 +17,8 @@ from darts_min.model_nb201 import NB201Network, load_table
 from darts_min.model_search import Network
 
 SEARCH_SPACES = {'darts': Network, 'nb201': NB201Network}
-from darts_min.training import (AvgMeter, NonFiniteLoss, accuracy, autocast, check_finite, evaluate, log_epoch,
-                                log_step, progress)
+from darts_min.training import (AvgMeter, NonFiniteLoss, accuracy, autocast, evaluate, log_epoch,
+                                log_step, progress, weight_update)
 
 
 def build_parser():
@@ -130,10 +130,7 @@ def train_epoch(epoch, queues, model, architect, method, optimizer, lr, args, de
             with autocast(device, args.amp):
                 logits = model(x)
                 loss = model._criterion(logits, y)
-            loss_value = check_finite(loss, epoch, step)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-            optimizer.step()
+            loss_value = weight_update(loss, optimizer, args.grad_clip, epoch, step)
 
         loss_meter.update(loss_value, x.size(0))
         acc_meter.update(accuracy(logits, y), x.size(0))

@@ -42,6 +42,16 @@ def autocast(device, enabled):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(enabled))
 
 
+def weight_update(loss, optimizer, grad_clip, epoch, step):
+    """The w update of both scripts: stop on a non-finite loss, backpropagate, clip the gradient norm, step.
+    Returns the loss as a float."""
+    value = check_finite(loss, epoch, step)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group['params']], grad_clip)
+    optimizer.step()
+    return value
+
+
 def progress(iterable, desc):
     """A progress bar over the steps of an epoch on a terminal; the plain iterable elsewhere (logs, CI)."""
     if not sys.stderr.isatty():

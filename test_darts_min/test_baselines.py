@@ -3,7 +3,6 @@ import json
 import os
 from collections import Counter
 
-import pytest
 import torch
 
 import train_eval

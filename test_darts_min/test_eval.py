@@ -55,7 +55,7 @@ def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(tmp_path, m
     argv = EVAL + ['--epochs', '3', '--arch', 'DARTS_V1', '--auxiliary']
     whole, broken = str(tmp_path / 'whole'), str(tmp_path / 'broken')
     assert train_eval.main(argv + ['--save', whole]) == 0
-    epoch_of, calls = train_eval.train_epoch, []
+    epoch_of = train_eval.train_epoch
 
     def dies_in_second_epoch(epoch, *a, **k):
         if epoch == 1:

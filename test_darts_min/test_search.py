@@ -89,7 +89,7 @@ def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(tmp_path, m
 
 def test_resume_after_sigkill_in_a_real_process(tmp_path):
     save = str(tmp_path / 'killed')
-    cmd = [sys.executable, 'train_search.py', *TINY, '--epochs', '40', '--save', save]
+    cmd = [sys.executable, 'train_search.py', *TINY, '--epochs', '12', '--save', save]
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -101,13 +101,13 @@ def test_resume_after_sigkill_in_a_real_process(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     done = checkpoint(save)['epoch']
-    assert 1 <= done < 40
-    result = run_script('train_search.py', '--resume', save, '--epochs', '40')
+    assert 1 <= done < 12
+    result = run_script('train_search.py', '--resume', save, '--epochs', '12')
     assert result.returncode == 2 and 'drop --epochs' in result.stderr  # saved arguments only
     result = run_script('train_search.py', '--resume', save)
     assert result.returncode == 0, result.stderr
-    assert [m['epoch'] for m in read_metrics(save)] == list(range(40))
-    assert checkpoint(save)['epoch'] == 40
+    assert [m['epoch'] for m in read_metrics(save)] == list(range(12))
+    assert checkpoint(save)['epoch'] == 12
 
 
 def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path):

@@ -4,7 +4,6 @@ import os
 
 import pytest
 import torch
-import torchvision.transforms as T
 from PIL import Image
 
 import train_search
