@@ -4,6 +4,7 @@
     python train_eval.py --genotype runs/search-XXXX --auxiliary --cutout  # the cell a search found
     torchrun --nproc_per_node 4 train_eval.py --arch DARTS_V2 --auxiliary --cutout
 """
+import math
 import os
 import time
 
@@ -132,6 +133,9 @@ def train(args, run, ctx, genotype, queues, num_classes):
         scheduler.step()
         train_loss, train_acc = (m.avg for m in distributed.all_reduce_meters(train_meters, ctx))
         test_loss, test_acc = (m.avg for m in distributed.all_reduce_meters(evaluate(net, queues[1], criterion, ctx.device), ctx))
+        if not math.isfinite(test_loss):  # weights broken by the epoch's last steps: keep the last good checkpoint
+            run.log.error(f'stopped: the test loss became {test_loss} after epoch {epoch}; the last checkpoint is kept')
+            return 3
         distributed.check_weights_agree(net, ctx)
         log_epoch(run, epoch, args.epochs, t0, began, start, {'lr': lr, 'train_acc': train_acc, 'test_acc': test_acc})
         run.append_metrics({'epoch': epoch, 'lr': lr, 'drop_path_prob': net.drop_path_prob, 'train_loss': train_loss,

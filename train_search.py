@@ -6,6 +6,7 @@
 Each step: one alpha step on a search-valid batch (architect), then one w step on a search-train batch.
 """
 import argparse
+import math
 import time
 
 import torch
@@ -77,6 +78,8 @@ def validate(args):
               f'unknown search space {args.search_space!r} (choose from {", ".join(SEARCH_SPACES)})')
     if args.layers is None:
         args.layers = 8 if args.search_space == 'darts' else 5
+    cli.check(args.search_space != 'darts' or args.layers >= 3,
+              f'--layers must be at least 3 in the darts space (normal cells besides the two reduction cells), got {args.layers}')
     cli.check(args.search_space == 'nb201' or not args.nb201_table, '--nb201_table goes with --search_space nb201')
     cli.check(args.search_space == 'darts' or not args.checkpoint_cells, '--checkpoint_cells is for the darts space')
     if args.nb201_table:
@@ -196,6 +199,10 @@ def search(args, run, device, queues, num_classes):
             return 3
         scheduler.step()
         valid_loss, valid_acc = (m.avg for m in evaluate(model, queues[1], criterion, device))
+        if not math.isfinite(valid_loss):  # weights broken by the epoch's last steps: keep the last good checkpoint
+            kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch else 'no checkpoint was written'
+            run.log.error(f'stopped: the validation loss became {valid_loss} after epoch {epoch}; {kept}')
+            return 3
         genotype = model.genotype()
         dynamics_now = dynamics.epoch_metrics(model, genotype, previous)
         previous = genotype

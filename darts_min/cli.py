@@ -1,5 +1,6 @@
 """What the scripts share at the command line: one-line errors with exit code 2, devices, seeding."""
 import argparse
+import math
 import os
 import random
 import re
@@ -39,19 +40,22 @@ def check_data_and_run_args(args):
     from . import data
     check_positive(args, ['fake_size', 'cutout_length', 'image_size'])
     check(args.workers >= 0, f'--workers must not be negative, got {args.workers}')
-    check(args.image_size >= 8, f'--image_size must be at least 8 (two reductions halve it twice), got {args.image_size}')
+    check(args.image_size >= 8 and args.image_size % 4 == 0,
+          f'--image_size must be a multiple of 4, at least 8 (two reductions halve it twice), got {args.image_size}')
     check(args.dataset in data.DATASETS, f'unknown dataset {args.dataset!r} (choose from {", ".join(data.DATASETS)})')
     resolve_device(args.device)
 
 
 def check_positive(args, names):
     for name in names:
-        check(getattr(args, name) > 0, f'--{name} must be positive, got {getattr(args, name)}')
+        value = getattr(args, name)
+        check(value > 0 and math.isfinite(value), f'--{name} must be positive and finite, got {value}')
 
 
 def check_non_negative(args, names):
     for name in names:
-        check(getattr(args, name) >= 0, f'--{name} must not be negative, got {getattr(args, name)}')
+        value = getattr(args, name)
+        check(value >= 0 and math.isfinite(value), f'--{name} must not be negative, got {value}')
 
 
 def given_flags(parser, argv):

@@ -96,7 +96,7 @@ def _check_cell(name, genes, concat):
         if not (isinstance(gene, (list, tuple)) and len(gene) == 2):
             raise GenotypeError(f"'{name}'[{i}] must be an [op, input] pair, got {gene!r}")
         op, j = gene
-        if op not in OPS or op == 'none':
+        if not isinstance(op, str) or op not in OPS or op == 'none':
             raise GenotypeError(f"'{name}'[{i}]: unknown op {op!r} (known: {', '.join(o for o in OPS if o != 'none')})")
         if not isinstance(j, int) or isinstance(j, bool) or not 0 <= j < 2 + i // 2:
             raise GenotypeError(f"'{name}'[{i}]: input {j!r} must be an int in [0, {2 + i // 2}) for node {i // 2}")

@@ -7,6 +7,7 @@ where the entry has one; `--{w,arch}_optimizer_args key=value ...` overrides any
 argument last. `python -m darts_min.optimizers` prints the table.
 """
 import inspect
+import math
 
 import torch
 
@@ -26,9 +27,11 @@ class OptimizerError(ValueError):
 
 
 def constructor_args(name):
-    """The keyword arguments that the optimizer named `name` accepts."""
+    """The keyword arguments that the optimizer named `name` accepts (without the implementation switches
+    capturable, differentiable and fused, which need a GPU or a graph that the search does not build)."""
     cls = REGISTRY[name][0]
-    return [p for p in inspect.signature(cls.__init__).parameters if p not in ('self', 'params')]
+    return [p for p in inspect.signature(cls.__init__).parameters
+            if p not in ('self', 'params', 'capturable', 'differentiable', 'fused')]
 
 
 def parse_value(text):
@@ -60,6 +63,9 @@ def parse_overrides(name, pairs):
             overrides[key] = parse_value(text)
         except ValueError:
             raise OptimizerError(f'{name}: {key}={text!r} is not a number, a comma-separated list or true/false') from None
+        values = overrides[key] if isinstance(overrides[key], tuple) else (overrides[key],)
+        if not all(math.isfinite(v) for v in values):
+            raise OptimizerError(f'{name}: {key}={text} is not finite')
     return overrides
 
 

@@ -66,6 +66,9 @@ def main(argv=None):
     except genotypes.GenotypeError as e:
         raise cli.UserError(str(e)) from None
     args.save = args.save or runs.default_dir('random')
+    cli.check(not os.path.exists(os.path.join(args.save, 'metrics.jsonl')) and
+              not os.path.exists(os.path.join(args.save, 'checkpoint.pt')),
+              f'{args.save} already holds a run: choose another --save')
     run = runs.Run(args.save, 'random')
     try:
         g = torch.Generator().manual_seed(args.seed)
@@ -85,7 +88,7 @@ def main(argv=None):
             best = max(scored, key=lambda k: records[k][key]) if scored else 0
             run.log.info(f'best of {args.samples} by {key}: sample {best}')
         chosen = samples[best]
-        run.write_json('args.json', {**vars(args), 'method': 'random', 'w_optimizer': '-', 'arch_optimizer': '-', 'epochs': 1})
+        run.write_json('args.json', {'kind': 'random', **vars(args), 'method': 'random', 'w_optimizer': '-', 'arch_optimizer': '-', 'epochs': 1})
         run.write_json('genotype.json', chosen.to_dict())
         run.keep_metrics_before(0)
         run.append_metrics({'epoch': 0, **records[best], **dynamics.skip_counts(chosen), 'chosen_sample': best,

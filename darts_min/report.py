@@ -30,13 +30,37 @@ def load_runs(sweep_dir):
         try:
             with open(os.path.join(path, 'args.json')) as f:
                 args = json.load(f)
-            with open(os.path.join(path, 'metrics.jsonl')) as f:
-                metrics = [json.loads(line) for line in f if line.strip()]
+            with open(os.path.join(path, 'metrics.jsonl'), errors='replace') as f:
+                metrics = [m for m in map(_json_or_none, f) if isinstance(m, dict) and 'epoch' in m]
         except (OSError, ValueError):
             continue
-        if metrics and 'w_optimizer' in args:
-            runs.append((name, args, metrics))
+        if not (isinstance(args, dict) and 'w_optimizer' in args and metrics):
+            continue
+        problem = _problem(metrics[-1])
+        if problem:
+            print(f'report: leaving out {name}: {problem}', file=sys.stderr)
+            continue
+        runs.append((name, args, metrics))
     return runs
+
+
+def _json_or_none(line):
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None  # a line cut short by a kill
+
+
+def _problem(last):
+    """Why a run's last metrics line cannot be reported, or None."""
+    try:
+        short(last['genotype'])
+    except (KeyError, TypeError, genotypes.GenotypeError) as e:
+        return f'its genotype is unreadable ({e})'
+    numbers = [last.get(k) for k in ('valid_acc', 'skip_normal', 'skip_reduce', 'hessian_eigenvalue')]
+    if any(v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))) for v in numbers):
+        return 'a figure of its last epoch is not a number'
+    return None
 
 
 def short(genotype):
@@ -166,7 +190,10 @@ def main(argv=None):
     if not args.no_plots:
         plt = pyplot()
         folder = os.path.join(args.sweep_dir, 'plots')
-        os.makedirs(folder, exist_ok=True)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            raise cli.UserError(f'cannot write the plots into {folder}: {e.strerror or e}') from None
         lines += ['## Optimizer grids', '']
         lines += [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})' for x in plot_heatmaps(plt, rows, folder)]
         lines += ['', '## Runs', '']

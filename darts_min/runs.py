@@ -72,8 +72,14 @@ def _resumed_args(parser, args, argv, kind):
     check(not changed, f'--resume continues a run with its saved arguments; drop --{", --".join(sorted(changed))} '
                        '(only --device and --workers may change)')
     saved = read_json(os.path.join(args.resume, 'args.json'), f'{kind} run (args.json)')
-    check(isinstance(saved, dict), f'{args.resume}/args.json does not hold the arguments of a {kind} run')
+    check(isinstance(saved, dict) and saved.get('kind') == kind,
+          f'{args.resume}/args.json does not hold the arguments of a {kind} run')
     known = vars(parser.parse_args([]))
+    for k, v in saved.items():  # a hand-edited args.json: every value of the type its flag takes
+        default = known.get(k)
+        check(k not in known or v is None or default is None or isinstance(v, type(default))
+              or isinstance(default, float) and isinstance(v, int) and not isinstance(v, bool),
+              f'{args.resume}/args.json: {k} = {v!r} is not of type {type(default).__name__}')
     merged = {**known, **{k: v for k, v in saved.items() if k in known}}
     merged.update({k: getattr(args, k) for k in given}, resume=args.resume, save=args.resume)
     return type(args)(**merged)
@@ -122,11 +128,11 @@ class Run:
     def begin(self, args, device):
         """Write args.json; the checkpoint to continue from (None for a new run). Refuses to overwrite a run."""
         state = self.load_checkpoint(device) if args.resume else None
-        check(args.resume or not os.path.exists(self.file('checkpoint.pt')),
-              f'{self.path} already holds a {self.kind} run: continue it with --resume {self.path} or choose another --save')
+        check(args.resume or not any(os.path.exists(self.file(f)) for f in ('checkpoint.pt', 'args.json')),
+              f'{self.path} already holds a run: continue it with --resume {self.path} or choose another --save')
         if args.resume and state is None:
             self.log.info(f'{self.path} has no checkpoint yet: starting from epoch 0')
-        self.write_json('args.json', {k: v for k, v in vars(args).items() if k != 'resume'})
+        self.write_json('args.json', {'kind': self.kind, **{k: v for k, v in vars(args).items() if k != 'resume'}})
         return state
 
     def write_json(self, name, obj):
@@ -145,7 +151,7 @@ class Run:
         path = self.file('metrics.jsonl')
         if not self.main or not os.path.exists(path):
             return
-        with open(path) as f:
+        with open(path, errors='replace') as f:
             lines = [ln for ln in f if ln.strip()]
         kept = []
         for ln in lines:

@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import sys
+import traceback
 
 import torch
 
@@ -26,14 +27,19 @@ def cell_status(path):
     """'done' (its last epoch is in metrics.jsonl), 'started' (it has args.json) or 'new'."""
     try:
         with open(os.path.join(path, 'args.json')) as f:
-            epochs = json.load(f)['epochs']
-    except (OSError, ValueError, KeyError):
-        return 'new'
+            epochs = int(json.load(f)['epochs'])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 'new' if not os.path.exists(os.path.join(path, 'args.json')) else 'started'
+    last = -1
     try:
-        with open(os.path.join(path, 'metrics.jsonl')) as f:
-            last = max((json.loads(line)['epoch'] for line in f if line.strip()), default=-1)
-    except (OSError, ValueError, KeyError):
-        last = -1
+        with open(os.path.join(path, 'metrics.jsonl'), errors='replace') as f:
+            for line in f:
+                try:
+                    last = max(last, int(json.loads(line)['epoch']))
+                except (ValueError, KeyError, TypeError):
+                    pass  # a line cut short by a kill
+    except OSError:
+        pass
     return 'done' if last >= epochs - 1 else 'started'
 
 
@@ -61,6 +67,9 @@ def run_cells(argvs):
         except (cli.UserError, SystemExit) as e:
             print(f'cell {argv}: {e}', file=sys.stderr)
             codes.append(e.code if isinstance(e, SystemExit) else 2)
+        except Exception:  # a crashing cell must not take the job's other cells with it
+            traceback.print_exc()
+            codes.append(1)
     return codes
 
 
@@ -101,7 +110,8 @@ def parse(argv):
     a('--methods', nargs='+', default=['darts'], help=f'of {", ".join(methods.METHODS)}, random')
     a('--seeds', nargs='+', type=int, default=[2])
     a('--random_samples', type=int, default=1, help='cells each random-search seed draws (--methods random)')
-    a('--cluster', default=None, help='submitit cluster: local, slurm or debug (default: slurm where available, else local)')
+    a('--cluster', default=None, choices=['local', 'slurm', 'debug'],
+      help='submitit cluster (default: slurm where available, else local)')
     a('--timeout_min', type=int, default=24 * 60, help='time limit of a job in minutes')
     a('--slurm_partition', default=None)
     args, passthrough = p.parse_known_args(argv)
@@ -128,8 +138,13 @@ def main(argv=None):
         import submitit
     except ImportError:
         raise cli.UserError('sweeps run through submitit: pip install submitit') from None
-    os.makedirs(args.save, exist_ok=True)
+    try:
+        os.makedirs(args.save, exist_ok=True)
+    except OSError as e:
+        raise cli.UserError(f'cannot write the sweep directory {args.save}: {e.strerror or e}') from None
     todo = plan(args, passthrough, space)
+    blocked = [path for path, _ in todo if os.path.exists(path) and not os.path.isdir(path)]
+    cli.check(not blocked, f'{blocked[0] if blocked else ""} is a file where a cell\'s run directory goes')
     total = len(cells(args))
     print(f'{total} cells, {total - len(todo)} finished, {len(todo)} to run')
     if not todo:

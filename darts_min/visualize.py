@@ -66,7 +66,10 @@ def plot_cell(genes, concat, path, title):
 
 def plot_genotype(genotype, folder):
     """normal.png and reduce.png of `genotype` in `folder`; returns their paths."""
-    os.makedirs(folder, exist_ok=True)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise cli.UserError(f'cannot write pictures into {folder}: {e.strerror or e}') from None
     paths = [os.path.join(folder, f'{kind}.png') for kind in ('normal', 'reduce')]
     plot_cell(genotype.normal, genotype.normal_concat, paths[0], 'normal cell')
     plot_cell(genotype.reduce, genotype.reduce_concat, paths[1], 'reduction cell')

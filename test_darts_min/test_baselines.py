@@ -3,6 +3,7 @@ import json
 import os
 from collections import Counter
 
+import pytest
 import torch
 
 import train_eval
@@ -69,6 +70,28 @@ def test_random_search_writes_run_directories_and_picks_the_best_by_validation(t
     assert line['nb201_cifar10'] == 86 and line['nb201_cifar10-valid'] == 60
     assert [s['nb201_cifar10'] for s in line['samples']] == [90, 89, 88, 87, 86, 85]
     assert json.load(open(os.path.join(save, 'genotype.json')))['arch'] == archs[4]
+
+
+def test_random_search_never_overwrites_a_run(tmp_path, capsys):
+    from darts_min import cli
+    save = str(tmp_path / 'r')
+    assert random_search.main(['--samples', '2', '--save', save]) == 0
+    before = open(os.path.join(save, 'metrics.jsonl')).read()
+    with pytest.raises(SystemExit) as e:
+        cli.run(lambda: random_search.main(['--samples', '3', '--save', save]))
+    assert e.value.code == 2 and 'already holds a run' in capsys.readouterr().err
+    assert open(os.path.join(save, 'metrics.jsonl')).read() == before
+
+
+def test_report_leaves_out_a_broken_run_with_a_warning(tmp_path, capsys):
+    assert random_search.main(['--samples', '2', '--seed', '0', '--save', str(tmp_path / 'random-seed0')]) == 0
+    broken = tmp_path / 'broken'
+    broken.mkdir()
+    (broken / 'args.json').write_text(json.dumps({'w_optimizer': 'sgd', 'arch_optimizer': 'adam'}))
+    (broken / 'metrics.jsonl').write_text('{"epoch": 0, "genotype": {"normal": []}}\n{"epo')
+    assert report.main([str(tmp_path), '--no_plots']) == 0
+    assert 'leaving out broken: its genotype is unreadable' in capsys.readouterr().err
+    assert '1 runs' in open(tmp_path / 'report.md').read()
 
 
 def test_random_search_has_its_own_row_in_a_report(tmp_path):

@@ -76,6 +76,8 @@ def test_genotype_round_trips_through_json(tmp_path):
     ('{"normal": []}', 'lacks normal_concat, reduce, reduce_concat'),
     ('{"normal": [["conv_9x9", 0], ["skip_connect", 1]], "normal_concat": [2], '
      '"reduce": [["skip_connect", 0], ["skip_connect", 1]], "reduce_concat": [2]}', "unknown op 'conv_9x9'"),
+    ('{"normal": [[["sep_conv_3x3"], 0], ["skip_connect", 1]], "normal_concat": [2], '
+     '"reduce": [["skip_connect", 0], ["skip_connect", 1]], "reduce_concat": [2]}', "unknown op ['sep_conv_3x3']"),
     ('{"normal": [["skip_connect", 2], ["skip_connect", 1]], "normal_concat": [2], '
      '"reduce": [["skip_connect", 0], ["skip_connect", 1]], "reduce_concat": [2]}', 'input 2 must be an int in [0, 2)'),
     ('{"normal": [["skip_connect", 0], ["skip_connect", 1]], "normal_concat": [7], '

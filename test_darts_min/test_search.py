@@ -114,7 +114,7 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path
     save = tmp_path / 'early'
     save.mkdir()
     args = vars(train_search.parse_args(TINY + ['--epochs', '1', '--save', str(save)]))
-    (save / 'args.json').write_text(json.dumps(args))
+    (save / 'args.json').write_text(json.dumps({'kind': 'search', **args}))
     assert train_search.main(['--resume', str(save)]) == 0
     assert [m['epoch'] for m in read_metrics(save)] == [0]
 
@@ -141,14 +141,20 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_path, m
 def bad_inputs(tmp_path):
     corrupt = tmp_path / 'corrupt'
     corrupt.mkdir()
-    (corrupt / 'args.json').write_text(json.dumps(vars(train_search.parse_args(TINY))))
+    (corrupt / 'args.json').write_text(json.dumps({'kind': 'search', **vars(train_search.parse_args(TINY))}))
     (corrupt / 'checkpoint.pt').write_bytes(b'not a checkpoint')
     foreign = tmp_path / 'foreign'
     foreign.mkdir()
-    (foreign / 'args.json').write_text(json.dumps(vars(train_search.parse_args(TINY))))
+    (foreign / 'args.json').write_text(json.dumps({'kind': 'search', **vars(train_search.parse_args(TINY))}))
     torch.save({'kind': 'eval', 'version': 1}, foreign / 'checkpoint.pt')
     no_args = tmp_path / 'no_args'
     no_args.mkdir()
+    eval_run = tmp_path / 'eval_run'  # an evaluation killed before its first checkpoint
+    eval_run.mkdir()
+    (eval_run / 'args.json').write_text(json.dumps({'kind': 'eval', 'epochs': 3}))
+    typed = tmp_path / 'typed'
+    typed.mkdir()
+    (typed / 'args.json').write_text(json.dumps({'kind': 'search', **vars(train_search.parse_args(TINY)), 'epochs': '3'}))
     return [
         (['--w_optimizer', 'lion'], "unknown optimizer 'lion' (choose from sgd, momentum"),
         (['--arch_optimizer', 'adagrad'], "unknown optimizer 'adagrad'"),
@@ -156,9 +162,9 @@ def bad_inputs(tmp_path):
         (['--arch_optimizer_args', 'lr=-1'], 'Invalid learning rate'),
         (['--dataset', 'mnist'], "unknown dataset 'mnist'"),
         (['--device', 'tpu'], "unknown device 'tpu'"),
-        (['--learning_rate', '0'], '--learning_rate must be positive'),
-        (['--arch_learning_rate=-3e-4'], '--arch_learning_rate must be positive'),
-        (['--batch_size', '0'], '--batch_size must be positive'),
+        (['--learning_rate', '0'], '--learning_rate must be positive and finite'),
+        (['--arch_learning_rate=-3e-4'], '--arch_learning_rate must be positive and finite'),
+        (['--batch_size', '0'], '--batch_size must be positive and finite'),
         (['--weight_decay', '-1'], '--weight_decay must not be negative'),
         (['--train_portion', '1.0'], '--train_portion must be in (0, 1)'),
         (['--train_portion', '0'], '--train_portion must be in (0, 1)'),
@@ -170,7 +176,14 @@ def bad_inputs(tmp_path):
         (['--resume', str(foreign)], 'is not a darts-min search checkpoint'),
         (['--resume', str(corrupt), '--epochs', '3'], 'drop --epochs'),
         (['--dataset', 'imagefolder', '--data', str(tmp_path)], 'needs a folder'),
-        (['--image_size', '4'], '--image_size must be at least 8'),
+        (['--image_size', '4'], '--image_size must be a multiple of 4, at least 8'),
+        (['--image_size', '10'], '--image_size must be a multiple of 4, at least 8'),
+        (['--layers', '2'], '--layers must be at least 3 in the darts space'),
+        (['--learning_rate', 'inf'], '--learning_rate must be positive and finite'),
+        (['--w_optimizer_args', 'momentum=nan'], 'momentum=nan is not finite'),
+        (['--arch_optimizer_args', 'capturable=true'], "adam has no argument 'capturable'"),
+        (['--resume', str(eval_run)], 'does not hold the arguments of a search run'),
+        (['--resume', str(typed)], "args.json: epochs = '3' is not of type int"),
         (['--save', str(corrupt / 'args.json')], 'cannot write the run directory'),
     ]
 
@@ -198,7 +211,7 @@ def test_a_finished_run_is_never_overwritten(tmp_path, capsys):
     assert train_search.main(TINY + ['--epochs', '1', '--save', save]) == 0
     before = open(os.path.join(save, 'checkpoint.pt'), 'rb').read()
     code, err = run_cli(TINY + ['--epochs', '1', '--save', save], capsys)
-    assert code == 2 and 'already holds a search run' in err
+    assert code == 2 and 'already holds a run' in err
     assert open(os.path.join(save, 'checkpoint.pt'), 'rb').read() == before
 
 
