@@ -99,6 +99,8 @@ def validate(args):
     cli.check(args.epsilon_alpha >= 0.03, f'--epsilon_alpha must be at least its starting 0.03, got {args.epsilon_alpha}')
     cli.check_non_negative(args, ['aux_skip_beta', 'beta_decay_weight', 'hessian_every'])
     cli.check_positive(args, ['hessian_batches', 'hessian_iters', 'hessian_tol'])
+    cli.check(args.hessian_every <= args.epochs,
+              f'--hessian_every {args.hessian_every} is beyond --epochs {args.epochs}: no eigenvalue would be logged')
     cli.check(args.aux_skip_decay in ('linear', 'cosine'), f'--aux_skip_decay must be linear or cosine, got {args.aux_skip_decay!r}')
     probe = [torch.zeros(1, requires_grad=True)]  # build both optimizers once, so bad values fail here
     for side, build in (('w', optimizers.for_weights), ('arch', optimizers.for_alphas)):

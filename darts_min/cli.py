@@ -1,12 +1,14 @@
 """What the scripts share at the command line: one-line errors with exit code 2, devices, seeding."""
 import argparse
-import math
 import os
 import random
 import re
 import sys
 
 import torch
+
+
+FLOAT32_MAX = 3.4e38  # a larger hyperparameter overflows in the float32 arithmetic of torch.optim
 
 
 class UserError(Exception):
@@ -49,13 +51,13 @@ def check_data_and_run_args(args):
 def check_positive(args, names):
     for name in names:
         value = getattr(args, name)
-        check(value > 0 and math.isfinite(value), f'--{name} must be positive and finite, got {value}')
+        check(0 < value < FLOAT32_MAX, f'--{name} must be positive and finite, got {value}')
 
 
 def check_non_negative(args, names):
     for name in names:
         value = getattr(args, name)
-        check(value >= 0 and math.isfinite(value), f'--{name} must not be negative, got {value}')
+        check(0 <= value < FLOAT32_MAX, f'--{name} must not be negative and must be finite, got {value}')
 
 
 def given_flags(parser, argv):

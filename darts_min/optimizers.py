@@ -64,8 +64,11 @@ def parse_overrides(name, pairs):
         except ValueError:
             raise OptimizerError(f'{name}: {key}={text!r} is not a number, a comma-separated list or true/false') from None
         values = overrides[key] if isinstance(overrides[key], tuple) else (overrides[key],)
-        if not all(math.isfinite(v) for v in values):
+        if not all(math.isfinite(v) and abs(v) < 3.4e38 for v in values):
             raise OptimizerError(f'{name}: {key}={text} is not finite')
+        default = inspect.signature(REGISTRY[name][0].__init__).parameters[key].default
+        if isinstance(default, (bool, int, float)) and isinstance(overrides[key], bool) != isinstance(default, bool):
+            raise OptimizerError(f'{name}: {key}={text}: a {"true/false" if isinstance(default, bool) else "number"} is expected')
     return overrides
 
 
