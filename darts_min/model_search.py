@@ -65,11 +65,13 @@ class Cell(nn.Module):
     def _edge(self, op, h, w):
         if not (self.checkpointed and torch.is_grad_enabled()):
             return op(h, w)
-        # Recompute the edge in the backward pass with the tensors it uses now (a functional_call at w' swaps
-        # them in and out again before the backward), and without counting BatchNorm statistics twice.
+        # Recompute the edge in the backward pass without counting BatchNorm statistics twice, and with the
+        # tensors it uses now: a functional_call at w' swaps plain tensors in, and out again before the backward.
+        context = lambda: (contextlib.nullcontext(), _batchnorm_stats_kept(op))  # noqa: E731
+        if all(isinstance(p, nn.Parameter) for p in op.parameters()):
+            return checkpoint(op, h, w, use_reentrant=False, context_fn=context)
         state = {**dict(op.named_parameters()), **dict(op.named_buffers())}
-        return checkpoint(functional_call, op, state, (h, w), use_reentrant=False,
-                          context_fn=lambda: (contextlib.nullcontext(), _batchnorm_stats_kept(op)))
+        return checkpoint(functional_call, op, state, (h, w), use_reentrant=False, context_fn=context)
 
 
 class Network(nn.Module):
