@@ -144,7 +144,7 @@ class DeviceLoader:
     """
 
     def __init__(self, images, targets, indices, batch_size, device, train, cutout_length=0, channels_last=False):
-        self.images = torch.as_tensor(images).permute(0, 3, 1, 2).contiguous().to(device)  # N, C, H, W uint8
+        self.images = torch.as_tensor(images).to(device)  # N, H, W, C uint8; a device tensor is shared, not copied
         self.targets = torch.as_tensor(targets).to(device)
         self.indices = torch.as_tensor(indices, device=device)
         self.batch_size, self.device, self.train = batch_size, device, train
@@ -160,7 +160,7 @@ class DeviceLoader:
         order = self.indices[torch.randperm(len(self.indices), device=self.device)]
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            x = self.images[idx]
+            x = self.images[idx].permute(0, 3, 1, 2)  # N, C, H, W
             if self.train:
                 x = random_crop_flip(x, x.shape[-1] // 8)
             x = (x.float() / 255 - self.mean) / self.std  # as ToTensor then Normalize
@@ -210,9 +210,11 @@ def search_device_loaders(args, device):
     if raw is None or raw[0].shape[1] != args.image_size:
         return None
     train_idx, valid_idx = search_split(len(data), args.train_portion)
+    images, targets = (torch.as_tensor(t).to(device) for t in raw)  # uploaded once, shared by both halves
     kwargs = dict(batch_size=args.batch_size, device=device, train=True,
                   cutout_length=args.cutout_length if args.cutout else 0, channels_last=args.channels_last)
-    return DeviceLoader(*raw, train_idx, **kwargs), DeviceLoader(*raw, valid_idx, **kwargs), num_classes(data)
+    return (DeviceLoader(images, targets, train_idx, **kwargs), DeviceLoader(images, targets, valid_idx, **kwargs),
+            num_classes(data))
 
 
 def cycle(loader):
