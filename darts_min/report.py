@@ -15,7 +15,7 @@ from collections import defaultdict
 
 from . import cli, genotypes
 from .model_nb201 import NB201_PRIMITIVES
-from .runs import atomic_write
+from .runs import atomic_write, read_metrics
 from .visualize import pyplot
 
 ABBREVIATIONS = {'none': 'no', 'max_pool_3x3': 'mp', 'avg_pool_3x3': 'ap', 'skip_connect': 'sk',
@@ -30,10 +30,9 @@ def load_runs(sweep_dir):
         try:
             with open(os.path.join(path, 'args.json')) as f:
                 args = json.load(f)
-            with open(os.path.join(path, 'metrics.jsonl'), errors='replace') as f:
-                metrics = [m for m in map(_json_or_none, f) if isinstance(m, dict) and 'epoch' in m]
         except (OSError, ValueError):
             continue
+        metrics = read_metrics(os.path.join(path, 'metrics.jsonl'))
         if not (isinstance(args, dict) and 'w_optimizer' in args and metrics):
             continue
         problem = _problem(metrics[-1])
@@ -42,13 +41,6 @@ def load_runs(sweep_dir):
             continue
         runs.append((name, args, metrics))
     return runs
-
-
-def _json_or_none(line):
-    try:
-        return json.loads(line)
-    except ValueError:
-        return None  # a line cut short by a kill
 
 
 def _problem(last):

@@ -46,6 +46,23 @@ def read_json(path, what):
         raise UserError(f'{path} is not a readable {what}: {e}') from None
 
 
+def read_metrics(path):
+    """The epoch records of a metrics.jsonl ([] if there is none); a line cut short by a kill is skipped."""
+    records = []
+    try:
+        with open(path, errors='replace') as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                    if isinstance(record, dict) and isinstance(record.get('epoch'), int):
+                        records.append(record)
+                except ValueError:
+                    pass
+    except OSError:
+        pass
+    return records
+
+
 def default_dir(prefix):
     return os.path.join('runs', f'{prefix}-{time.strftime("%Y%m%d-%H%M%S")}')
 
@@ -151,15 +168,7 @@ class Run:
         path = self.file('metrics.jsonl')
         if not self.main or not os.path.exists(path):
             return
-        with open(path, errors='replace') as f:
-            lines = [ln for ln in f if ln.strip()]
-        kept = []
-        for ln in lines:
-            try:
-                if json.loads(ln)['epoch'] < epoch:
-                    kept.append(ln)
-            except (json.JSONDecodeError, KeyError, TypeError):
-                pass  # a line cut short by a kill
+        kept = [json.dumps(r) + '\n' for r in read_metrics(path) if r['epoch'] < epoch]
         atomic_write(path, lambda f: f.writelines(kept))
 
     # checkpoint.pt: a plain dict of tensors, numbers and strings, loadable with weights_only=True

@@ -16,7 +16,7 @@ import traceback
 
 import torch
 
-from . import cli, methods, optimizers
+from . import cli, methods, optimizers, runs
 
 
 def cell_name(method, w, a, seed):
@@ -30,16 +30,7 @@ def cell_status(path):
             epochs = int(json.load(f)['epochs'])
     except (OSError, ValueError, KeyError, TypeError):
         return 'new' if not os.path.exists(os.path.join(path, 'args.json')) else 'started'
-    last = -1
-    try:
-        with open(os.path.join(path, 'metrics.jsonl'), errors='replace') as f:
-            for line in f:
-                try:
-                    last = max(last, int(json.loads(line)['epoch']))
-                except (ValueError, KeyError, TypeError):
-                    pass  # a line cut short by a kill
-    except OSError:
-        pass
+    last = max((r['epoch'] for r in runs.read_metrics(os.path.join(path, 'metrics.jsonl'))), default=-1)
     return 'done' if last >= epochs - 1 else 'started'
 
 
