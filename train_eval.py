@@ -2,7 +2,7 @@
 
     python train_eval.py --arch DARTS_V2 --auxiliary --cutout            # the paper's CIFAR-10 setting
     python train_eval.py --genotype runs/search-XXXX --auxiliary --cutout  # the cell a search found
-    torchrun --nproc_per_node 4 train_eval.py --arch DARTS_V2 --auxiliary --cutout
+    torchrun --standalone --nproc_per_node 4 train_eval.py --arch DARTS_V2 --auxiliary --cutout
 """
 import math
 import os

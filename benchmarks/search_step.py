@@ -7,8 +7,10 @@ Times, in this process, one after the other (median seconds over --repeats after
 one forward+backward of the supernet for all gradients (F), one for alpha gradients only (F_alpha),
 a first-order step (alpha step + w step) and a second-order step. The limit of a first-order step is
 2F, of a second-order step 3F + 2F_alpha (virtual step, valid loss at w', w step, and the two
-finite-difference passes). Step memory: the peak during a few steps of one kind above what was in use
-before the first one, measured in a fresh process per kind (CPU: peak RSS; CUDA: allocator peak).
+finite-difference passes). F_alpha freezes w, as the architect does. Step memory: the peak during three
+steps of one kind above what was in use before them, after one warm-up step, in a fresh process per kind
+(CUDA: the allocator's peak; CPU: peak RSS, with glibc's mmap threshold fixed so that freed activations
+leave RSS, and the peak reset after the warm-up, whose one-time allocations are not step memory).
 Prints a table, then one JSON line per figure.
 """
 import argparse
@@ -27,7 +29,7 @@ import train_search  # noqa: E402
 from darts_min import cli, optimizers  # noqa: E402
 from darts_min.architect import Architect  # noqa: E402
 from darts_min.model_search import Network  # noqa: E402
-from darts_min.training import autocast  # noqa: E402
+from darts_min.training import autocast, frozen  # noqa: E402
 
 STEPS = ['fwd_bwd', 'fwd_bwd_alpha', 'first_order', 'second_order']
 
@@ -69,13 +71,13 @@ def setup(a, device):
         loss.backward()
 
     def fwd_bwd_alpha():
-        with autocast(device, amp):
-            loss = model._loss(x, y)
-        torch.autograd.grad(loss, model.arch_parameters())
+        with frozen(model.parameters()), autocast(device, amp):
+            torch.autograd.grad(model._loss(x, y), model.arch_parameters())
 
     def search_step(unrolled):
         architect.step(x, y, xv, yv, 0.025, w_opt, unrolled)
-        fwd_bwd()
+        with frozen(model.arch_parameters()):
+            fwd_bwd()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         w_opt.step()
 
@@ -108,12 +110,16 @@ def rss_bytes(field='VmRSS'):
 
 
 def memory_mb(fn, device):
-    """Peak memory of three calls of fn above what was in use before them (run in a fresh process)."""
+    """Peak memory of three calls of fn above what was in use before them, after a warm-up call (run in a
+    fresh process; on CPU with MALLOC_MMAP_THRESHOLD_ set, see main)."""
+    fn()
     if device.type == 'cuda':
         sync(device)
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
     else:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')  # Linux: reset VmHWM to the current RSS
         before = rss_bytes()
     for _ in range(3):
         fn()
@@ -133,9 +139,12 @@ def main():
     seconds = {name: timed(fn, device, a.repeats) for name, fn in steps.items()}
     del steps
     memory = {}
-    for name in STEPS:  # a fresh process each, so one kind's peak does not hide another's
+    # A fresh process each, so one kind's peak does not hide another's; glibc returns blocks of 128 KiB and more to
+    # the system when they are freed, so that RSS follows the live tensors instead of keeping the warm-up's peak.
+    env = {**os.environ, 'MALLOC_MMAP_THRESHOLD_': str(128 * 1024)}
+    for name in STEPS:
         child = subprocess.run([sys.executable, *sys.argv, '--device', str(device), '--memory_of', name],
-                               capture_output=True, text=True, check=True)
+                               capture_output=True, text=True, check=True, env=env)
         memory[name] = float(child.stdout.split()[-1])
     F, Fa = seconds['fwd_bwd'], seconds['fwd_bwd_alpha']
     limits = {'first_order': 2 * F, 'second_order': 3 * F + 2 * Fa}

@@ -11,7 +11,7 @@ import torch
 from torch.func import functional_call
 
 from . import optimizers
-from .training import autocast
+from .training import autocast, frozen
 
 
 class Architect:
@@ -39,7 +39,8 @@ class Architect:
             grads = self.unrolled_grad(input_train, target_train, input_valid, target_valid, eta, network_optimizer)
         else:
             # DARTS Eq. 5 with xi = 0: the first-order approximation w*(alpha) ~ w
-            grads = torch.autograd.grad(self._loss(input_valid, target_valid), self.model.arch_parameters())
+            with frozen(self.model.parameters()):
+                grads = torch.autograd.grad(self._loss(input_valid, target_valid), self.model.arch_parameters())
         if self.regularizer is not None:
             alphas = self.model.arch_parameters()
             grads = [g + r for g, r in zip(grads, torch.autograd.grad(self.regularizer(alphas), alphas))]
@@ -55,7 +56,8 @@ class Architect:
         its weight decay. Returns {name: w'}.
         """
         names, weights = zip(*self.model.named_parameters())
-        grads = torch.autograd.grad(self._loss(input, target), weights)
+        with frozen(self.model.arch_parameters()):
+            grads = torch.autograd.grad(self._loss(input, target), weights)
         group = network_optimizer.param_groups[0]
         sgd = isinstance(network_optimizer, torch.optim.SGD)
         unrolled = {}
@@ -89,12 +91,15 @@ class Architect:
         model, weights = self.model, list(self.model.parameters())
         # the norm of the concatenated vector, as the original: the same eps to the last bit
         R = (self.fd_scale / torch.cat([v.flatten() for v in vector]).norm()).item()
+        alphas = model.arch_parameters()
         with torch.no_grad():
             torch._foreach_add_(weights, vector, alpha=R)
-        grads_p = torch.autograd.grad(model._loss(input, target), model.arch_parameters())
+        with frozen(weights):
+            grads_p = torch.autograd.grad(model._loss(input, target), alphas)
         with torch.no_grad():
             torch._foreach_add_(weights, vector, alpha=-2 * R)
-        grads_n = torch.autograd.grad(model._loss(input, target), model.arch_parameters())
+        with frozen(weights):
+            grads_n = torch.autograd.grad(model._loss(input, target), alphas)
         with torch.no_grad():
             torch._foreach_add_(weights, vector, alpha=R)
         return [(p - n).div_(2 * R) for p, n in zip(grads_p, grads_n)]

@@ -9,6 +9,8 @@ from collections import Counter
 
 import torch
 
+from .training import frozen
+
 
 def skip_counts(genotype):
     """Skip connections per cell of the genotype: {'skip_normal': n, 'skip_reduce': n}."""
@@ -44,9 +46,11 @@ def hessian_vector_product(model, batches, vector):
     alphas = model.arch_parameters()
     total = [torch.zeros_like(a) for a in alphas]
     for x, y in batches:
-        grads = torch.autograd.grad(model._loss(x, y), alphas, create_graph=True)
-        dot = sum((g * v).sum() for g, v in zip(grads, vector))
-        for t, h in zip(total, torch.autograd.grad(dot, alphas)):
+        with frozen(model.parameters()):
+            grads = torch.autograd.grad(model._loss(x, y), alphas, create_graph=True)
+            dot = sum((g * v).sum() for g, v in zip(grads, vector))
+            hv = torch.autograd.grad(dot, alphas)
+        for t, h in zip(total, hv):
             t.add_(h, alpha=1 / len(batches))
     return total
 

@@ -12,6 +12,7 @@ import torch.nn as nn
 
 from .model_search import MixedOp
 from .operations import FactorizedReduce, Identity
+from .training import frozen
 
 
 class Method:
@@ -75,7 +76,8 @@ def adversarial_perturbation(model, x, y, abars, eps, steps=7):
             perturbed = [random_perturbation(a, eps) for a in abars]
         for _ in range(steps):
             perturbed = [p.requires_grad_() for p in perturbed]
-            grads = torch.autograd.grad(loss_at(perturbed), perturbed)
+            with frozen(model.parameters()):
+                grads = torch.autograd.grad(loss_at(perturbed), perturbed)
             with torch.no_grad():
                 perturbed = [to_simplex(a + (p + 2 * eps / steps * g.sign() - a).clamp(-eps, eps), a)
                              for a, p, g in zip(abars, perturbed, grads)]
@@ -128,7 +130,12 @@ class AuxiliarySkip(nn.Module):
         self.beta = 1.0
 
     def forward(self, x, weights):
-        out = self.mixed(x, weights)
+        return self._plus_aux(self.mixed(x, weights), x)
+
+    def forward_checkpointed(self, x, weights):
+        return self._plus_aux(self.mixed.forward_checkpointed(x, weights), x)
+
+    def _plus_aux(self, out, x):
         return out if self.beta == 0 else out + self.beta * self.aux(x)
 
 

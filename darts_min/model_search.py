@@ -6,6 +6,7 @@ registered parameters: `parameters()` is w alone and `arch_parameters()` is alph
 original; `_apply` moves them along with the module (`.to()`, `.double()`).
 """
 import contextlib
+import itertools
 
 import torch
 import torch.nn as nn
@@ -27,11 +28,29 @@ class MixedOp(nn.Module):
             if bn_after_pool and 'pool' in primitive:
                 op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
             self._ops.append(op)
+        # --checkpoint_cells keeps the terms of the leading ops without weights (none, pools, skip): cheap to
+        # store, and a third of the work of recomputing an edge on a CPU, where max-pooling is slow
+        self._kept = next((i for i, op in enumerate(self._ops) if any(True for _ in op.parameters())), len(self._ops))
 
-    def forward(self, x, weights):
-        # DARTS Eq. 2: o_bar(x) = sum_o softmax(alpha)_o * o(x). The `none` term is exactly zero, so it is
-        # skipped: no work and no stored activation, and the sum is bit-identical to including it.
-        return sum(w * op(x) for w, op in zip(weights, self._ops) if not isinstance(op, Zero))
+    def forward(self, x, weights, start=0, stop=None, total=0):
+        # DARTS Eq. 2: o_bar(x) = sum_o softmax(alpha)_o * o(x) (here total + the terms of ops start..stop-1).
+        # The `none` term is exactly zero, so it is skipped: no work and no stored activation, and the sum is
+        # bit-identical to including it.
+        terms = itertools.islice(zip(weights, self._ops), start, stop)
+        return sum((w * op(x) for w, op in terms if not isinstance(op, Zero)), total)
+
+    def forward_checkpointed(self, x, weights):
+        """Eq. 2 under activation checkpointing: the terms of the ops with weights are recomputed in the backward
+        pass, in the same order, without counting their BatchNorm statistics twice, and with the tensors they
+        use now (a functional_call at w' swaps plain tensors in, and out again before the backward)."""
+        total = self(x, weights, 0, self._kept)
+        context = lambda: (contextlib.nullcontext(), _batchnorm_stats_kept(self))  # noqa: E731
+        args = (x, weights, self._kept, None, total)
+        options = dict(use_reentrant=False, preserve_rng_state=False, context_fn=context)  # the ops draw no random numbers
+        if all(isinstance(p, nn.Parameter) for p in self.parameters()):
+            return checkpoint(self, *args, **options)
+        state = {**dict(self.named_parameters()), **dict(self.named_buffers())}
+        return checkpoint(functional_call, self, state, args, **options)
 
 
 class Cell(nn.Module):
@@ -63,15 +82,7 @@ class Cell(nn.Module):
         return torch.cat(states[-self._multiplier:], dim=1)
 
     def _edge(self, op, h, w):
-        if not (self.checkpointed and torch.is_grad_enabled()):
-            return op(h, w)
-        # Recompute the edge in the backward pass without counting BatchNorm statistics twice, and with the
-        # tensors it uses now: a functional_call at w' swaps plain tensors in, and out again before the backward.
-        context = lambda: (contextlib.nullcontext(), _batchnorm_stats_kept(op))  # noqa: E731
-        if all(isinstance(p, nn.Parameter) for p in op.parameters()):
-            return checkpoint(op, h, w, use_reentrant=False, context_fn=context)
-        state = {**dict(op.named_parameters()), **dict(op.named_buffers())}
-        return checkpoint(functional_call, op, state, (h, w), use_reentrant=False, context_fn=context)
+        return op.forward_checkpointed(h, w) if self.checkpointed and torch.is_grad_enabled() else op(h, w)
 
 
 class Network(nn.Module):
@@ -113,7 +124,8 @@ class Network(nn.Module):
 
     @checkpoint_cells.setter
     def checkpoint_cells(self, on):
-        """--checkpoint_cells: inside every cell keep only the edges' outputs, recompute an edge's ops in backward."""
+        """--checkpoint_cells: inside every cell keep the edges' inputs and outputs and the terms of the ops without
+        weights; recompute the ops with weights, edge by edge, in the backward pass."""
         for cell in self.cells:
             cell.checkpointed = on
 

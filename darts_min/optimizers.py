@@ -69,6 +69,8 @@ def parse_overrides(name, pairs):
         default = inspect.signature(REGISTRY[name][0].__init__).parameters[key].default
         if isinstance(default, (bool, int, float)) and isinstance(overrides[key], bool) != isinstance(default, bool):
             raise OptimizerError(f'{name}: {key}={text}: a {"true/false" if isinstance(default, bool) else "number"} is expected')
+        if isinstance(default, tuple) and len(values) != len(default):  # torch would only fail at its first step
+            raise OptimizerError(f'{name}: {key}={text}: {len(default)} comma-separated numbers are expected')
     return overrides
 
 

@@ -1,4 +1,5 @@
 """Small pieces of the training loops that both scripts use: meters, accuracy, progress, loss checks."""
+import contextlib
 import math
 import sys
 import time
@@ -40,6 +41,21 @@ def check_finite(loss, epoch, step):
 def autocast(device, enabled):
     """bf16 autocast for forward passes (the GPU path's --amp): no loss scaling needed with bf16's range."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(enabled))
+
+
+@contextlib.contextmanager
+def frozen(tensors):
+    """Inside, these tensors are constants to autograd: a pass that needs only alpha's gradient freezes w, the
+    weight step freezes alpha, so autograd neither stores nor computes what the other gradient would need.
+    The gradients asked for are unchanged to the bit."""
+    tensors = [t for t in tensors if t.requires_grad]
+    for t in tensors:
+        t.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for t in tensors:
+            t.requires_grad_(True)
 
 
 def weight_update(loss, optimizer, grad_clip, epoch, step):

@@ -75,7 +75,7 @@ def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(tmp_path, m
 
 def test_two_processes_with_gloo_keep_identical_weights(tmp_path):
     save = str(tmp_path / 'ddp')
-    result = run_script('-m', 'torch.distributed.run', '--nproc_per_node', '2', 'train_eval.py', *EVAL,
+    result = run_script('-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', 'train_eval.py', *EVAL,
                         '--epochs', '2', '--auxiliary', '--save', save)
     assert result.returncode == 0, result.stderr[-2000:]
     log = open(os.path.join(save, 'log.txt')).read()

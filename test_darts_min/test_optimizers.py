@@ -72,6 +72,9 @@ def test_unknown_names_and_keys_are_rejected_with_the_valid_ones():
         optimizers.parse_overrides('adam', ['0.9'])
     with pytest.raises(optimizers.OptimizerError, match='not a number'):
         optimizers.parse_overrides('sgd', ['momentum=fast'])
+    for betas in ('0.9', '0.9,0.99,0.999'):
+        with pytest.raises(optimizers.OptimizerError, match='2 comma-separated numbers are expected'):
+            optimizers.parse_overrides('adamw', [f'betas={betas}'])
     with pytest.raises(optimizers.OptimizerError, match='Invalid learning rate'):
         optimizers.build('adam', [torch.nn.Parameter(torch.ones(1))], -1.0, 0)
 

@@ -8,8 +8,9 @@ from PIL import Image
 
 import train_search
 from conftest import TINY, batch, read_metrics, run_script, tiny_network
-from darts_min import data, optimizers
+from darts_min import data, methods, optimizers
 from darts_min.architect import Architect
+from darts_min.training import frozen
 
 
 @pytest.mark.parametrize('unrolled', [False, True])
@@ -134,3 +135,39 @@ def test_benchmark_reports_every_figure_as_json():
     assert [r['step'] for r in rows] == ['fwd_bwd', 'fwd_bwd_alpha', 'first_order', 'second_order']
     assert all(r['seconds'] > 0 and r['step_memory_mb'] >= 0 for r in rows)
     assert all(r['limit_ratio'] > 0 for r in rows[2:])
+
+
+@pytest.mark.parametrize('checkpointed', [False, True])
+def test_frozen_passes_give_the_same_gradients_to_the_bit(checkpointed):
+    """An alpha-only pass with w frozen, and a w pass with alpha frozen, compute exactly the gradients of the full pass."""
+    model = tiny_network(seed=5)
+    model.checkpoint_cells = checkpointed
+    x, y = batch(n=8, size=16, seed=3)
+    alphas, weights = model.arch_parameters(), list(model.parameters())
+    full = torch.autograd.grad(model._loss(x, y), alphas + weights)
+    with frozen(weights):
+        alpha_only = torch.autograd.grad(model._loss(x, y), alphas)
+        assert not any(w.requires_grad for w in weights)
+    with frozen(alphas):
+        weight_only = torch.autograd.grad(model._loss(x, y), weights)
+    assert all(torch.equal(a, b) for a, b in zip(full, alpha_only + weight_only))
+    assert all(t.requires_grad for t in alphas + weights)  # given back
+
+
+def test_frozen_gives_back_what_it_froze_after_an_error_and_leaves_constants_alone():
+    a, b = torch.ones(2, requires_grad=True), torch.ones(2)
+    with pytest.raises(ZeroDivisionError), frozen([a, b]):
+        assert not a.requires_grad
+        1 / 0
+    assert a.requires_grad and not b.requires_grad
+
+
+def test_checkpointed_darts_minus_edges_give_identical_gradients():
+    grads = []
+    for checkpointed in (False, True):
+        model = tiny_network(seed=6)
+        methods.DARTSMinus(train_search.parse_args(['--method', 'darts_minus'])).setup(model)
+        model.checkpoint_cells = checkpointed
+        x, y = batch(n=8, size=16, seed=4)
+        grads.append(torch.autograd.grad(model._loss(x, y), model.arch_parameters() + list(model.parameters())))
+    assert all(torch.equal(a, b) for a, b in zip(*grads))
