@@ -91,15 +91,13 @@ class Architect:
         model, weights = self.model, list(self.model.parameters())
         # the norm of the concatenated vector, as the original: the same eps to the last bit
         R = (self.fd_scale / torch.cat([v.flatten() for v in vector]).norm()).item()
-        alphas = model.arch_parameters()
+        grads = []
+        for step in (R, -2 * R):  # to w+, then to w-
+            with torch.no_grad():
+                torch._foreach_add_(weights, vector, alpha=step)
+            with frozen(weights):
+                grads.append(torch.autograd.grad(model._loss(input, target), model.arch_parameters()))
         with torch.no_grad():
-            torch._foreach_add_(weights, vector, alpha=R)
-        with frozen(weights):
-            grads_p = torch.autograd.grad(model._loss(input, target), alphas)
-        with torch.no_grad():
-            torch._foreach_add_(weights, vector, alpha=-2 * R)
-        with frozen(weights):
-            grads_n = torch.autograd.grad(model._loss(input, target), alphas)
-        with torch.no_grad():
-            torch._foreach_add_(weights, vector, alpha=R)
+            torch._foreach_add_(weights, vector, alpha=R)  # back to w
+        grads_p, grads_n = grads
         return [(p - n).div_(2 * R) for p, n in zip(grads_p, grads_n)]
