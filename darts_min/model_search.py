@@ -28,9 +28,9 @@ class MixedOp(nn.Module):
             if bn_after_pool and 'pool' in primitive:
                 op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
             self._ops.append(op)
-        # --checkpoint_cells keeps the terms of the leading ops without weights (none, pools, skip): cheap to
-        # store, and a third of the work of recomputing an edge on a CPU, where max-pooling is slow
-        self._kept = next((i for i, op in enumerate(self._ops) if any(True for _ in op.parameters())), len(self._ops))
+        # --checkpoint_cells keeps the terms of the leading ops without weights (the pools, and skip where it is
+        # the identity): cheap to store, and a third of the work of recomputing an edge on a CPU (slow max-pooling)
+        self._kept = next((i for i, op in enumerate(self._ops) if next(op.parameters(), None) is not None), len(self._ops))
 
     def forward(self, x, weights, start=0, stop=None, total=0):
         # DARTS Eq. 2: o_bar(x) = sum_o softmax(alpha)_o * o(x) (here total + the terms of ops start..stop-1).
@@ -170,7 +170,7 @@ class Network(nn.Module):
 
 @contextlib.contextmanager
 def _batchnorm_stats_kept(module):
-    """While a checkpointed cell is recomputed for the backward pass, its BatchNorms (still in training mode)
+    """While a checkpointed edge is recomputed for the backward pass, its BatchNorms (still in training mode)
     must not update their running statistics a second time: momentum 0 keeps them exactly."""
     bns = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
     saved = [(m.momentum, m.num_batches_tracked.clone()) for m in bns]

@@ -48,13 +48,15 @@ def frozen(tensors):
     """Inside, these tensors are constants to autograd: a pass that needs only alpha's gradient freezes w, the
     weight step freezes alpha, so autograd neither stores nor computes what the other gradient would need.
     The gradients asked for are unchanged to the bit."""
-    tensors = [t for t in tensors if t.requires_grad]
-    for t in tensors:
-        t.requires_grad_(False)
+    done = []
     try:
+        for t in tensors:
+            if t.requires_grad:
+                t.requires_grad_(False)
+                done.append(t)
         yield
     finally:
-        for t in tensors:
+        for t in done:
             t.requires_grad_(True)
 
 
