@@ -5,6 +5,7 @@ import os
 import pytest
 import torch
 from PIL import Image
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import train_search
 from conftest import TINY, batch, read_metrics, run_script, tiny_network
@@ -171,3 +172,32 @@ def test_checkpointed_darts_minus_edges_give_identical_gradients():
         x, y = batch(n=8, size=16, seed=4)
         grads.append(torch.autograd.grad(model._loss(x, y), model.arch_parameters() + list(model.parameters())))
     assert all(torch.equal(a, b) for a, b in zip(*grads))
+
+
+def test_checkpointed_edges_recompute_the_convolutions_but_not_the_pools():
+    class Count(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.calls = {}
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func.overloadpacket.__name__
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return func(*args, **(kwargs or {}))
+
+    counts = []
+    for checkpointed in (False, True):
+        model = tiny_network(seed=7)
+        model.checkpoint_cells = checkpointed
+        x, y = batch(n=4, size=16, seed=5)
+        with Count() as count:
+            model._loss(x, y).backward()
+        counts.append(count.calls)
+    plain, checkpointed = counts
+    edges = 3 * 14
+    assert plain['max_pool2d_with_indices'] == checkpointed['max_pool2d_with_indices'] == edges
+    assert plain['avg_pool2d'] == checkpointed['avg_pool2d'] == edges
+    # the four conv ops of every edge (12 convolutions) run again in the backward pass, and skip's factorized
+    # reduce (2 convolutions) on the 8 stride-2 edges of each of the 2 reduction cells; nothing else does
+    assert checkpointed['convolution'] - plain['convolution'] == 12 * edges + 2 * 8 * 2
+    assert checkpointed['native_batch_norm'] - plain['native_batch_norm'] == 6 * edges + 8 * 2
