@@ -242,11 +242,12 @@ def load_data(args, device):
     """(train_queue, valid_queue, num_classes): on the device (the GPU path) where asked and possible."""
     if args.data_on_device is None:  # unset: on for CUDA, off elsewhere
         args.data_on_device = device.type == 'cuda'
-    on_device = data.search_device_loaders(args, device) if args.data_on_device else None
+    dataset = data.load_dataset(args, train=True)
+    on_device = data.search_device_loaders(args, device, dataset) if args.data_on_device else None
     if args.data_on_device and on_device is None:
         print(f'--data_on_device: {args.dataset} at {args.image_size} px is not held as uint8 arrays; using a DataLoader')
         args.data_on_device = False
-    return on_device or data.search_loaders(args, device)
+    return on_device or data.search_loaders(args, device, dataset)
 
 
 def main(argv=None):

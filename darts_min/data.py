@@ -106,9 +106,8 @@ def search_split(n, train_portion):
     return list(range(split)), list(range(split, n))
 
 
-def search_loaders(args, device):
-    """(train_queue, valid_queue, num_classes): both halves of the training set, reshuffled each pass."""
-    data = load_dataset(args, train=True)
+def search_loaders(args, device, data):
+    """(train_queue, valid_queue, num_classes): both halves of the training set `data`, reshuffled each pass."""
     train_idx, valid_idx = search_split(len(data), args.train_portion)
     kwargs = dict(batch_size=args.batch_size, num_workers=args.workers, pin_memory=device.type == 'cuda')
     train_queue = DataLoader(data, sampler=SubsetRandomSampler(train_idx), **kwargs)
@@ -202,10 +201,9 @@ def raw_images(dataset):
     return images, dataset.targets
 
 
-def search_device_loaders(args, device):
-    """The search's two halves as DeviceLoaders, or None where the dataset is not held as uint8 arrays
-    at the network's resolution (ImageFolder, a resized CIFAR)."""
-    data = load_dataset(args, train=True)
+def search_device_loaders(args, device, data):
+    """The search's two halves of the training set `data` as DeviceLoaders, or None where it is not held as
+    uint8 arrays at the network's resolution (ImageFolder, a resized CIFAR)."""
     raw = raw_images(data)
     if raw is None or raw[0].shape[1] != args.image_size:
         return None
