@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+import torch.nn as nn
 
 import train_search
 from conftest import TINY, batch, read_metrics, tiny_network
@@ -26,7 +27,6 @@ def test_rs_noise_stays_in_the_eps_box_and_the_result_on_the_simplex():
         p = methods.random_perturbation(abar, eps)
         torch.manual_seed(1)
         noise = torch.empty_like(abar).uniform_(-eps, eps)  # the same draw
-        assert noise.abs().max() <= eps
         assert torch.equal(p, methods.to_simplex(abar + noise, abar))
         assert simplex_rows(p)
         assert not torch.equal(p, abar)
@@ -84,6 +84,56 @@ def test_adv_falls_back_to_the_unperturbed_weights_when_the_attack_fails(monkeyp
     assert all(p is a for p, a in zip(perturbed, abars))
 
 
+class LinearInWeights(nn.Module):
+    """A stand-in supernet of 100 two-op edges, A_bar = [1/2, 1/2] on each, whose training loss is linear in the
+    op weights, w_0 - w_1: the worst point of the eps-ball on the simplex is [1/2 + eps, 1/2 - eps] on every
+    edge. Records the mode of each loss it computes."""
+
+    def __init__(self):
+        super().__init__()
+        self.alphas = torch.zeros(100, 2, requires_grad=True)
+        self.modes = []
+
+    def arch_parameters(self):
+        return [self.alphas]
+
+    def op_weights(self, index):
+        return torch.softmax(self.alphas, dim=-1)
+
+    def _loss(self, x, y):
+        self.modes.append(self.training)
+        return (self.op_weights(0) @ torch.tensor([1.0, -1.0])).sum()
+
+
+def worst_point(eps):
+    return torch.tensor([0.5 + eps, 0.5 - eps]).expand(100, 2)
+
+
+def test_adv_attack_reaches_the_edge_of_the_eps_ball_from_a_random_start_in_eval_mode():
+    model = LinearInWeights().train()
+    abars = [torch.softmax(model.alphas.detach(), dim=-1)]
+    torch.manual_seed(0)
+    for eps in (0.03, 0.3):
+        rng = torch.get_rng_state()
+        [p] = methods.adversarial_perturbation(model, None, None, abars, eps)
+        assert not torch.equal(torch.get_rng_state(), rng)  # a random start was drawn
+        # seven sign steps of 2 eps / 7 reach the far edge from any start in the ball, and the clamp stops them
+        # there (steps of eps / 7 would leave the edges that started below 1/2 short of it)
+        assert torch.allclose(p, worst_point(eps), atol=1e-6)
+        assert model.modes and not any(model.modes) and model.training  # every loss in eval mode, train after
+        model.modes.clear()
+
+
+def test_adv_weight_step_trains_w_at_the_attack_with_the_epochs_eps():
+    method = methods.build(args_for('sdarts_adv', '--epsilon_alpha', '0.3'))
+    model = LinearInWeights()
+    for epoch, eps in ((0, 0.03), (9, 0.03 + 0.27 * 0.9)):
+        assert method.schedule(epoch)['epsilon_alpha'] == pytest.approx(eps)
+        with method.weight_step(model, None, None):
+            assert torch.allclose(model.op_weights(0), worst_point(eps), atol=1e-6)
+    assert torch.equal(model.op_weights(0), torch.full((100, 2), 0.5))  # softmax(alpha) again after the step
+
+
 def test_sdarts_eps_schedule_grows_linearly_from_0_03():
     method = methods.build(args_for('sdarts_adv', '--epsilon_alpha', '0.3'))
     assert [round(method.schedule(e)['epsilon_alpha'], 10) for e in (0, 5, 10)] == [0.03, 0.165, 0.3]
@@ -127,7 +177,7 @@ def test_beta_darts_adds_lambda_softmax_over_edges_to_the_alpha_gradient():
     assert method.schedule(4)['beta_decay_lambda'] == 50 * 4 / 10
     x, y = batch(dtype=torch.float64, seed=2)
 
-    def alpha_grads(regularizer):
+    def alpha_grads(regularizer, unrolled):
         model = tiny_network(seed=1, dtype=torch.float64)
         with torch.no_grad():
             torch.manual_seed(5)
@@ -136,15 +186,16 @@ def test_beta_darts_adds_lambda_softmax_over_edges_to_the_alpha_gradient():
         before = [a.detach().clone() for a in model.arch_parameters()]
         architect = Architect(model, args)
         architect.regularizer = regularizer
-        architect.step(x, y, x, y, 0.025, torch.optim.SGD(model.parameters(), lr=0.1), unrolled=False)
+        architect.step(x, y, x, y, 0.025, torch.optim.SGD(model.parameters(), lr=0.1), unrolled=unrolled)
         return before, [a.grad for a in model.arch_parameters()]
 
-    before, plain = alpha_grads(None)
-    _, regularised = alpha_grads(method.arch_regularizer)
-    edges = sum(a.shape[0] for a in before)
-    assert edges == 28
-    for b, g0, g1 in zip(before, plain, regularised):
-        assert torch.allclose(g1 - g0, method.lam * torch.softmax(b, -1) / edges, rtol=1e-9, atol=1e-12)
+    for unrolled in (False, True):  # the term is added to the hypergradient of either order
+        before, plain = alpha_grads(None, unrolled)
+        _, regularised = alpha_grads(method.arch_regularizer, unrolled)
+        edges = sum(a.shape[0] for a in before)
+        assert edges == 28
+        for b, g0, g1 in zip(before, plain, regularised):
+            assert torch.allclose(g1 - g0, method.lam * torch.softmax(b, -1) / edges, rtol=1e-9, atol=1e-12)
 
 
 def test_metrics_record_each_methods_schedule(tmp_path):
