@@ -130,8 +130,9 @@ class NB201Network(nn.Module):
         return self._criterion(self(input), target)
 
     def genotype(self):
-        """Each edge keeps its strongest op (none included); ties go to the lower op index."""
-        weights = F.softmax(self.alphas_normal, dim=-1).tolist()
+        """Each edge keeps its op of largest alpha (largest softmax weight, without float32 rounding ties), none
+        included, as the benchmark's DARTS code; exact ties go to the lower op index."""
+        weights = self.alphas_normal.tolist()
         ops = [NB201_PRIMITIVES[max(range(len(w)), key=lambda k: (w[k], -k))] for w in weights]
         return NB201Genotype([[(ops[e], i) for e, (i, node) in enumerate(EDGES) if node == j] for j in range(1, NODES)])
 
