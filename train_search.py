@@ -56,9 +56,10 @@ def build_parser():
     a('--aux_skip_decay', default='linear', help='DARTS-: linear or cosine decay of the auxiliary skip')
     a('--beta_decay_weight', type=float, default=50.0, help='beta-DARTS: final weight of the beta-decay term')
     # search dynamics (darts_min/dynamics.py); skip counts, entropy and genotype changes are always logged
-    a('--hessian_every', type=int, default=0, help='every N epochs, the dominant eigenvalue of the alpha Hessian (0: never)')
+    a('--hessian_every', type=int, default=0, help='every N epochs, the largest eigenvalue of the alpha Hessian (0: never)')
     a('--hessian_batches', type=int, default=2, help='fixed validation batches the Hessian is taken over')
-    a('--hessian_iters', type=int, default=20, help='most power iterations for the eigenvalue')
+    a('--hessian_iters', type=int, default=20,
+      help='most power iterations for the eigenvalue (twice as many where the Hessian is indefinite)')
     a('--hessian_tol', type=float, default=1e-3, help='stop when the eigenvalue changes by less than this, relatively')
     # speed (BENCHMARKS.md): the data on the device by default on CUDA; bf16 and channels_last only when asked,
     # as they measured slower on an H200 for this network of many small kernels
@@ -213,8 +214,10 @@ def search(args, run, device, queues, num_classes):
             truth = table.get(str(genotype)) or {}
             dynamics_now.update({f'nb201_{k}': truth.get(k) for k in table.columns})
         if args.hessian_every and (epoch + 1) % args.hessian_every == 0:
-            eigenvalue, iterations = dynamics.hessian_eigenvalue(model, hessian_batches, args.hessian_iters, args.hessian_tol)
-            dynamics_now.update(hessian_eigenvalue=eigenvalue, hessian_iterations=iterations, hessian_tol=args.hessian_tol)
+            eigenvalue, iterations, converged = dynamics.hessian_eigenvalue(model, hessian_batches, args.hessian_iters,
+                                                                           args.hessian_tol)
+            dynamics_now.update(hessian_eigenvalue=eigenvalue, hessian_iterations=iterations, hessian_tol=args.hessian_tol,
+                                hessian_converged=converged)
         log_epoch(run, epoch, args.epochs, t0, began, start,
                   {'lr': lr, **schedule, 'train_acc': train_acc, 'valid_acc': valid_acc})
         run.log.info(f'genotype = {genotype}')

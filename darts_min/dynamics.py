@@ -1,7 +1,7 @@
 """Search-dynamics metrics, logged per epoch: what the study compares across optimizer pairs.
 
 Skip connections in the genotype (the collapse DARTS-, SDARTS and beta-DARTS fight), the entropy of the
-architecture weights, how much the genotype moved, and the dominant eigenvalue of the Hessian of the
+architecture weights, how much the genotype moved, and the largest eigenvalue of the Hessian of the
 validation loss with respect to alpha (RobustDARTS' collapse indicator: Zela et al., ICLR 2020).
 """
 import math
@@ -55,27 +55,52 @@ def hessian_vector_product(model, batches, vector):
     return total
 
 
-def hessian_eigenvalue(model, batches, iters=20, tol=1e-3, seed=0):
-    """Dominant eigenvalue of grad2_alpha L_val by power iteration on exact Hessian-vector products.
-
-    The supernet stays in training mode (batch statistics, as in the alpha step); its BatchNorm running
-    statistics and the global random state are left as they were. Returns (eigenvalue, iterations).
-    """
-    buffers = [b.clone() for b in model.buffers()]
-    g = torch.Generator(device='cpu').manual_seed(seed)
-    v = [torch.randn(a.shape, generator=g, dtype=a.dtype).to(a.device) for a in model.arch_parameters()]
-    eigenvalue = None
+def power_iteration(product, v, iters, tol):
+    """(eigenvalue, iterations, converged): the eigenvalue of largest magnitude of the symmetric operator `product`
+    (a list of tensors to a list of tensors), as the Rayleigh quotient v^T H v of the iterate, started from v; it
+    stops when that changes by at most tol, relatively, or after iters products."""
+    value = None
     for it in range(1, iters + 1):
         norm = torch.sqrt(sum((x * x).sum() for x in v))
         v = [x / norm for x in v]
-        hv = hessian_vector_product(model, batches, v)
-        new = sum((x * h).sum() for x, h in zip(v, hv)).item()  # Rayleigh quotient v^T H v
-        v = hv
-        if eigenvalue is not None and abs(new - eigenvalue) <= tol * abs(new):
-            eigenvalue = new
-            break
-        eigenvalue = new
-    with torch.no_grad():
-        for b, saved in zip(model.buffers(), buffers):
-            b.copy_(saved)
-    return eigenvalue, it
+        hv = product(v)
+        new = sum((x * h).sum() for x, h in zip(v, hv)).item()
+        if value is not None and abs(new - value) <= tol * abs(new):
+            return new, it, True
+        value, v = new, hv
+    return value, iters, False
+
+
+def hessian_eigenvalue(model, batches, iters=20, tol=1e-3, seed=0):
+    """lambda_max, the largest eigenvalue of grad2_alpha L_val (RobustDARTS' indicator), by power iteration on exact
+    Hessian-vector products. Returns (eigenvalue, iterations, converged).
+
+    Power iteration finds the eigenvalue of largest magnitude. Where that one is negative (the Hessian is
+    indefinite early in a search), it is lambda_min, and lambda_max - lambda_min is the eigenvalue of largest
+    magnitude of H - lambda_min I: a second power iteration finds it. The supernet is in training mode throughout
+    (batch statistics, as in the alpha step) and goes back to its mode afterwards; its BatchNorm running
+    statistics and the global random state are left as they were.
+    """
+    g = torch.Generator(device='cpu').manual_seed(seed)
+
+    def start():
+        return [torch.randn(a.shape, generator=g, dtype=a.dtype).to(a.device) for a in model.arch_parameters()]
+
+    def hessian(v):
+        return hessian_vector_product(model, batches, v)
+
+    was_training, buffers = model.training, [b.clone() for b in model.buffers()]
+    model.train()
+    try:
+        eigenvalue, iterations, converged = power_iteration(hessian, start(), iters, tol)
+        if eigenvalue < 0:
+            lowest = eigenvalue
+            shifted = lambda v: [h - lowest * x for h, x in zip(hessian(v), v)]  # noqa: E731
+            top, more, top_converged = power_iteration(shifted, start(), iters, tol)
+            eigenvalue, iterations, converged = lowest + top, iterations + more, converged and top_converged
+    finally:
+        model.train(was_training)
+        with torch.no_grad():
+            for b, saved in zip(model.buffers(), buffers):
+                b.copy_(saved)
+    return eigenvalue, iterations, converged

@@ -44,7 +44,7 @@ class MixedOp(nn.Module):
         pass, in the same order, without counting their BatchNorm statistics twice, and with the tensors they
         use now (a functional_call at w' swaps plain tensors in, and out again before the backward)."""
         total = self(x, weights, 0, self._kept)
-        context = lambda: (contextlib.nullcontext(), _batchnorm_stats_kept(self))  # noqa: E731
+        context = lambda: (contextlib.nullcontext(), BatchNormStatsKept(self))  # noqa: E731
         args = (x, weights, self._kept, None, total)
         options = dict(use_reentrant=False, preserve_rng_state=False, context_fn=context)  # the ops draw no random numbers
         if all(isinstance(p, nn.Parameter) for p in self.parameters()):
@@ -168,18 +168,21 @@ class Network(nn.Module):
         )
 
 
-@contextlib.contextmanager
-def _batchnorm_stats_kept(module):
-    """While a checkpointed edge is recomputed for the backward pass, its BatchNorms (still in training mode)
-    must not update their running statistics a second time: momentum 0 keeps them exactly."""
-    bns = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
-    saved = [(m.momentum, m.num_batches_tracked.clone()) for m in bns]
-    for m in bns:
-        m.momentum = 0.0
-    try:
-        yield
-    finally:
-        for m, (momentum, tracked) in zip(bns, saved):
+class BatchNormStatsKept:
+    """While a checkpointed edge is recomputed for a backward pass, its BatchNorms (still in training mode) must not
+    update their running statistics a second time: momentum 0 keeps them exactly. A double backward (the Hessian
+    eigenvalue) recomputes the edge again, so the context can be entered more than once."""
+
+    def __init__(self, module):
+        self.bns = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+
+    def __enter__(self):
+        self.saved = [(m.momentum, m.num_batches_tracked.clone()) for m in self.bns]
+        for m in self.bns:
+            m.momentum = 0.0
+
+    def __exit__(self, *exc):
+        for m, (momentum, tracked) in zip(self.bns, self.saved):
             m.momentum = momentum
             m.num_batches_tracked.copy_(tracked)
 

@@ -1,4 +1,6 @@
 """Search-dynamics metrics on hand-made alphas and genotypes, and the Hessian eigenvalue against the full Hessian."""
+import os
+
 import pytest
 import torch
 
@@ -37,40 +39,81 @@ def test_genotype_changes_count_edges_whose_op_or_input_changed():
     assert dynamics.genotype_changes(genotypes.DARTS_V1, genotypes.DARTS_V2) == 5
 
 
-def test_power_iteration_finds_the_dominant_eigenvalue_of_the_full_hessian():
-    torch.manual_seed(0)  # cells of one node (2 edges each): the full 32 x 32 Hessian takes 32 products
+def full_hessian(model, batches):
+    """The Hessian of the mean loss over `batches` w.r.t. alpha, row by row by double backprop (not dynamics')."""
+    alphas = model.arch_parameters()
+    rows = 0
+    for x, y in batches:
+        grad = torch.cat([g.flatten() for g in torch.autograd.grad(model._loss(x, y), alphas, create_graph=True)])
+        rows = rows + torch.stack([torch.cat([h.flatten() for h in torch.autograd.grad(g, alphas, retain_graph=True)])
+                                   for g in grad]) / len(batches)
+    return rows
+
+
+@pytest.mark.parametrize('alpha_seed, negative_dominates', [(3, False), (4, True)])
+def test_power_iteration_finds_the_largest_eigenvalue_of_the_full_hessian(alpha_seed, negative_dominates):
+    torch.manual_seed(0)  # cells of one node (2 edges each): a 32 x 32 Hessian
     model = Network(4, 10, 3, torch.nn.CrossEntropyLoss(), steps=1, multiplier=1).double()
     with torch.no_grad():
         for a in model.arch_parameters():
-            a.normal_(generator=torch.Generator().manual_seed(3))
+            a.normal_(generator=torch.Generator().manual_seed(alpha_seed))
     batches = [batch(n=4, size=8, dtype=torch.float64, seed=s) for s in (1, 2)]
-    alphas = model.arch_parameters()
-    n = sum(a.numel() for a in alphas)
-    rows = []
-    for i in range(n):  # the full Hessian, one exact Hessian-vector product per unit vector
-        unit = torch.zeros(n, dtype=torch.float64)
-        unit[i] = 1
-        parts = list(unit.split([a.numel() for a in alphas]))
-        hv = dynamics.hessian_vector_product(model, batches, [p.view_as(a) for p, a in zip(parts, alphas)])
-        rows.append(torch.cat([h.flatten() for h in hv]))
-    H = torch.stack(rows)
+    H = full_hessian(model, batches)  # in training mode, as the alpha step sees the loss
     assert torch.allclose(H, H.T, atol=1e-10)
     eig = torch.linalg.eigvalsh(H)
-    dominant = eig[eig.abs().argmax()].item()
-    found, iterations = dynamics.hessian_eigenvalue(model, batches, iters=500, tol=1e-10)
-    assert found == pytest.approx(dominant, rel=1e-6)
-    assert iterations < 500
+    # indefinite; with seed 4 the eigenvalue of largest magnitude is the most negative one, not lambda_max
+    assert eig[0] < 0 < eig[-1] and (-eig[0] > eig[-1]) == negative_dominates
+    model.eval()  # as the epoch's validation leaves it: the measurement is taken in training mode all the same
+    found, iterations, converged = dynamics.hessian_eigenvalue(model, batches, iters=1000, tol=1e-10)
+    assert found == pytest.approx(eig[-1].item(), rel=1e-6)
+    assert converged and iterations < 2000 and not model.training
+    # the product itself, on a vector of its own
+    v = torch.randn(H.shape[0], dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    parts = [p.view_as(a) for p, a in zip(v.split([a.numel() for a in model.arch_parameters()]), model.arch_parameters())]
+    model.train()
+    hv = torch.cat([h.flatten() for h in dynamics.hessian_vector_product(model, batches, parts)])
+    assert torch.allclose(hv, H @ v, rtol=1e-9, atol=1e-12)
 
 
-def test_search_logs_the_dynamics_and_the_hessian_does_not_disturb_it(tmp_path):
-    plain, measured = str(tmp_path / 'plain'), str(tmp_path / 'measured')
-    assert train_search.main(TINY + ['--epochs', '2', '--save', plain]) == 0
-    assert train_search.main(TINY + ['--epochs', '2', '--hessian_every', '2', '--save', measured]) == 0
+def test_an_unconverged_eigenvalue_says_so():
+    model = Network(4, 10, 3, torch.nn.CrossEntropyLoss(), steps=1, multiplier=1).double()
+    batches = [batch(n=4, size=8, dtype=torch.float64, seed=1)]
+    _, iterations, converged = dynamics.hessian_eigenvalue(model, batches, iters=2, tol=1e-12)
+    assert not converged and iterations in (2, 4)
+
+
+def checkpoints_equal(a, b):
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(checkpoints_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(checkpoints_equal(x, y) for x, y in zip(a, b))
+    return torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
+
+
+@pytest.fixture(scope='module')
+def plain(tmp_path_factory):
+    save = str(tmp_path_factory.mktemp('plain') / 'run')
+    assert train_search.main(TINY + ['--epochs', '3', '--save', save]) == 0
+    return save
+
+
+@pytest.mark.parametrize('every, extra', [(1, []), (2, ['--checkpoint_cells'])])
+def test_search_logs_the_dynamics_and_the_hessian_does_not_disturb_it(plain, tmp_path, every, extra):
+    measured = str(tmp_path / 'measured')
+    assert train_search.main(TINY + ['--epochs', '3', '--hessian_every', str(every), '--hessian_iters', '5',
+                                     '--save', measured] + extra) == 0
+    # the search goes on exactly as without the measurement: weights, alphas, BatchNorm statistics,
+    # both optimizers, the scheduler and the random state after the last epoch, and every other metric
     a, b = read_metrics(plain), read_metrics(measured)
-    assert a[-1]['alphas_normal'] == b[-1]['alphas_normal']  # the measurement leaves the search as it was
+    assert checkpoints_equal(*(torch.load(os.path.join(d, 'checkpoint.pt'), weights_only=True) for d in (plain, measured)))
+    hessian = {'hessian_eigenvalue', 'hessian_iterations', 'hessian_tol', 'hessian_converged', 'seconds'}
+    assert [{k: v for k, v in m.items() if k not in hessian} for m in b] == [{k: v for k, v in m.items() if k != 'seconds'}
+                                                                              for m in a]
+    assert [m['epoch'] for m in b if 'hessian_eigenvalue' in m] == [e for e in range(3) if (e + 1) % every == 0]
     for m in b:
         assert {'skip_normal', 'skip_reduce', 'entropy_normal', 'entropy_reduce', 'genotype_changes'} <= m.keys()
         assert 0 <= m['entropy_normal'] <= 1 and 0 <= m['genotype_changes'] <= 16
-    assert 'hessian_eigenvalue' not in b[0]  # every 2 epochs: epoch index 1 only
-    assert b[1]['hessian_iterations'] >= 1 and b[1]['hessian_tol'] == 1e-3 and b[1]['hessian_eigenvalue'] != 0
-    assert b[1]['skip_normal'] == dynamics.skip_counts(genotypes.from_dict(b[1]['genotype']))['skip_normal']
+        if 'hessian_eigenvalue' in m:
+            assert 1 <= m['hessian_iterations'] <= 10 and m['hessian_tol'] == 1e-3
+            assert isinstance(m['hessian_converged'], bool)
+        assert m['skip_normal'] == dynamics.skip_counts(genotypes.from_dict(m['genotype']))['skip_normal']
