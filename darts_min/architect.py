@@ -51,22 +51,24 @@ class Architect:
     def virtual_step(self, input, target, eta, network_optimizer):
         """DARTS Eq. 6: w' = w - xi * (momentum * buf + grad_w L_train(w, alpha) + wd * w), xi = eta.
 
-        The momentum term is the buffer of an SGD w optimizer with momentum, as in the original code (before
-        the first weight step there is none yet); any other w optimizer gets a plain gradient step with
-        its weight decay. Returns {name: w'}.
+        For an SGD w optimizer with momentum this is the step it would take next, as in the original code: its
+        momentum buffer (none before the first weight step), with SGD's dampening and Nesterov's look-ahead
+        where they are set. Any other w optimizer gets a plain gradient step with its weight decay.
+        Returns {name: w'}.
         """
         names, weights = zip(*self.model.named_parameters())
         with frozen(self.model.arch_parameters()):
             grads = torch.autograd.grad(self._loss(input, target), weights)
         group = network_optimizer.param_groups[0]
-        sgd = isinstance(network_optimizer, torch.optim.SGD)
+        momentum = group['momentum'] if isinstance(network_optimizer, torch.optim.SGD) else 0
         unrolled = {}
         with torch.no_grad():
             for name, w, g in zip(names, weights, grads):
                 dw = g + group['weight_decay'] * w
-                buf = network_optimizer.state.get(w, {}).get('momentum_buffer') if sgd else None
-                if buf is not None:
-                    dw = buf * group['momentum'] + dw
+                if momentum:
+                    buf = network_optimizer.state.get(w, {}).get('momentum_buffer')
+                    buf = dw if buf is None else torch.add(buf * momentum, dw, alpha=1 - group['dampening'])
+                    dw = dw + momentum * buf if group['nesterov'] else buf
                 unrolled[name] = torch.sub(w, dw, alpha=eta).requires_grad_()
         return unrolled
 

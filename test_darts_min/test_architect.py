@@ -11,10 +11,11 @@ from darts_min.architect import Architect
 D = torch.float64
 
 
-def setup(w_optimizer='momentum', arch_optimizer='adam', warm_steps=1, seed=0):
+def setup(w_optimizer='momentum', arch_optimizer='adam', warm_steps=1, seed=0, w_args=()):
     """A float64 tiny network, its w optimizer after `warm_steps` steps (so a momentum buffer exists)."""
     model = tiny_network(seed=seed, dtype=D)
-    args = train_search.parse_args(['--w_optimizer', w_optimizer, '--arch_optimizer', arch_optimizer])
+    args = train_search.parse_args(['--w_optimizer', w_optimizer, '--arch_optimizer', arch_optimizer,
+                                    '--w_optimizer_args', *w_args])
     w_opt = optimizers.for_weights(args, model.parameters())
     xt, yt = batch(dtype=D, seed=1)
     for _ in range(warm_steps):
@@ -116,6 +117,21 @@ def test_virtual_step_uses_the_momentum_buffer_as_the_original():
         buf = w_opt.state[w]['momentum_buffer']
         assert torch.allclose(unrolled[n], w - 0.1 * (0.9 * buf + g + 3e-4 * w), rtol=0, atol=1e-14)
     assert any(w_opt.state[w]['momentum_buffer'].abs().sum() > 0 for w in weights)
+
+
+@pytest.mark.parametrize('w_optimizer, overrides', [('momentum', []), ('nesterov', []), ('momentum', ['dampening=0.5'])])
+@pytest.mark.parametrize('warm_steps', [0, 2])
+def test_virtual_step_is_the_next_step_of_an_sgd_w_optimizer(w_optimizer, overrides, warm_steps):
+    model, args, w_opt = setup(w_optimizer, warm_steps=warm_steps, w_args=overrides)
+    xt, yt = batch(dtype=D, seed=1)
+    unrolled = Architect(model, args).virtual_step(xt, yt, 0.1, w_opt)
+    w_opt.zero_grad()
+    model._loss(xt, yt).backward()
+    for group in w_opt.param_groups:
+        group['lr'] = 0.1
+    w_opt.step()
+    for name, w in model.named_parameters():
+        assert torch.allclose(unrolled[name], w, rtol=0, atol=1e-14), name
 
 
 def test_virtual_step_before_any_weight_step_and_for_adaptive_optimizers_is_a_gradient_step():
