@@ -32,6 +32,15 @@ def read_metrics(run_dir):
         return [json.loads(line) for line in f]
 
 
+def checkpoints_equal(a, b):
+    """Two loaded checkpoints (nested dicts, lists, tensors, numbers) hold the same values, tensors to the bit."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(checkpoints_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(checkpoints_equal(x, y) for x, y in zip(a, b))
+    return torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
+
+
 def run_script(*argv, timeout=300):
     """Run a root script in a fresh process with 1 thread (two torch processes on 2 cores thrash)."""
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}

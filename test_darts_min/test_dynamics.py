@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import train_search
-from conftest import TINY, batch, read_metrics
+from conftest import TINY, batch, checkpoints_equal, read_metrics
 from darts_min import dynamics, genotypes
 from darts_min.model_search import Network
 
@@ -80,14 +80,6 @@ def test_an_unconverged_eigenvalue_says_so():
     batches = [batch(n=4, size=8, dtype=torch.float64, seed=1)]
     _, iterations, converged = dynamics.hessian_eigenvalue(model, batches, iters=2, tol=1e-12)
     assert not converged and iterations in (2, 4)
-
-
-def checkpoints_equal(a, b):
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(checkpoints_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(checkpoints_equal(x, y) for x, y in zip(a, b))
-    return torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
 
 
 @pytest.fixture(scope='module')
