@@ -12,7 +12,7 @@ import time
 import torch
 import torch.nn as nn
 
-from darts_min import cli, data, dynamics, genotypes, methods, optimizers, runs, visualize
+from darts_min import checkpointing, cli, data, dynamics, genotypes, methods, optimizers, runs, visualize
 from darts_min.architect import Architect
 from darts_min.model_nb201 import NB201Network, load_table
 from darts_min.model_search import Network
@@ -132,7 +132,7 @@ def train_epoch(epoch, queues, model, architect, method, optimizer, lr, args, de
         xv, yv = xv.to(device, non_blocking=True, memory_format=fmt), yv.to(device, non_blocking=True)
         architect.step(x, y, xv, yv, lr, optimizer, args.unrolled)
 
-        with method.weight_step(model, x, y), frozen(model.arch_parameters()):
+        with method.op_weights_for_w_step(model, x, y), frozen(model.arch_parameters()):
             optimizer.zero_grad()
             with autocast(device, args.amp):
                 logits = model(x)
@@ -164,7 +164,7 @@ def search(args, run, device, queues, num_classes):
     model = SEARCH_SPACES[args.search_space](args.init_channels, num_classes, args.layers, criterion)
     method = methods.build(args)
     method.setup(model)
-    model.checkpoint_cells = args.checkpoint_cells
+    checkpointing.checkpoint_edges(model, args.checkpoint_cells)
     model.to(device, memory_format=torch.channels_last if args.channels_last else torch.contiguous_format)
     optimizer = optimizers.for_weights(args, model.parameters())
     # DARTS appendix A.1: w's learning rate follows a cosine schedule from learning_rate to learning_rate_min

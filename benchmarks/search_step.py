@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import train_search  # noqa: E402
 from darts_min import cli, optimizers  # noqa: E402
 from darts_min.architect import Architect  # noqa: E402
+from darts_min.checkpointing import checkpoint_edges  # noqa: E402
 from darts_min.model_search import Network  # noqa: E402
 from darts_min.training import autocast, frozen  # noqa: E402
 
@@ -54,7 +55,7 @@ def setup(a, device):
     argv = ['--amp' if a.dtype == 'bf16' else '--no-amp'] + (['--channels_last'] if a.channels_last else [])
     args = train_search.parse_args(argv + ['--device', str(device)])
     model = Network(a.init_channels, 10, a.layers, nn.CrossEntropyLoss()).to(device)
-    model.checkpoint_cells = a.checkpoint_cells
+    checkpoint_edges(model, a.checkpoint_cells)
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     model.to(memory_format=fmt)
     w_opt = optimizers.for_weights(args, model.parameters())

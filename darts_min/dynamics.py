@@ -41,8 +41,8 @@ def epoch_metrics(model, genotype, previous):
             'genotype_changes': genotype_changes(previous, genotype)}
 
 
-def hessian_vector_product(model, batches, vector):
-    """Exact (double backprop) product of the Hessian of the mean validation loss over `batches` w.r.t. alpha."""
+def alpha_hessian_vector_product(model, batches, vector):
+    """grad2_alpha L_val . vector, exactly (double backprop), L_val the mean loss over `batches`."""
     alphas = model.arch_parameters()
     total = [torch.zeros_like(a) for a in alphas]
     for x, y in batches:
@@ -87,7 +87,7 @@ def hessian_eigenvalue(model, batches, iters=20, tol=1e-3, seed=0):
         return [torch.randn(a.shape, generator=g, dtype=a.dtype).to(a.device) for a in model.arch_parameters()]
 
     def hessian(v):
-        return hessian_vector_product(model, batches, v)
+        return alpha_hessian_vector_product(model, batches, v)
 
     was_training, buffers = model.training, [b.clone() for b in model.buffers()]
     model.train()

@@ -1,8 +1,8 @@
 """The DARTS variants of the study, each a small class found by name in METHODS (`--method`).
 
 A method can change the supernet once (`setup`), add a term of alpha alone to the alpha loss
-(`arch_regularizer`), perturb the architecture for the weight step (`weight_step`), and has per-epoch
-schedule values (`schedule`, recorded in metrics.jsonl). Plain DARTS does none of these.
+(`arch_regularizer`), perturb the op weights that the w step trains at (`op_weights_for_w_step`), and has
+per-epoch schedule values (`schedule`, recorded in metrics.jsonl). Plain DARTS does none of these.
 """
 import contextlib
 import math
@@ -31,18 +31,19 @@ class Method:
         """Set this epoch's schedule values; returns them by name (for metrics.jsonl)."""
         return {}
 
-    def weight_step(self, model, x, y):
-        """A context for the forward/backward of the weight step."""
+    def op_weights_for_w_step(self, model, x, y):
+        """A context for the forward/backward of the w step, in which the supernet uses the op weights this method
+        trains w at (DARTS: softmax(alpha) itself, so nothing changes)."""
         return contextlib.nullcontext()
 
 
-# ---- SDARTS (Chen & Hsieh, ICML 2020): perturb the architecture weights for the weight step ----
+# ---- SDARTS (Chen & Hsieh, ICML 2020): perturb the op weights for the w step ----
 
 @contextlib.contextmanager
-def use_op_weights(model, weights):
-    """Forward the supernet with these mixed-op weights (one tensor per arch parameter) instead of
-    softmax(alpha); alpha itself is untouched."""
-    model.op_weights = lambda index: weights[int(index)]
+def use_op_weights(model, op_weights):
+    """Forward the supernet with these op weights (one tensor per arch parameter) instead of softmax(alpha);
+    alpha itself is untouched."""
+    model.op_weights = lambda index: op_weights[int(index)]
     try:
         yield
     finally:
@@ -65,8 +66,8 @@ def adversarial_perturbation(model, x, y, abars, eps, steps=7):
     """SDARTS-ADV: PGD on L_train within the eps-ball around A_bar (sign steps of 2 eps / steps, random start),
     projected and put back onto the simplex after each step, the model in eval mode. Returns A_bar itself
     where the attack does not raise the loss."""
-    def loss_at(weights):
-        with use_op_weights(model, weights):
+    def loss_at(op_weights):
+        with use_op_weights(model, op_weights):
             return model._loss(x, y)
 
     was_training = model.training
@@ -103,7 +104,7 @@ class SDARTSRS(Method):
             return [random_perturbation(a, self.epsilon) for a in abars]
 
     @contextlib.contextmanager
-    def weight_step(self, model, x, y):
+    def op_weights_for_w_step(self, model, x, y):
         abars = [torch.softmax(a.detach(), dim=-1) for a in model.arch_parameters()]
         with use_op_weights(model, self.perturb(model, x, y, abars)):
             yield
@@ -129,13 +130,8 @@ class AuxiliarySkip(nn.Module):
         self.aux = Identity() if mixed_op.stride == 1 else FactorizedReduce(mixed_op.C, mixed_op.C, affine=False)
         self.beta = 1.0
 
-    def forward(self, x, weights):
-        return self._plus_aux(self.mixed(x, weights), x)
-
-    def forward_checkpointed(self, x, weights):
-        return self._plus_aux(self.mixed.forward_checkpointed(x, weights), x)
-
-    def _plus_aux(self, out, x):
+    def forward(self, x, op_weights):
+        out = self.mixed(x, op_weights)
         return out if self.beta == 0 else out + self.beta * self.aux(x)
 
 

@@ -5,52 +5,31 @@ Layout and names follow the original code, so `Network.state_dict()` keys, param
 registered parameters: `parameters()` is w alone and `arch_parameters()` is alpha alone, as in the
 original; `_apply` moves them along with the module (`.to()`, `.double()`).
 """
-import contextlib
-import itertools
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.func import functional_call
-from torch.utils.checkpoint import checkpoint
 
 from .genotypes import PRIMITIVES, Genotype
 from .operations import OPS, FactorizedReduce, ReLUConvBN, Zero
 
 
 class MixedOp(nn.Module):
+    """One edge (i, j) of a cell: every candidate op, weighted by softmax(alpha^(i,j))."""
+
     def __init__(self, C, stride, primitives=PRIMITIVES, ops=OPS, bn_after_pool=True):
         super().__init__()
         self.C, self.stride = C, stride
         self._ops = nn.ModuleList()
         for primitive in primitives:
             op = ops[primitive](C, stride, False)
-            if bn_after_pool and 'pool' in primitive:
+            if bn_after_pool and 'pool' in primitive:  # the original code's choice (the paper does not say)
                 op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
             self._ops.append(op)
-        # --checkpoint_cells keeps the terms of the leading ops without weights (the pools, and skip where it is
-        # the identity): cheap to store, and a third of the work of recomputing an edge on a CPU (slow max-pooling)
-        self._kept = next((i for i, op in enumerate(self._ops) if next(op.parameters(), None) is not None), len(self._ops))
 
-    def forward(self, x, weights, start=0, stop=None, total=0):
-        # DARTS Eq. 2: o_bar(x) = sum_o softmax(alpha)_o * o(x) (here total + the terms of ops start..stop-1).
-        # The `none` term is exactly zero, so it is skipped: no work and no stored activation, and the sum is
-        # bit-identical to including it.
-        terms = itertools.islice(zip(weights, self._ops), start, stop)
-        return sum((w * op(x) for w, op in terms if not isinstance(op, Zero)), total)
-
-    def forward_checkpointed(self, x, weights):
-        """Eq. 2 under activation checkpointing: the terms of the ops with weights are recomputed in the backward
-        pass, in the same order, without counting their BatchNorm statistics twice, and with the tensors they
-        use now (a functional_call at w' swaps plain tensors in, and out again before the backward)."""
-        total = self(x, weights, 0, self._kept)
-        context = lambda: (contextlib.nullcontext(), BatchNormStatsKept(self))  # noqa: E731
-        args = (x, weights, self._kept, None, total)
-        options = dict(use_reentrant=False, preserve_rng_state=False, context_fn=context)  # the ops draw no random numbers
-        if all(isinstance(p, nn.Parameter) for p in self.parameters()):
-            return checkpoint(self, *args, **options)
-        state = {**dict(self.named_parameters()), **dict(self.named_buffers())}
-        return checkpoint(functional_call, self, state, args, **options)
+    def forward(self, x, op_weights):
+        # DARTS Eq. 2: o_bar(x) = sum_o softmax(alpha)_o * o(x). The `none` term is exactly zero, so it is skipped:
+        # no work, no stored activation, and the sum is bit-identical to including it.
+        return sum(w * op(x) for w, op in zip(op_weights, self._ops) if not isinstance(op, Zero))
 
 
 class Cell(nn.Module):
@@ -69,20 +48,17 @@ class Cell(nn.Module):
             for j in range(2 + i):
                 stride = 2 if reduction and j < 2 else 1
                 self._ops.append(MixedOp(C, stride))
-        self.checkpointed = False
 
-    def forward(self, s0, s1, weights):
+    def forward(self, s0, s1, op_weights):
+        """op_weights: one row of softmax(alpha) per edge, the edges of node 0 first, then those of node 1, ..."""
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         offset = 0
         for _ in range(self._steps):
             # DARTS Eq. 1: x_j = sum_{i<j} o_bar^(i,j)(x_i)
-            s = sum(self._edge(self._ops[offset + j], h, weights[offset + j]) for j, h in enumerate(states))
+            s = sum(self._ops[offset + j](h, op_weights[offset + j]) for j, h in enumerate(states))
             offset += len(states)
             states.append(s)
         return torch.cat(states[-self._multiplier:], dim=1)
-
-    def _edge(self, op, h, w):
-        return op.forward_checkpointed(h, w) if self.checkpointed and torch.is_grad_enabled() else op(h, w)
 
 
 class Network(nn.Module):
@@ -115,19 +91,9 @@ class Network(nn.Module):
         self.classifier = nn.Linear(C_prev, num_classes)
 
         num_edges = sum(2 + i for i in range(steps))
+        # alpha starts at 1e-3 * N(0, 1), as in the original code (the paper's text says zero: exactly uniform op weights)
         self.alphas_normal = (1e-3 * torch.randn(num_edges, len(PRIMITIVES))).requires_grad_()
         self.alphas_reduce = (1e-3 * torch.randn(num_edges, len(PRIMITIVES))).requires_grad_()
-
-    @property
-    def checkpoint_cells(self):
-        return self.cells[0].checkpointed
-
-    @checkpoint_cells.setter
-    def checkpoint_cells(self, on):
-        """--checkpoint_cells: inside every cell keep the edges' inputs and outputs and the terms of the ops without
-        weights; recompute the ops with weights, edge by edge, in the backward pass."""
-        for cell in self.cells:
-            cell.checkpointed = on
 
     def arch_parameters(self):
         return [self.alphas_normal, self.alphas_reduce]
@@ -168,34 +134,15 @@ class Network(nn.Module):
         )
 
 
-class BatchNormStatsKept:
-    """While a checkpointed edge is recomputed for a backward pass, its BatchNorms (still in training mode) must not
-    update their running statistics a second time: momentum 0 keeps them exactly. A double backward (the Hessian
-    eigenvalue) recomputes the edge again, so the context can be entered more than once."""
-
-    def __init__(self, module):
-        self.bns = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
-
-    def __enter__(self):
-        self.saved = [(m.momentum, m.num_batches_tracked.clone()) for m in self.bns]
-        for m in self.bns:
-            m.momentum = 0.0
-
-    def __exit__(self, *exc):
-        for m, (momentum, tracked) in zip(self.bns, self.saved):
-            m.momentum = momentum
-            m.num_batches_tracked.copy_(tracked)
-
-
-def parse_cell(weights, steps):
-    """weights: one row of op weights per edge (edges of node i follow those of node i-1).
+def parse_cell(op_weights, steps):
+    """op_weights: one row of softmax(alpha) per edge (edges of node i follow those of node i-1).
 
     Ties go to the lower edge / op index, as in the original code.
     """
     none = PRIMITIVES.index('none')
     gene, start = [], 0
     for i in range(steps):
-        rows = weights[start:start + 2 + i]
+        rows = op_weights[start:start + 2 + i]
         best_op = [max((k for k in range(len(row)) if k != none), key=lambda k: (row[k], -k)) for row in rows]
         edges = sorted(range(2 + i), key=lambda j: -rows[j][best_op[j]])[:2]
         gene += [(PRIMITIVES[best_op[j]], j) for j in edges]

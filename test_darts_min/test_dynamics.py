@@ -71,7 +71,7 @@ def test_power_iteration_finds_the_largest_eigenvalue_of_the_full_hessian(alpha_
     v = torch.randn(H.shape[0], dtype=torch.float64, generator=torch.Generator().manual_seed(7))
     parts = [p.view_as(a) for p, a in zip(v.split([a.numel() for a in model.arch_parameters()]), model.arch_parameters())]
     model.train()
-    hv = torch.cat([h.flatten() for h in dynamics.hessian_vector_product(model, batches, parts)])
+    hv = torch.cat([h.flatten() for h in dynamics.alpha_hessian_vector_product(model, batches, parts)])
     assert torch.allclose(hv, H @ v, rtol=1e-9, atol=1e-12)
 
 

@@ -41,7 +41,7 @@ def test_rs_weight_step_uses_the_perturbed_weights_and_restores_alpha_bit_exactl
     x, y = batch()
     alphas = [a.detach().clone() for a in model.arch_parameters()]
     plain = model._loss(x, y).item()
-    with method.weight_step(model, x, y):
+    with method.op_weights_for_w_step(model, x, y):
         perturbed = model._loss(x, y)
         perturbed.backward()
         weights = [model.op_weights(False), model.op_weights(True)]
@@ -129,7 +129,7 @@ def test_adv_weight_step_trains_w_at_the_attack_with_the_epochs_eps():
     model = LinearInWeights()
     for epoch, eps in ((0, 0.03), (9, 0.03 + 0.27 * 0.9)):
         assert method.schedule(epoch)['epsilon_alpha'] == pytest.approx(eps)
-        with method.weight_step(model, None, None):
+        with method.op_weights_for_w_step(model, None, None):
             assert torch.allclose(model.op_weights(0), worst_point(eps), atol=1e-6)
     assert torch.equal(model.op_weights(0), torch.full((100, 2), 0.5))  # softmax(alpha) again after the step
 

@@ -11,6 +11,7 @@ import train_search
 from conftest import TINY, batch, read_metrics, run_script, tiny_network
 from darts_min import data, methods, optimizers
 from darts_min.architect import Architect
+from darts_min.checkpointing import checkpoint_edges
 from darts_min.training import frozen
 
 
@@ -19,7 +20,7 @@ def test_checkpointed_cells_give_identical_gradients_weights_and_statistics(unro
     runs = []
     for checkpointed in (False, True):
         model = tiny_network(seed=4)
-        model.checkpoint_cells = checkpointed
+        checkpoint_edges(model, checkpointed)
         args = train_search.parse_args([])
         w_opt = optimizers.for_weights(args, model.parameters())
         architect = Architect(model, args)
@@ -142,7 +143,7 @@ def test_benchmark_reports_every_figure_as_json():
 def test_frozen_passes_give_the_same_gradients_to_the_bit(checkpointed):
     """An alpha-only pass with w frozen, and a w pass with alpha frozen, compute exactly the gradients of the full pass."""
     model = tiny_network(seed=5)
-    model.checkpoint_cells = checkpointed
+    checkpoint_edges(model, checkpointed)
     x, y = batch(n=8, size=16, seed=3)
     alphas, weights = model.arch_parameters(), list(model.parameters())
     full = torch.autograd.grad(model._loss(x, y), alphas + weights)
@@ -168,7 +169,7 @@ def test_checkpointed_darts_minus_edges_give_identical_gradients():
     for checkpointed in (False, True):
         model = tiny_network(seed=6)
         methods.DARTSMinus(train_search.parse_args(['--method', 'darts_minus'])).setup(model)
-        model.checkpoint_cells = checkpointed
+        checkpoint_edges(model, checkpointed)
         x, y = batch(n=8, size=16, seed=4)
         grads.append(torch.autograd.grad(model._loss(x, y), model.arch_parameters() + list(model.parameters())))
     assert all(torch.equal(a, b) for a, b in zip(*grads))
@@ -188,7 +189,7 @@ def test_checkpointed_edges_recompute_the_convolutions_but_not_the_pools():
     counts = []
     for checkpointed in (False, True):
         model = tiny_network(seed=7)
-        model.checkpoint_cells = checkpointed
+        checkpoint_edges(model, checkpointed)
         x, y = batch(n=4, size=16, seed=5)
         with Count() as count:
             model._loss(x, y).backward()
