@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 import torch
 import torch.nn as nn
 
@@ -45,10 +44,3 @@ def run_script(*argv, timeout=300):
     """Run a root script in a fresh process with 1 thread (two torch processes on 2 cores thrash)."""
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
     return subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture
-def search_main():
-    """train_search.main, called in this process; returns (exit code, stderr-like message)."""
-    import train_search
-    return train_search.main
