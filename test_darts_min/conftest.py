@@ -40,6 +40,16 @@ def checkpoints_equal(a, b):
     return torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
 
 
+# chi-square critical values at p = 0.001 by degrees of freedom (a uniform draw fails one in a thousand runs)
+CHI2_999 = {3: 16.27, 4: 18.47, 6: 22.46, 17: 40.79, 63: 103.44}
+
+
+def chi_square(counts, categories):
+    """Pearson's statistic of `counts` ({category: count}) against equally likely `categories`."""
+    n = sum(counts.values())
+    return sum((counts.get(c, 0) - n / len(categories)) ** 2 / (n / len(categories)) for c in categories)
+
+
 def run_script(*argv, timeout=300):
     """Run a root script in a fresh process with 1 thread (two torch processes on 2 cores thrash)."""
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}

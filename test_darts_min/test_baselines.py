@@ -7,28 +7,21 @@ import pytest
 import torch
 
 import train_eval
+from conftest import CHI2_999, chi_square
 from darts_min import genotypes, random_search, report, sweep
 from darts_min.model import NetworkCIFAR, count_parameters
 from darts_min.model_nb201 import NB201Genotype
-
-CHI2_999 = {3: 16.27, 4: 18.47, 6: 22.46}  # chi-square critical values at p = 0.001 by degrees of freedom
-
-
-def chi2(counts, categories):
-    n = sum(counts.values())
-    return sum((counts.get(c, 0) - n / len(categories)) ** 2 / (n / len(categories)) for c in categories)
-
 
 def test_darts_samples_are_uniform_over_ops_and_inputs_and_never_none():
     g = torch.Generator().manual_seed(0)
     samples = [random_search.sample_darts(g) for _ in range(1500)]
     ops = Counter(op for s in samples for op, _ in s.normal + s.reduce)
     assert 'none' not in ops and set(ops) == set(random_search.DARTS_OPS)
-    assert chi2(ops, random_search.DARTS_OPS) < CHI2_999[6]
+    assert chi_square(ops, random_search.DARTS_OPS) < CHI2_999[6]
     last_node = [s.normal[6:8] for s in samples]  # node 3: two distinct inputs among 0..4, each with p = 2/5
     assert all(a[1] != b[1] for a, b in last_node)
     inputs = Counter(j for genes in last_node for _, j in genes)
-    assert chi2(inputs, range(5)) < CHI2_999[4]
+    assert chi_square(inputs, range(5)) < CHI2_999[4]
     for s in samples[:20]:
         assert genotypes.from_dict(s.to_dict()) == s  # valid cells of the space
 
@@ -36,7 +29,7 @@ def test_darts_samples_are_uniform_over_ops_and_inputs_and_never_none():
 def test_nb201_samples_are_uniform_and_never_none():
     g = torch.Generator().manual_seed(1)
     ops = Counter(op for _ in range(1000) for node in random_search.sample_nb201(g).nodes for op, _ in node)
-    assert 'none' not in ops and chi2(ops, random_search.NB201_OPS) < CHI2_999[3]
+    assert 'none' not in ops and chi_square(ops, random_search.NB201_OPS) < CHI2_999[3]
 
 
 def test_sampled_cells_build_evaluation_networks():
@@ -113,10 +106,12 @@ def test_sweep_plans_one_random_cell_per_seed():
                                                        '--search_space', 'darts', '--save', os.path.join('x', 'random-seed1')]
 
 
-def test_bad_random_search_arguments():
-    from conftest import run_script
+def test_bad_random_search_arguments(capsys):
+    from darts_min import cli
     for argv, message in [(['--samples', '0'], '--samples must be positive'),
                           (['--search_space', 'x'], "unknown search space 'x'"),
                           (['--nb201_table', 't.csv'], '--nb201_table goes with --search_space nb201')]:
-        result = run_script('-m', 'darts_min.random_search', *argv)
-        assert result.returncode == 2 and message in result.stderr and result.stderr.count('\n') == 1
+        with pytest.raises(SystemExit) as e:
+            cli.run(lambda: random_search.main(argv))
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and message in err and err.count('\n') == 1, err

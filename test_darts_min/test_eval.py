@@ -1,6 +1,9 @@
 """train_eval.py end to end on fake data: from a search run, resume, two processes with gloo, bad inputs."""
+import copy
 import json
+import logging
 import os
+import types
 
 import pytest
 import torch
@@ -108,3 +111,17 @@ def test_each_bad_input_exits_2_with_one_line(tmp_path, capsys):
         assert code == 2, (argv, err)
         assert message in err and err.count('\n') == 1 and 'Traceback' not in err, (argv, err)
     assert not os.path.exists(tmp_path / 'out')
+
+
+def test_the_training_loss_adds_the_auxiliary_loss_at_its_weight():
+    args = train_eval.parse_args(EVAL + ['--auxiliary', '--auxiliary_weight', '0.7', '--image_size', '32'])
+    torch.manual_seed(0)
+    net = NetworkCIFAR(4, 10, 3, True, genotypes.DARTS_V2)
+    x, y = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+    logits, aux = copy.deepcopy(net)(x)  # in training mode BatchNorm normalises by the batch: the same logits again
+    ce = torch.nn.functional.cross_entropy
+    expected = ce(logits, y) + 0.7 * ce(aux, y)  # DARTS appendix A.2: the auxiliary tower's loss, weighted
+    run = types.SimpleNamespace(log=logging.getLogger('test_eval'))
+    loss, _ = train_eval.train_epoch(0, [(x, y)], net, torch.optim.SGD(net.parameters(), lr=0.0),
+                                     torch.nn.CrossEntropyLoss(), args, torch.device('cpu'), run)
+    assert loss.avg == pytest.approx(expected.item(), rel=1e-6) and expected.item() > ce(logits, y).item() + 0.1

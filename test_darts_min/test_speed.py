@@ -1,6 +1,7 @@
 """The fast paths, each against the plain one: checkpointed cells, the on-device loader, bf16 autocast."""
 import json
 import os
+from collections import Counter
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from PIL import Image
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import train_search
-from conftest import TINY, batch, read_metrics, run_script, tiny_network
+from conftest import CHI2_999, TINY, batch, chi_square, read_metrics, run_script, tiny_network
 from darts_min import data, methods, optimizers
 from darts_min.architect import Architect
 from darts_min.checkpointing import checkpoint_edges
@@ -62,9 +63,8 @@ def test_device_loader_draws_the_same_crops_and_flips_as_torchvision():
     ref, ours = histogram(torchvision_out), histogram(device_out)
     assert len(ref) == len(ours) == 3 * 3 * 2  # offsets 0..2 in each direction (padding 1), flipped or not
     assert ref.keys() == ours.keys()  # the same images, to the last bit
-    expected = n / 18
     for counts in (ref, ours):
-        assert all(abs(c - expected) < 5 * expected ** 0.5 for c in counts.values())  # uniform over the 18
+        assert chi_square(counts, list(ref)) < CHI2_999[17]  # uniform over the 18
 
 
 def test_device_loader_without_augmentation_equals_totensor_normalize_and_shuffles_each_pass():
@@ -82,16 +82,21 @@ def test_device_loader_without_augmentation_equals_totensor_normalize_and_shuffl
     assert all(sorted(o) == list(range(10)) for o in orders) and len({tuple(o) for o in orders}) > 1
 
 
-def test_batch_cutout_matches_cutout():
+def test_batch_cutout_and_cutout_draw_the_hole_centre_uniformly():
+    # A side-4 hole centred at c covers rows max(0, c - 2) .. min(8, c + 2) - 1 of an 8-px image: the covered span
+    # tells c, and each of the 8 x 8 centres must come up equally often.
+    spans = {(max(0, c - 2), min(8, c + 2)): c for c in range(8)}
     torch.manual_seed(0)
     x = torch.ones(4000, 1, 8, 8)
-    ours = data.batch_cutout(x, 4)
-    theirs = torch.stack([data.Cutout(4)(xi) for xi in x])
-    for out in (ours, theirs):
-        holes = (out == 0).flatten(1)
-        sizes = holes.sum(1).float()
-        assert set(sizes.unique().tolist()) <= {4.0, 6.0, 8.0, 9.0, 12.0, 16.0}  # a square clipped at the border
-    assert (ours == 0).float().mean().item() == pytest.approx((theirs == 0).float().mean().item(), abs=0.01)
+    for out in (data.batch_cutout(x, 4), torch.stack([data.Cutout(4)(xi) for xi in x])):
+        centres = Counter()
+        for hole in out[:, 0] == 0:
+            rows, cols = hole.any(1).nonzero().flatten(), hole.any(0).nonzero().flatten()
+            assert hole.sum() == len(rows) * len(cols)  # one rectangle
+            span_r, span_c = (rows.min().item(), rows.max().item() + 1), (cols.min().item(), cols.max().item() + 1)
+            assert span_r in spans and span_c in spans
+            centres[spans[span_r], spans[span_c]] += 1
+        assert chi_square(centres, [(r, c) for r in range(8) for c in range(8)]) < CHI2_999[63]
 
 
 def test_search_on_the_gpu_path_flags_runs_on_cpu_with_bf16_autocast(tmp_path):
