@@ -11,6 +11,7 @@ import os
 import sys
 
 from . import cli, genotypes
+from .runs import atomic_write
 
 COLORS = {'input': '#a6cee3', 'node': '#fdbf6f', 'output': '#b2df8a'}
 
@@ -23,6 +24,16 @@ def pyplot():
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     return plt
+
+
+def save_figure(fig, path, dpi):
+    """Write `fig` as a PNG at `path` atomically (an interrupted write leaves no half picture), then close it."""
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=dpi), mode='wb')
+    except OSError as e:
+        raise cli.UserError(f'cannot write {path}: {e.strerror or e}') from None
+    finally:
+        pyplot().close(fig)
 
 
 def plot_cell(genes, concat, path, title):
