@@ -46,14 +46,6 @@ def test_sgd_follows_algorithm_1_to_the_predicted_fixed_point(xi):
     assert np.linalg.norm(np.array(path[-1]) - fixed) <= tolerance + 1e-12
 
 
-def test_second_order_at_xi_one_half_reaches_the_bilevel_optimum_and_first_order_does_not():
-    _, args = toy.parse(SGD)
-    second, _ = toy.solve(args, 0.5, 150, bound=100)
-    first, _ = toy.solve(args, 0, 150, bound=100)
-    assert np.allclose(second[-1], toy.OPTIMUM, atol=1e-6)
-    assert np.allclose(first[-1], (2, 2), atol=1e-6)
-
-
 def check_report(xi, path, diverged, bound):
     """The report is true: an end point is finite and in bounds; a divergence is flagged at the first point out."""
     inside = [all(math.isfinite(v) and abs(v) <= bound for v in p) for p in path]
