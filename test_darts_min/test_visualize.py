@@ -2,6 +2,9 @@
 import json
 import os
 
+import pytest
+from matplotlib.path import Path
+
 from conftest import run_script
 from darts_min import genotypes, visualize
 
@@ -32,3 +35,77 @@ def test_a_missing_genotype_is_one_line():
     assert result.stderr.strip().splitlines() == [
         'python -m darts_min.visualize: error: no genotype file at no/such/run '
         '(give a run directory, a genotype.json, or one of DARTS_V1, DARTS_V2, DARTS, NASNet, AmoebaNet)']
+
+
+def drawn_cells():
+    """(name, genes, concat) of the cells a reader meets: the paper's, the comparison cells (5 nodes, other
+    concatenations), and random ones."""
+    import torch
+    from darts_min.random_search import sample_darts
+    named = {k: g for k, g in genotypes.GENOTYPES.items() if k != 'DARTS'}
+    named.update({f'random{seed}': sample_darts(torch.Generator().manual_seed(seed)) for seed in range(3)})
+    return [(f'{name}-{cell}', getattr(g, cell), getattr(g, f'{cell}_concat'))
+            for name, g in named.items() for cell in ('normal', 'reduce')]
+
+
+def crosses(lines, box):
+    return any(line.intersects_bbox(box, filled=False) for line in lines)
+
+
+def overlap(a, b):
+    """Two display boxes share area (touching edges do not count)."""
+    return min(a.x1, b.x1) - max(a.x0, b.x0) > 0.5 and min(a.y1, b.y1) - max(a.y0, b.y0) > 0.5
+
+
+@pytest.mark.parametrize('name, genes, concat', drawn_cells(), ids=lambda v: v if isinstance(v, str) else '')
+def test_every_label_is_whole_beside_its_edge_and_overlaps_nothing(name, genes, concat):
+    fig = visualize.draw_cell(genes, concat, name)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    labels = {int(t.get_gid()[3:]): t for t in ax.texts if (t.get_gid() or '').startswith('op:')}
+    edges = {int(p.get_gid()[5:]): p for p in ax.patches if (p.get_gid() or '').startswith('edge:')}
+    nodes = [p.get_window_extent(renderer) for p in ax.patches if (p.get_gid() or '').startswith('node:')]
+    assert [labels[e].get_text() for e in sorted(labels)] == [op for op, _ in genes]  # every op, whole, in gene order
+    assert len(edges) == len(genes) + len(concat) and len(nodes) == 2 + len(genes) // 2 + 1
+    paths = {e: p.get_transform().transform_path(p.get_path()) for e, p in edges.items()}
+    # as polylines: intersects_bbox would take the arrowhead's CLOSEPOLY for a line to (0, 0)
+    paths = {e: [Path(line) for line in path.to_polygons(closed_only=False)] for e, path in paths.items()}
+    boxes = {e: t.get_window_extent(renderer) for e, t in labels.items()}
+    for e, box in boxes.items():
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, \
+            f'{labels[e].get_text()} is clipped by the figure'
+        assert not any(overlap(box, other) for f, other in boxes.items() if f != e), f'label {e} overlaps a label'
+        assert not any(overlap(box, node) for node in nodes), f'label {e} overlaps a node'
+        assert not any(crosses(paths[f], box) for f in paths if f != e), f'label {e} overlaps another edge'
+        assert not crosses(paths[e], box), f'label {e} lies on its own edge'
+        assert crosses(paths[e], box.padded(0.08 * fig.dpi)), f'label {e} is not beside its edge (0.08 inch)'
+    for node in nodes:
+        assert fig.bbox.x0 <= node.x0 and node.x1 <= fig.bbox.x1 and fig.bbox.y0 <= node.y0 and node.y1 <= fig.bbox.y1
+        assert sum(overlap(node, other) for other in nodes) == 1  # itself
+    visualize.pyplot().close(fig)
+
+
+def test_nodes_read_left_to_right_inputs_first_output_last():
+    g = genotypes.DARTS_V2
+    fig = visualize.draw_cell(g.normal, g.normal_concat, 'normal cell')
+    fig.canvas.draw()
+    x = {int(p.get_gid()[5:]): p.get_window_extent().x0 for p in fig.axes[0].patches if p.get_gid().startswith('node:')}
+    assert x[0] == x[1] < min(x[n] for n in range(2, 6)) and max(x[n] for n in range(2, 6)) < x[6]
+    assert x[2] < x[5]  # node 3 takes node 0 as input: it stands to its right
+    visualize.pyplot().close(fig)
+
+
+def test_pictures_are_drawn_by_graphviz_where_it_is_installed(tmp_path):
+    if not visualize.graphviz_available():
+        pytest.skip('graphviz (the dot program and the Python package) is not installed')
+    paths = visualize.plot_genotype(genotypes.NASNet, str(tmp_path), engine='graphviz')
+    assert all(is_png(p) for p in paths)
+
+
+def test_asking_for_graphviz_where_it_is_missing_is_one_line(tmp_path, capsys):
+    if visualize.graphviz_available():
+        pytest.skip('graphviz is installed here')
+    with pytest.raises(SystemExit) as e:
+        visualize.main(['DARTS_V2', '--out', str(tmp_path), '--engine', 'graphviz'])
+    assert e.value.code == 2 and 'needs the dot program' in capsys.readouterr().err
