@@ -142,7 +142,7 @@ def ports(node, routes, place, incoming):
 
 def draw_cell(genes, concat, title):
     """The matplotlib figure of one cell. Its artists' gids name them: 'op:E' is the label of edge E of
-    `cell_graph`, 'edge:E' the edge, 'node:N' the box of node N."""
+    `cell_graph`, 'edge:E' the edge, 'node:N' the box of node N, 'name:N' its name."""
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
     from matplotlib.path import Path
     plt = pyplot()
@@ -150,7 +150,7 @@ def draw_cell(genes, concat, title):
     fig = plt.figure(dpi=100)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.axis('off')
-    texts = {node: ax.text(0, 0, name, fontsize=NODE_SIZE, ha='center', va='center', zorder=3)
+    texts = {node: ax.text(0, 0, name, fontsize=NODE_SIZE, ha='center', va='center', zorder=3, gid=f'name:{node}')
              for node, name in enumerate(names)}
     texts.update({('label', e): ax.text(0, 0, op, fontsize=LABEL_SIZE, ha='center', va='bottom', gid=f'op:{e}')
                   for e, (_, _, op) in enumerate(edges) if op})
