@@ -94,7 +94,7 @@ def test_nodes_read_left_to_right_inputs_first_output_last():
     box = {n: artists[f'node:{n}'].get_window_extent() for n in range(7)}
     names = [artists[f'name:{n}'] for n in range(7)]
     assert [t.get_text() for t in names] == ['$c_{k-2}$', '$c_{k-1}$', '0', '1', '2', '3', '$c_{k}$']
-    assert all(box[n].contains(*t.get_window_extent().center) for n, t in enumerate(names))
+    assert all(box[n].contains(*t.get_window_extent().corners().mean(axis=0)) for n, t in enumerate(names))
     assert box[0].x0 == box[1].x0 < min(box[n].x0 for n in range(2, 6)) and max(box[n].x1 for n in range(2, 6)) < box[6].x0
     assert box[0].y0 > box[1].y1  # c_{k-2} above c_{k-1}
     assert box[2].x1 < box[5].x0  # node 3 takes node 0 as input: it stands to its right
