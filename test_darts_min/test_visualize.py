@@ -97,6 +97,7 @@ def test_nodes_read_left_to_right_inputs_first_output_last():
     assert all(box[n].contains(*t.get_window_extent().corners().mean(axis=0)) for n, t in enumerate(names))
     assert box[0].x0 == box[1].x0 < min(box[n].x0 for n in range(2, 6)) and max(box[n].x1 for n in range(2, 6)) < box[6].x0
     assert box[0].y0 > box[1].y1  # c_{k-2} above c_{k-1}
+    assert box[2].x0 == box[3].x0 == box[4].x0 and box[2].y0 > box[3].y1 and box[3].y0 > box[4].y1  # 0, 1, 2 from the top
     assert box[2].x1 < box[5].x0  # node 3 takes node 0 as input: it stands to its right
     visualize.pyplot().close(fig)
 
