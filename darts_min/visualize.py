@@ -65,19 +65,26 @@ def isotonic(values):
     return [total / count for total, count in blocks for _ in range(count)]
 
 
-def layered_layout(names, edges, size):
-    """A layered drawing as dot makes it, in inches. Each node sits in a column (the inputs in the first, a node
-    two columns right of its rightmost input, c_{k} last); an edge crosses each column between its ends in a
-    slot of its own, and its label fills its slot in the column just before its target. Items of a column are
-    stacked without overlap and only edges run between columns, so no label overlaps anything but its own edge.
-
-    `size(item)` gives (width, height) of an item's content: a node index, ('label', edge) or ('slot', edge, column).
-    Returns (columns: [(x, width)], place: {item: (column, y)}, routes: [[item, ...] per edge]), y downwards."""
+def columns_of(names, edges):
+    """{node: column}: the inputs in the first, a node two columns right of its rightmost input (the column
+    between holds its ops' labels), c_{k} two columns right of every other node."""
     rank = {0: 0, 1: 0}
     for j, target, _ in edges:
         if target < len(names) - 1:
             rank[target] = max(rank.get(target, 0), rank[j] + 2)
     rank[len(names) - 1] = max(rank.values()) + 2
+    return rank
+
+
+def layered_layout(names, edges, size):
+    """A layered drawing as dot makes it, in inches. Each node sits in its column (`columns_of`); an edge
+    crosses each column between its ends in a slot of its own, and its label fills its slot in the column just
+    before its target. Items of a column are
+    stacked without overlap and only edges run between columns, so no label overlaps anything but its own edge.
+
+    `size(item)` gives (width, height) of an item's content: a node index, ('label', edge) or ('slot', edge, column).
+    Returns (columns: [(x, width)], place: {item: (column, y)}, routes: [[item, ...] per edge]), y downwards."""
+    rank = columns_of(names, edges)
     columns = [[] for _ in range(rank[len(names) - 1] + 1)]
     for node in range(len(names)):
         columns[rank[node]].append(node)
@@ -211,27 +218,39 @@ def graphviz_available():
     return shutil.which('dot') is not None
 
 
-def render_graphviz(genes, concat, title):
-    """The PNG bytes of one cell drawn by dot, left to right, as the original code drew it."""
+def graphviz_cell(genes, concat, title):
+    """The graphviz.Digraph of one cell, drawn by dot left to right as the original code drew it."""
     import graphviz
     names, edges = cell_graph(genes, concat)
-    names = [name.strip('$').replace('{', '').replace('}', '') for name in names]  # c_{k-2} -> c_k-2
     g = graphviz.Digraph(graph_attr={'rankdir': 'LR', 'label': title, 'labelloc': 't', 'fontsize': '20'},
                          node_attr={'style': 'filled', 'shape': 'rect', 'fontsize': '20', 'penwidth': '2'},
                          edge_attr={'fontsize': '20'})
     for node, name in enumerate(names):
         kind = 'input' if node < 2 else 'output' if node == len(names) - 1 else 'node'
-        g.node(name, fillcolor=COLORS[kind])
-    for source, target, op in edges:
-        g.edge(names[source], names[target], label=op or '', color='black' if op else 'gray')
-    return g.pipe(format='png')
+        html = name.strip('$').replace('_{', '<sub>').replace('}', '</sub>')  # $c_{k-2}$ -> c<sub>k-2</sub>
+        g.node(str(node), label=f'<{html}>', fillcolor=COLORS[kind])
+    rank = columns_of(names, edges)
+    for column in sorted(set(rank.values())):  # nodes of one column in order from the top, c_{k-2} above c_{k-1}
+        nodes = [str(node) for node in rank if rank[node] == column]
+        if len(nodes) > 1:
+            with g.subgraph(graph_attr={'rank': 'same'}) as same:
+                for a, b in zip(nodes, nodes[1:]):
+                    same.edge(a, b, style='invis')
+    for e, (source, target, op) in enumerate(edges):
+        if op:  # the op as a node of its own on the edge: dot keeps it off every other node, label and edge
+            g.node(f'op{e}', label=op, shape='plaintext', style='', fontsize='18')
+            g.edge(str(source), f'op{e}', arrowhead='none')
+            g.edge(f'op{e}', str(target))
+        else:
+            g.edge(str(source), str(target), color='gray')
+    return g
 
 
 def plot_cell(genes, concat, path, title, engine=None):
     """One cell: genes = [(op, input), ...], two per intermediate node; writes the PNG at `path`.
     engine: 'graphviz', 'matplotlib', or None for graphviz where it is installed."""
     if engine == 'graphviz' or engine is None and graphviz_available():
-        png = render_graphviz(genes, concat, title)
+        png = graphviz_cell(genes, concat, title).pipe(format='png')
         try:
             atomic_write(path, lambda f: f.write(png), mode='wb')
         except OSError as e:

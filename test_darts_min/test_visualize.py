@@ -102,6 +102,16 @@ def test_nodes_read_left_to_right_inputs_first_output_last():
     visualize.pyplot().close(fig)
 
 
+def test_the_graphviz_cell_has_every_op_on_its_edge_and_nodes_in_order():
+    pytest.importorskip('graphviz')
+    g = genotypes.NASNet
+    source = visualize.graphviz_cell(g.reduce, g.reduce_concat, 'reduction cell').source
+    for e, (op, j) in enumerate(g.reduce):
+        assert f'op{e} [label={op} ' in source and f'{j} -> op{e}' in source and f'op{e} -> {2 + e // 2}' in source
+    assert all(f'{k} -> 7 [color=gray]' in source for k in g.reduce_concat)
+    assert '0 -> 1 [style=invis]' in source and '2 -> 3 [style=invis]' in source  # c_{k-2} above c_{k-1}; 0 above 1
+
+
 def test_pictures_are_drawn_by_graphviz_where_it_is_installed(tmp_path):
     if not visualize.graphviz_available():
         pytest.skip('graphviz (the dot program and the Python package) is not installed')
