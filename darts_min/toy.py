@@ -86,9 +86,13 @@ def solve(args, xi, steps, bound):
     return path, None
 
 
+def order(xi):
+    return 'second order' if xi > 0 else 'first order'
+
+
 def describe(xi, path, diverged):
     """One line: where the run ended, or where it diverged."""
-    name = f'xi {xi:g} ({"second" if xi > 0 else "first"} order)'
+    name = f'xi {xi:g} ({order(xi)})'
     alpha, w = path[-1]
     if diverged is not None:
         return f'{name}: diverged at step {diverged} (alpha {alpha:.4g}, w {w:.4g})'
@@ -117,7 +121,7 @@ def plot(runs, args, path):
     for xi, points, diverged in runs:
         a, w = zip(*points)
         end = f'diverged at step {diverged}' if diverged is not None else f'ends at ({a[-1]:.3f}, {w[-1]:.3f})'
-        drawn, = ax.plot(a, w, '.-', ms=3, lw=1.2, label=f'ξ = {xi:g} ({"second" if xi > 0 else "first"} order): {end}')
+        drawn, = ax.plot(a, w, '.-', ms=3, lw=1.2, label=f'ξ = {xi:g} ({order(xi)}): {end}')
         ax.plot(a[-1], w[-1], 'D', ms=6, color=drawn.get_color())
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
@@ -134,7 +138,8 @@ def parse(argv):
     """(toy arguments, search arguments): the search's own parser builds and checks the optimizer flags."""
     from .sweep import load_train_search
     p = cli.ArgumentParser(prog='python -m darts_min.toy', description=__doc__.splitlines()[0], allow_abbrev=False,
-                           epilog='Optimizer flags of train_search.py: --' + ', --'.join(OPTIMIZER_FLAGS))
+                           epilog='It also takes the optimizer flags of train_search.py: --' + ', --'.join(OPTIMIZER_FLAGS) +
+                           '; here: sgd on both sides, learning rates 0.1, no weight decay unless given.')
     p.add_argument('--xi', type=float, nargs='+', default=[0, 0.1, 0.5, 1],
                    help="learning rates of the virtual step (DARTS Eq. 6); 0: first order")
     p.add_argument('--steps', type=int, default=200, help='alpha and w steps of each run')

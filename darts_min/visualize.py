@@ -37,6 +37,7 @@ def pyplot():
 def save_figure(fig, path, dpi):
     """Write `fig` as a PNG at `path` atomically (an interrupted write leaves no half picture), then close it."""
     try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=dpi), mode='wb')
     except OSError as e:
         raise cli.UserError(f'cannot write {path}: {e.strerror or e}') from None
