@@ -34,7 +34,7 @@ def cell_status(path):
     return 'done' if last >= epochs - 1 else 'started'
 
 
-def _train_search():
+def load_train_search():
     """The search script beside the package (a clone, or an editable install of it)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if not os.path.exists(os.path.join(root, 'train_search.py')):
@@ -50,7 +50,7 @@ def run_cells(argvs):
 
     A cell's argv starts with the program: 'search' (train_search.py) or 'random' (random search)."""
     from . import random_search
-    programs = {'search': _train_search().main, 'random': random_search.main}
+    programs = {'search': load_train_search().main, 'random': random_search.main}
     codes = []
     for program, *argv in argvs:
         try:
@@ -116,7 +116,7 @@ def parse(argv):
             p.error(f'{flag} is set by the sweep for each cell; drop it')
     if args.random_samples < 1:
         p.error(f'--random_samples must be positive, got {args.random_samples}')
-    train_search = _train_search()  # every cell's arguments are checked before anything is submitted
+    train_search = load_train_search()  # every cell's arguments are checked before anything is submitted
     space = train_search.parse_args(passthrough)
     for method, w, a in itertools.product([m for m in args.methods if m != 'random'], args.w_optimizers, args.arch_optimizers):
         train_search.parse_args([*passthrough, '--method', method, '--w_optimizer', w, '--arch_optimizer', a])

@@ -1,18 +1,27 @@
-"""Draw a genotype's cells (as the paper's Figures 4-5): writes normal.png and reduce.png.
+"""Draw a genotype's cells as the paper's Figures 4-5: writes normal.png and reduce.png.
 
     python -m darts_min.visualize runs/search-XXXX          # a run directory holding genotype.json
     python -m darts_min.visualize genotype.json --out figs   # a genotype file
     python -m darts_min.visualize DARTS_V2 --out figs        # a genotype of genotypes.py
 
-Inputs c_{k-2}, c_{k-1} on the left, intermediate nodes 0..3 in the middle, the concatenated output
-c_{k} on the right; each edge carries its op. Drawn with matplotlib (`pip install matplotlib`).
+Inputs c_{k-2}, c_{k-1} on the left, intermediate nodes 0, 1, ... in order, the output c_{k} (the concatenation
+of the nodes in *_concat) on the right; each edge carries its op. Drawn by graphviz's `dot` where both the
+program and the `graphviz` Python package are installed (as the original code did), else by matplotlib
+(`pip install matplotlib`), whose layout is the same layered one: every label whole, beside its own edge,
+overlapping nothing.
 """
 import os
+import shutil
 import sys
 
 from . import cli, genotypes
+from .runs import atomic_write
 
-COLORS = {'input': '#a6cee3', 'node': '#fdbf6f', 'output': '#b2df8a'}
+COLORS = {'input': '#b4eeb4', 'node': '#add8e6', 'output': '#eee8aa'}  # the original's darkseagreen2, lightblue, palegoldenrod
+LABEL_SIZE, NODE_SIZE = 9, 10  # points
+GAP = 0.4    # inches between two columns: only edges run there
+PAD = 0.06   # inches around a label or a node's text, and between two items of a column
+PORT = 0.11  # inches between the edges that meet one side of a node
 
 
 def pyplot():
@@ -25,54 +34,241 @@ def pyplot():
     return plt
 
 
-def plot_cell(genes, concat, path, title):
-    """One cell: genes = [(op, input), ...], two per intermediate node; writes the PNG at `path`."""
-    plt = pyplot()
+def save_figure(fig, path, dpi):
+    """Write `fig` as a PNG at `path` atomically (an interrupted write leaves no half picture), then close it."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=dpi), mode='wb')
+    except OSError as e:
+        raise cli.UserError(f'cannot write {path}: {e.strerror or e}') from None
+    finally:
+        pyplot().close(fig)
+
+
+def cell_graph(genes, concat):
+    """(names, edges) of a cell: node 0, 1 are c_{k-2}, c_{k-1}, node 2 + i is intermediate node i, the last is
+    c_{k}; edges are (source, target, op), op None for the edges into c_{k}."""
     steps = len(genes) // 2
-    pos = {0: (0.0, 1.0), 1: (0.0, -1.0)}
-    for i in range(steps):
-        pos[2 + i] = (1.5 + 1.5 * i, 1.6 * ((i % 2) - 0.5))
-    out = (1.5 + 1.5 * steps, 0.0)
-    fig, ax = plt.subplots(figsize=(2.4 + 1.9 * steps, 3.6))
-    ax.set_xlim(-0.7, out[0] + 0.7)
-    ax.set_ylim(-1.7, 1.7)
-    for k, (op, j) in enumerate(genes):
-        bend = 0.25 if k % 2 else -0.25
-        start, end = pos[j], pos[2 + k // 2]
-        ax.annotate('', xy=end, xytext=start, arrowprops=dict(
-            arrowstyle='-|>', color='#555555', shrinkA=16, shrinkB=16, connectionstyle=f'arc3,rad={bend}'))
-        # the label sits on the curve, 40% of the way: arc3 is a quadratic Bezier bent in display coordinates
-        (x0, y0), (x1, y1) = ax.transData.transform([start, end])
-        cx, cy = (x0 + x1) / 2 + bend * (y1 - y0), (y0 + y1) / 2 - bend * (x1 - x0)
-        t = 0.4
-        at = [(1 - t) ** 2 * a + 2 * (1 - t) * t * c + t ** 2 * b for a, c, b in ((x0, cx, x1), (y0, cy, y1))]
-        ax.text(*ax.transData.inverted().transform(at), op, fontsize=7, ha='center', va='center',
-                bbox=dict(boxstyle='round', fc='white', ec='none', alpha=0.85))
-    for k in concat:
-        ax.annotate('', xy=out, xytext=pos[k], arrowprops=dict(arrowstyle='-|>', color='#bbbbbb', shrinkA=16, shrinkB=16))
-    labels = {0: 'c_{k-2}', 1: 'c_{k-1}', **{2 + i: str(i) for i in range(steps)}}
-    for node, (x, y) in pos.items():
-        kind = 'input' if node < 2 else 'node'
-        ax.text(x, y, f'${labels[node]}$' if node < 2 else labels[node], ha='center', va='center', fontsize=10,
-                bbox=dict(boxstyle='circle' if node >= 2 else 'round', fc=COLORS[kind], ec='#333333'))
-    ax.text(*out, '$c_{k}$', ha='center', va='center', fontsize=10,
-            bbox=dict(boxstyle='round', fc=COLORS['output'], ec='#333333'))
-    ax.set_title(title)
+    names = ['$c_{k-2}$', '$c_{k-1}$', *map(str, range(steps)), '$c_{k}$']
+    edges = [(j, 2 + k // 2, op) for k, (op, j) in enumerate(genes)] + [(j, 2 + steps, None) for j in concat]
+    return names, edges
+
+
+def isotonic(values):
+    """The non-decreasing sequence nearest to `values` in least squares (pool adjacent violators)."""
+    blocks = []  # [sum, count]
+    for v in values:
+        blocks.append([v, 1])
+        while len(blocks) > 1 and blocks[-2][0] * blocks[-1][1] > blocks[-1][0] * blocks[-2][1]:
+            total, count = blocks.pop()
+            blocks[-1][0] += total
+            blocks[-1][1] += count
+    return [total / count for total, count in blocks for _ in range(count)]
+
+
+def columns_of(names, edges):
+    """{node: column}: the inputs in the first, a node two columns right of its rightmost input (the column
+    between holds its ops' labels), c_{k} two columns right of every other node."""
+    rank = {0: 0, 1: 0}
+    for j, target, _ in edges:
+        if target < len(names) - 1:
+            rank[target] = max(rank.get(target, 0), rank[j] + 2)
+    rank[len(names) - 1] = max(rank.values()) + 2
+    return rank
+
+
+def layered_layout(names, edges, size):
+    """A layered drawing as dot makes it, in inches. Each node sits in its column (`columns_of`); an edge
+    crosses each column between its ends in a slot of its own, and its label fills its slot in the column just
+    before its target. Items of a column are
+    stacked without overlap and only edges run between columns, so no label overlaps anything but its own edge.
+
+    `size(item)` gives (width, height) of an item's content: a node index, ('label', edge) or ('slot', edge, column).
+    Returns (columns: [(x, width)], place: {item: (column, y)}, routes: [[item, ...] per edge]), y downwards."""
+    rank = columns_of(names, edges)
+    columns = [[] for _ in range(rank[len(names) - 1] + 1)]
+    for node in range(len(names)):
+        columns[rank[node]].append(node)
+    routes = []  # per edge: its items from source to target
+    for e, (j, target, op) in enumerate(edges):
+        slots = [('label', e) if op and c == rank[target] - 1 else ('slot', e, c) for c in range(rank[j] + 1, rank[target])]
+        for c, slot in zip(range(rank[j] + 1, rank[target]), slots):
+            columns[c].append(slot)
+        routes.append([j, *slots, target])
+    neighbours = {item: [] for column in columns for item in column}
+    for route in routes:
+        for a, b in zip(route, route[1:]):
+            neighbours[a].append(b)
+            neighbours[b].append(a)
+    column_of = {item: c for c, column in enumerate(columns) for item in column}
+    extent = {item: size(item) for item in neighbours}  # (width, height)
+
+    def wanted(item, depth):  # the mean depth of an item's neighbours
+        return sum(depth[n] for n in neighbours[item]) / len(neighbours[item]) if neighbours[item] else depth[item]
+
+    def order(c, depth):  # sort a column by its neighbours' mean depth; the nodes keep their own order among them
+        column = sorted(columns[c], key=lambda item: wanted(item, depth))
+        nodes = iter(sorted(item for item in column if isinstance(item, int)))
+        columns[c] = [next(nodes) if isinstance(item, int) else item for item in column]
+
+    def pack(c, depth):  # the depths nearest the neighbours' mean that keep the column's items apart, in order
+        column = columns[c]
+        offsets = [0.0]
+        for a, b in zip(column, column[1:]):
+            offsets.append(offsets[-1] + (extent[a][1] + extent[b][1]) / 2 + PAD)
+        want = [wanted(item, depth) - offset for item, offset in zip(column, offsets)]
+        for item, z, offset in zip(column, isotonic(want), offsets):
+            depth[item] = z + offset
+
+    depth = {}
+    for column in columns:  # start: each column stacked from the top
+        y = 0.0
+        for item in column:
+            depth[item] = y + extent[item][1] / 2
+            y += extent[item][1] + PAD
+    sweeps = [*range(1, len(columns)), *range(len(columns) - 2, -1, -1)]
+    for c in sweeps * 2:  # barycentre ordering, left to right and back (the first column keeps c_{k-2} above)
+        if c:
+            order(c, depth)
+        pack(c, depth)
+    for c in sweeps * 4:  # then only positions
+        pack(c, depth)
+    top = min(depth[item] - extent[item][1] / 2 for item in depth)
+    widths = [max(extent[item][0] for item in column) for column in columns]
+    xs = [sum(widths[:c]) + c * GAP + widths[c] / 2 for c in range(len(columns))]
+    place = {item: (column_of[item], depth[item] - top) for item in depth}
+    return list(zip(xs, widths)), place, routes
+
+
+def ports(node, routes, place, incoming):
+    """{edge: depth} where the edges meet one side of a node, in the order of the items they come from."""
+    ends = [(place[route[-2] if incoming else route[1]][1], e) for e, route in enumerate(routes)
+            if route[-1 if incoming else 0] == node]
+    center = place[node][1]
+    return {e: center + (k - (len(ends) - 1) / 2) * PORT for k, (_, e) in enumerate(sorted(ends))}
+
+
+def draw_cell(genes, concat, title):
+    """The matplotlib figure of one cell. Its artists' gids name them: 'op:E' is the label of edge E of
+    `cell_graph`, 'edge:E' the edge, 'node:N' the box of node N, 'name:N' its name."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    from matplotlib.path import Path
+    plt = pyplot()
+    names, edges = cell_graph(genes, concat)
+    fig = plt.figure(dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
     ax.axis('off')
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    texts = {node: ax.text(0, 0, name, fontsize=NODE_SIZE, ha='center', va='center', zorder=3, gid=f'name:{node}')
+             for node, name in enumerate(names)}
+    texts.update({('label', e): ax.text(0, 0, op, fontsize=LABEL_SIZE, ha='center', va='bottom', gid=f'op:{e}')
+                  for e, (_, _, op) in enumerate(edges) if op})
+    renderer = fig.canvas.get_renderer()
+    boxes = {}  # item: (width, height) in inches
+    for item, text in texts.items():
+        extent = text.get_window_extent(renderer)
+        width, height = extent.width / fig.dpi + 2 * PAD, extent.height / fig.dpi + 2 * PAD
+        if isinstance(item, int):  # a node: room for the edges that meet its sides, and never narrower than tall
+            meeting = max(sum(edge[0] == item for edge in edges), sum(edge[1] == item for edge in edges))
+            height = max(height, (meeting - 1) * PORT + 2 * PAD, 0.3)
+            width = max(width, 0.3)
+        boxes[item] = width, height
+    columns, place, routes = layered_layout(names, edges, lambda item: boxes.get(item, (0.0, PAD)))
+
+    margin, title_height = 0.15, 0.35
+    width = columns[-1][0] + columns[-1][1] / 2 + 2 * margin
+    height = max(y + boxes.get(item, (0, PAD))[1] / 2 for item, (_, y) in place.items()) + 2 * margin + title_height
+    fig.set_size_inches(width, height)
+    ax.set_xlim(-margin, width - margin)
+    ax.set_ylim(height - margin - title_height, -margin - title_height)  # y is the depth, downwards
+    fig.text(0.5, 1 - margin / height, title, ha='center', va='top', fontsize=11)
+    for node in range(len(names)):
+        x, y, (w, h) = columns[place[node][0]][0], place[node][1], boxes[node]
+        kind = 'input' if node < 2 else 'output' if node == len(names) - 1 else 'node'
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle='round,pad=0,rounding_size=0.05',
+                                    fc=COLORS[kind], ec='#333333', lw=1.2, gid=f'node:{node}', zorder=2))
+        texts[node].set_position((x, y))
+    for e, (route, (source, target, op)) in enumerate(zip(routes, edges)):
+        # horizontal runs: out of the source's side to its column's edge, through each column between, into the target
+        (xs, ws), (xt, wt) = columns[place[source][0]], columns[place[target][0]]
+        runs = [(xs + boxes[source][0] / 2, xs + ws / 2, ports(source, routes, place, False)[e])]
+        for item in route[1:-1]:
+            (x, w), y = columns[place[item][0]], place[item][1]
+            if item in texts:  # the edge runs along the bottom of its label's slot, the label just above it
+                y += boxes[item][1] / 2 - PAD / 2
+                texts[item].set_position((x, y - PAD / 2))
+            runs.append((x - w / 2, x + w / 2, y))
+        runs.append((xt - wt / 2, xt - boxes[target][0] / 2, ports(target, routes, place, True)[e]))
+        verts, codes = [(runs[0][0], runs[0][2]), (runs[0][1], runs[0][2])], [Path.MOVETO, Path.LINETO]
+        for (_, a, ya), (b, c, yb) in zip(runs, runs[1:]):  # across a gap: a curve leaving and arriving level
+            verts += [((a + b) / 2, ya), ((a + b) / 2, yb), (b, yb)]
+            codes += [Path.CURVE4] * 3
+            if c > b:
+                verts.append((c, yb))
+                codes.append(Path.LINETO)
+        ax.add_patch(FancyArrowPatch(path=Path(verts, codes), arrowstyle='-|>', mutation_scale=9, shrinkA=0,
+                                     shrinkB=0, lw=1.1, color='#444444' if op else '#aaaaaa', gid=f'edge:{e}', zorder=1))
+    return fig
 
 
-def plot_genotype(genotype, folder):
+def graphviz_available():
+    """Whether the graphviz Python package and its `dot` program are both installed."""
+    try:
+        import graphviz  # noqa: F401
+    except ImportError:
+        return False
+    return shutil.which('dot') is not None
+
+
+def graphviz_cell(genes, concat, title):
+    """The graphviz.Digraph of one cell, drawn by dot left to right as the original code drew it."""
+    import graphviz
+    names, edges = cell_graph(genes, concat)
+    g = graphviz.Digraph(graph_attr={'rankdir': 'LR', 'label': title, 'labelloc': 't', 'fontsize': '20'},
+                         node_attr={'style': 'filled', 'shape': 'rect', 'fontsize': '20', 'penwidth': '2'},
+                         edge_attr={'fontsize': '20'})
+    for node, name in enumerate(names):
+        kind = 'input' if node < 2 else 'output' if node == len(names) - 1 else 'node'
+        html = name.strip('$').replace('_{', '<sub>').replace('}', '</sub>')  # $c_{k-2}$ -> c<sub>k-2</sub>
+        g.node(str(node), label=f'<{html}>', fillcolor=COLORS[kind])
+    rank = columns_of(names, edges)
+    for column in sorted(set(rank.values())):  # nodes of one column in order from the top, c_{k-2} above c_{k-1}
+        nodes = [str(node) for node in rank if rank[node] == column]
+        if len(nodes) > 1:
+            with g.subgraph(graph_attr={'rank': 'same'}) as same:
+                for a, b in zip(nodes, nodes[1:]):
+                    same.edge(a, b, style='invis')
+    for e, (source, target, op) in enumerate(edges):
+        if op:  # the op as a node of its own on the edge: dot keeps it off every other node, label and edge
+            g.node(f'op{e}', label=op, shape='plaintext', style='', fontsize='18')
+            g.edge(str(source), f'op{e}', arrowhead='none')
+            g.edge(f'op{e}', str(target))
+        else:
+            g.edge(str(source), str(target), color='gray')
+    return g
+
+
+def plot_cell(genes, concat, path, title, engine=None):
+    """One cell: genes = [(op, input), ...], two per intermediate node; writes the PNG at `path`.
+    engine: 'graphviz', 'matplotlib', or None for graphviz where it is installed."""
+    if engine == 'graphviz' or engine is None and graphviz_available():
+        png = graphviz_cell(genes, concat, title).pipe(format='png')
+        try:
+            atomic_write(path, lambda f: f.write(png), mode='wb')
+        except OSError as e:
+            raise cli.UserError(f'cannot write {path}: {e.strerror or e}') from None
+    else:
+        save_figure(draw_cell(genes, concat, title), path, dpi=150)
+
+
+def plot_genotype(genotype, folder, engine=None):
     """normal.png and reduce.png of `genotype` in `folder`; returns their paths."""
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
         raise cli.UserError(f'cannot write pictures into {folder}: {e.strerror or e}') from None
     paths = [os.path.join(folder, f'{kind}.png') for kind in ('normal', 'reduce')]
-    plot_cell(genotype.normal, genotype.normal_concat, paths[0], 'normal cell')
-    plot_cell(genotype.reduce, genotype.reduce_concat, paths[1], 'reduction cell')
+    plot_cell(genotype.normal, genotype.normal_concat, paths[0], 'normal cell', engine)
+    plot_cell(genotype.reduce, genotype.reduce_concat, paths[1], 'reduction cell', engine)
     return paths
 
 
@@ -91,9 +287,13 @@ def main(argv=None):
     p = cli.ArgumentParser(prog='python -m darts_min.visualize', description='Draw the cells of a genotype.')
     p.add_argument('source', help='a run directory, a genotype.json, or a genotype name of genotypes.py')
     p.add_argument('--out', default=None, help='output folder (default: beside the genotype; . for a name)')
+    p.add_argument('--engine', choices=['graphviz', 'matplotlib'], default=None,
+                   help='default: graphviz where it is installed (the dot program and the graphviz package), else matplotlib')
     args = p.parse_args(argv)
+    if args.engine == 'graphviz' and not graphviz_available():
+        p.error('--engine graphviz needs the dot program and the graphviz package (pip install graphviz)')
     genotype, folder = resolve(args.source)
-    for path in plot_genotype(genotype, args.out or folder):
+    for path in plot_genotype(genotype, args.out or folder, args.engine):
         print(path)
     return 0
 
