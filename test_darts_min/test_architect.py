@@ -1,4 +1,6 @@
 """The architect against exact autograd: first order, the virtual step, and the unrolled hypergradient."""
+import copy
+
 import pytest
 import torch
 from torch.func import functional_call
@@ -23,7 +25,6 @@ def setup(w_optimizer='momentum', arch_optimizer='adam', warm_steps=1, seed=0, w
     args = train_search.parse_args(['--w_optimizer', w_optimizer, '--arch_optimizer', arch_optimizer, *argv,
                                     '--w_optimizer_args', *w_args])
     w_opt = optimizers.for_weights(args, model.parameters())
-    xt, yt = batch(dtype=dtype, seed=1)
     for seed in range(warm_steps):
         x, y = batch(dtype=dtype, seed=10 + seed)
         w_opt.zero_grad()
@@ -47,16 +48,16 @@ def exact_hypergradient(model, w_opt, xt, yt, xv, yv, xi, monkeypatch):
         g.register_hook(lambda cotangent: cotangent.nan_to_num(nan=0.0))
     w_prime = [w.detach().clone() for w in weights]
     group = {**w_opt.param_groups[0], 'params': w_prime, 'lr': xi, 'differentiable': True}
-    copy = type(w_opt)([group], differentiable=True)
+    virtual = type(w_opt)([group], differentiable=True)
     for w, c, g in zip(weights, w_prime, grads):  # step counts in double, as the regular step's Python floats
-        copy.state[c] = {k: v.to(D, copy=True) if torch.is_tensor(v) else v for k, v in w_opt.state.get(w, {}).items()}
+        virtual.state[c] = {k: v.to(D, copy=True) if torch.is_tensor(v) else v for k, v in w_opt.state.get(w, {}).items()}
         c.grad = g
     with monkeypatch.context() as m:
         # torch's first momentum step sets its buffer to grad.detach().clone(); undone, autograd sees the whole step
         m.setattr(torch.Tensor, 'detach', lambda t: t)
         torch.set_default_dtype(D)  # new step counts in double too
         try:
-            copy.step()
+            virtual.step()
         finally:
             torch.set_default_dtype(torch.float32)
     exact = torch.autograd.grad(val_loss_at(model, dict(zip(names, w_prime)), xv, yv), model.arch_parameters())
@@ -122,7 +123,7 @@ def next_weights(w_opt, model, x, y, lr):
 def test_virtual_step_is_the_w_optimizers_next_step_and_leaves_it_untouched(w_optimizer, w_args, warm_steps):
     model, args, w_opt = setup(w_optimizer, warm_steps=warm_steps, w_args=w_args)
     xt, yt = batch(dtype=D, seed=1)
-    state = w_opt.state_dict()
+    state = copy.deepcopy(w_opt.state_dict())  # state_dict() holds the live tensors
     weights = [w.detach().clone() for w in model.parameters()]
     w_prime, _ = Architect(model, args).virtual_step(xt, yt, 0.1, w_opt)
     assert checkpoints_equal(w_opt.state_dict(), state)  # to the bit, and no state entry added
@@ -135,7 +136,7 @@ def test_virtual_step_is_the_w_optimizers_next_step_and_leaves_it_untouched(w_op
 
 def test_unrolled_step_leaves_the_w_optimizer_and_w_untouched_and_builds_no_network(monkeypatch):
     model, args, w_opt = setup('adam', warm_steps=2)
-    state, weights = w_opt.state_dict(), [w.detach().clone() for w in model.parameters()]
+    state, weights = copy.deepcopy(w_opt.state_dict()), [w.detach().clone() for w in model.parameters()]
     built = []
     init = model_search.Network.__init__
     monkeypatch.setattr(model_search.Network, '__init__', lambda self, *a, **k: built.append(1) or init(self, *a, **k))
