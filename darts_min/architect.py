@@ -33,8 +33,8 @@ def next_step(optimizer, weights, grads, lr):
     for (i, fresh, _), ws in buckets.items():
         group = optimizer.param_groups[i]
         hyper = {**group, 'lr': lr, 'differentiable': True, 'foreach': False}
-        w = torch.cat([w.detach().reshape(-1) for w in ws])  # a copy, stepped in place into w'
-        g = torch.cat([grad_of[w].reshape(-1) for w in ws]).requires_grad_()
+        w = torch.cat([v.detach().reshape(-1) for v in ws])  # a copy, stepped in place into w'
+        g = torch.cat([grad_of[v].reshape(-1) for v in ws]).requires_grad_()
         if sgd and not group['maximize']:
             # The original code's d = g + wd * w, rounded twice; torch's SGD fuses it into one multiply-add, which
             # can differ in the last bit. The same update, as in SGD's definition: L2 decay added to the gradient.
