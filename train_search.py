@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from darts_min import checkpointing, cli, data, dynamics, genotypes, methods, optimizers, runs, visualize
-from darts_min.architect import Architect
+from darts_min.architect import UNROLLED_STEPS, Architect
 from darts_min.model_nb201 import NB201Network, load_table
 from darts_min.model_search import Network
 from darts_min.training import (AvgMeter, NonFiniteLoss, accuracy, autocast, evaluate, frozen, log_epoch,
@@ -41,7 +41,7 @@ def build_parser():
     a('--seed', type=int, default=2)
     a('--grad_clip', type=float, default=5, help='clip the w gradient norm to this')
     a('--train_portion', type=float, default=0.5, help='part of the training set that trains w; the rest trains alpha')
-    a('--unrolled', action='store_true', help='second-order architecture gradient (DARTS Eq. 7)')
+    a('--unrolled', action='store_true', help='second-order architecture gradient (DARTS Eqs. 6-8)')
     a('--arch_learning_rate', type=float, default=3e-4)
     a('--arch_weight_decay', type=float, default=1e-3)
     # optimizers of the study
@@ -49,6 +49,8 @@ def build_parser():
     a('--arch_optimizer', default='adam', help=f'optimizer of alpha: {", ".join(optimizers.REGISTRY)}')
     a('--w_optimizer_args', nargs='*', default=[], metavar='KEY=VALUE', help='override constructor arguments of w\'s optimizer')
     a('--arch_optimizer_args', nargs='*', default=[], metavar='KEY=VALUE', help='same for alpha\'s optimizer')
+    a('--unrolled_step', default='optimizer', help="with --unrolled, the virtual step w': optimizer (the w optimizer's "
+      "own next step) or gradient (w - xi (g + wd w) whatever the w optimizer, Eq. 6 as printed)")
     # the variants (darts_min/methods.py)
     a('--method', default='darts', help=f'one of {", ".join(methods.METHODS)}')
     a('--epsilon_alpha', type=float, default=0.3, help='SDARTS: final perturbation radius (grows from 0.03)')
@@ -98,6 +100,9 @@ def validate(args):
     cli.check(args.method in methods.METHODS, f'unknown method {args.method!r} (choose from {", ".join(methods.METHODS)})')
     cli.check(not args.unrolled or methods.METHODS[args.method].second_order,
               f'--method {args.method} defines no second-order (--unrolled) search: drop --unrolled')
+    cli.check(args.unrolled_step in UNROLLED_STEPS,
+              f'--unrolled_step must be one of {", ".join(UNROLLED_STEPS)}, got {args.unrolled_step!r}')
+    cli.check(args.unrolled or args.unrolled_step == 'optimizer', '--unrolled_step goes with --unrolled')
     cli.check(args.epsilon_alpha >= 0.03, f'--epsilon_alpha must be at least its starting 0.03, got {args.epsilon_alpha}')
     cli.check_non_negative(args, ['aux_skip_beta', 'beta_decay_weight', 'hessian_every'])
     cli.check_positive(args, ['hessian_batches', 'hessian_iters', 'hessian_tol'])

@@ -2,15 +2,18 @@
 
     python benchmarks/search_step.py --device cpu --init_channels 8 --layers 5 --batch_size 16
     python benchmarks/search_step.py --device cuda --dtype bf16 --channels_last   # paper size by default
+    python benchmarks/search_step.py --device cpu --init_channels 8 --layers 5 --batch_size 16 --w_optimizer adam
 
-Times, in this process, one after the other (median seconds over --repeats after one warm-up):
-one forward+backward of the supernet for all gradients (F), one for alpha gradients only (F_alpha),
-a first-order step (alpha step + w step) and a second-order step. The limit of a first-order step is
-2F, of a second-order step 3F + 2F_alpha (virtual step, valid loss at w', w step, and the two
-finite-difference passes). F_alpha freezes w, as the architect does. Step memory: the peak during three
-steps of one kind above what was in use before them, after one warm-up step, in a fresh process per kind
-(CUDA: the allocator's peak; CPU: peak RSS, with glibc's mmap threshold fixed so that freed activations
-leave RSS, and the peak reset after the warm-up, whose one-time allocations are not step memory).
+Times, in this process, one after the other (median seconds over --repeats after one warm-up): one
+forward+backward of the supernet for all gradients (F), one for alpha gradients only (F_alpha), a
+first-order step (alpha step + w step) and a second-order step. The limit of a first-order step is 2F,
+of a second-order step 3F + 2F_alpha (virtual step, valid loss at w', w step, and the two
+finite-difference passes). F_alpha freezes w, as the architect does. --w_optimizer (a registry name,
+default DARTS's momentum) is the w optimizer of the steps; the second-order step's virtual step is its
+next step. Step memory: the peak during three steps of one kind above what was in use before them, after
+one warm-up step, in a fresh process per kind (CUDA: the allocator's peak; CPU: peak RSS, with glibc's
+mmap threshold fixed so that freed activations leave RSS, and the peak reset after the warm-up, whose
+one-time allocations are not step memory).
 Prints a table, then one JSON line per figure.
 """
 import argparse
@@ -45,6 +48,7 @@ def parse():
     p.add_argument('--dtype', choices=['fp32', 'bf16'], default='fp32', help='bf16: autocast for the forward passes')
     p.add_argument('--channels_last', action='store_true')
     p.add_argument('--checkpoint_cells', action='store_true')
+    p.add_argument('--w_optimizer', default='momentum', choices=list(optimizers.REGISTRY))
     p.add_argument('--repeats', type=int, default=5)
     p.add_argument('--memory_of', choices=STEPS, help=argparse.SUPPRESS)  # the child process of one memory figure
     return p.parse_args()
@@ -53,7 +57,7 @@ def parse():
 def setup(a, device):
     cli.seed_everything(0, device)
     argv = ['--amp' if a.dtype == 'bf16' else '--no-amp'] + (['--channels_last'] if a.channels_last else [])
-    args = train_search.parse_args(argv + ['--device', str(device)])
+    args = train_search.parse_args(argv + ['--device', str(device), '--w_optimizer', a.w_optimizer])
     model = Network(a.init_channels, 10, a.layers, nn.CrossEntropyLoss()).to(device)
     checkpoint_edges(model, a.checkpoint_cells)
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
@@ -153,7 +157,7 @@ def main():
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'CPU ({torch.get_num_threads()} threads)'
     config = {'init_channels': a.init_channels, 'layers': a.layers, 'batch_size': a.batch_size,
               'image_size': a.image_size, 'dtype': a.dtype, 'channels_last': a.channels_last,
-              'checkpoint_cells': a.checkpoint_cells}
+              'checkpoint_cells': a.checkpoint_cells, 'w_optimizer': a.w_optimizer}
     print(f'# {name}, torch {torch.__version__}, ' + ', '.join(f'{k}={v}' for k, v in config.items()))
     print(f'{"step":<14}{"seconds":>10}{"limit ratio":>13}{"memory MB":>11}')
     for step in STEPS:

@@ -3,7 +3,8 @@
     python -m darts_min.sweep --save runs/sweep --w_optimizers momentum adam --arch_optimizers adam rmsprop \\
         --methods darts --seeds 0 1 --epochs 50           # any train_search.py flag is passed through
 
-Each cell is a train_search.py run in SWEEP_DIR/<method>-w_<w>-a_<alpha>-seed<s>. A finished cell is
+Each cell is a train_search.py run in SWEEP_DIR/<method>-w_<w>-a_<alpha>-seed<s> (with -unrolled_gradient before
+-seed<s> under --unrolled_step gradient). A finished cell is
 skipped, an interrupted one resumed, so the same command continues a sweep. Jobs go through submitit:
 on SLURM one job per cell with one GPU; on this machine one job per visible GPU (or one job on a CPU
 machine), each running its share of the cells one after the other.
@@ -19,8 +20,9 @@ import torch
 from . import cli, methods, optimizers, runs
 
 
-def cell_name(method, w, a, seed):
-    return f'{method}-w_{w}-a_{a}-seed{seed}'
+def cell_name(method, w, a, seed, unrolled_step='optimizer'):
+    suffix = '' if unrolled_step == 'optimizer' else f'-unrolled_{unrolled_step}'  # --unrolled_step, where not the default
+    return f'{method}-w_{w}-a_{a}{suffix}-seed{seed}'
 
 
 def cell_status(path):
@@ -68,7 +70,7 @@ def cells(args):
     """(directory name, method, w optimizer, alpha optimizer, seed) of every cell; random search, which has no
     optimizer, is one cell per seed."""
     searches = [m for m in args.methods if m != 'random']
-    grid = [(cell_name(m, w, a, s), m, w, a, s)
+    grid = [(cell_name(m, w, a, s, args.unrolled_step), m, w, a, s)
             for m, w, a, s in itertools.product(searches, args.w_optimizers, args.arch_optimizers, args.seeds)]
     return grid + [(f'random-seed{s}', 'random', None, None, s) for s in args.seeds if 'random' in args.methods]
 
@@ -118,6 +120,7 @@ def parse(argv):
         p.error(f'--random_samples must be positive, got {args.random_samples}')
     train_search = load_train_search()  # every cell's arguments are checked before anything is submitted
     space = train_search.parse_args(passthrough)
+    args.unrolled_step = space.unrolled_step  # part of the cell names
     for method, w, a in itertools.product([m for m in args.methods if m != 'random'], args.w_optimizers, args.arch_optimizers):
         train_search.parse_args([*passthrough, '--method', method, '--w_optimizer', w, '--arch_optimizer', a])
     return args, passthrough, space

@@ -70,3 +70,13 @@ def test_bad_sweep_arguments_are_one_line():
         result = run_script('-m', 'darts_min.sweep', '--save', os.path.join(ROOT, 'runs', 'never'), *argv)
         assert result.returncode == 2 and message in result.stderr and result.stderr.count('\n') == 1, result.stderr
     assert not os.path.exists(os.path.join(ROOT, 'runs', 'never'))
+
+
+def test_sweep_cells_name_a_gradient_virtual_step():
+    argv = ['--save', 'x', '--seeds', '0', '--w_optimizers', 'adam', '--dataset', 'fake', '--unrolled']
+    for extra, name in [([], 'darts-w_adam-a_adam-seed0'),
+                        (['--unrolled_step', 'gradient'], 'darts-w_adam-a_adam-unrolled_gradient-seed0')]:
+        args, passthrough, space = sweep.parse(argv + extra)
+        assert [c[0] for c in sweep.cells(args)] == [name]
+        (path, cell), = sweep.plan(args, passthrough, space)
+        assert path == os.path.join('x', name) and cell[:4 + len(extra)] == ['search', '--dataset', 'fake', '--unrolled', *extra]
