@@ -145,3 +145,46 @@ def test_k_cells_run_at_once_each_in_its_own_process(tmp_path):
     at_once = [sum(s <= t < e for s, e in spans) for t, _ in spans]  # cells running when each one began
     assert max(at_once) == 2  # two ran together, never three
     assert time.time() - began < 4 * 1.0  # four one-second cells, two at a time
+
+
+class FakeExecutor:
+    """submitit.AutoExecutor's surface that sweep.main uses: records the jobs instead of running them."""
+    jobs = []
+
+    def __init__(self, folder, cluster):
+        self.cluster, self.parameters = cluster, {}
+
+    def update_parameters(self, **kwargs):
+        self.parameters.update(kwargs)
+
+    def submit(self, function, *args):
+        FakeExecutor.jobs.append((dict(self.parameters), function, args))
+        return self
+
+    def map_array(self, function, *iterables):
+        for args in zip(*iterables):
+            self.submit(function, *args)
+        return [self] * len(iterables[0])
+
+    def result(self):
+        return [0]
+
+
+@pytest.mark.parametrize('cluster', ['local', 'slurm'])
+def test_main_submits_k_cells_at_once_per_gpu_or_per_slurm_job(tmp_path, monkeypatch, capsys, cluster):
+    import submitit
+    import torch
+    monkeypatch.setattr(submitit, 'AutoExecutor', FakeExecutor)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    monkeypatch.setattr(FakeExecutor, 'jobs', [])
+    assert sweep.main(['--save', str(tmp_path), '--w_optimizers', 'sgd', 'momentum', 'adam', '--seeds', '0', '1',
+                       '--jobs_per_gpu', '2', '--cluster', cluster, '--dataset', 'fake']) == 0
+    argvs = [argv for _, _, (share, at_once) in FakeExecutor.jobs for argv in share]
+    assert sorted(a[a.index('--save') + 1] for a in argvs) == sorted(str(tmp_path / c.name) for c in sweep.cells(
+        sweep.parse(['--save', str(tmp_path), '--w_optimizers', 'sgd', 'momentum', 'adam', '--seeds', '0', '1'])[0]))
+    assert all(function is sweep.run_cells and at_once == 2 for _, function, (_, at_once) in FakeExecutor.jobs)
+    if cluster == 'local':  # one job per GPU, its 3 cells 2 at a time
+        assert [(p['visible_gpus'], len(share)) for p, _, (share, _) in FakeExecutor.jobs] == [([0], 3), ([1], 3)]
+    else:  # one GPU per job, 2 cells in each
+        assert [(p['gpus_per_node'], len(share)) for p, _, (share, _) in FakeExecutor.jobs] == [(1, 2)] * 3
+    assert '2 cell(s) at once in each' in capsys.readouterr().out
