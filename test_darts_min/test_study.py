@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import ROOT, TINY
-from darts_min import cli, optimizers, report, sweep
+from darts_min import optimizers, report, sweep
 
 GRID = ['--w_optimizers', 'sgd', 'momentum', '--arch_optimizers', 'adam', 'rmsprop', '--seeds', '0',
         '--cluster', 'local', *TINY, '--epochs', '1']
@@ -98,6 +98,8 @@ def test_learning_rate_grids_multiply_the_grid_and_name_their_cells():
 
 
 def test_bad_sweep_arguments_are_one_line(capsys):
+    """Through sweep.parse, which checks every argument before sweep.main submits anything (so that a broken check
+    cannot start a sweep here)."""
     never = os.path.join(ROOT, 'runs', 'never')
     for argv, message in [(['--w_optimizers', 'lion'], '--w_optimizers: unknown lion'),
                           (['--methods', 'nope'], '--methods: unknown nope'),
@@ -117,7 +119,7 @@ def test_bad_sweep_arguments_are_one_line(capsys):
                            '--learning_rate_min 0.02 exceeds the initial w learning rate 0.01'),
                           (['--jobs_per_gpu', '0'], '--jobs_per_gpu must be positive, got 0')]:
         with pytest.raises(SystemExit) as e:
-            cli.run(lambda: sweep.main(['--save', never, '--dataset', 'fake', *argv]))
+            sweep.parse(['--save', never, '--dataset', 'fake', *argv])
         err = capsys.readouterr().err
         assert e.value.code == 2 and message in err and err.count('\n') == 1, (argv, err)
     assert not os.path.exists(never)
