@@ -47,7 +47,7 @@ class Result(NamedTuple):
 
     @property
     def seed(self):
-        return self.args.get('seed')
+        return self.args.get('seed')  # an int or None (load_runs checks)
 
     def figure(self, name):
         """A figure of this run: 'valid_acc'/'test_acc' of the evaluated cell, 'supernet_acc', 'hessian_eigenvalue'
@@ -98,13 +98,17 @@ def _not_numbers(record, keys):
                for k in keys)
 
 
-def _problem(last):
-    """Why a search's last metrics line cannot be reported, or None."""
+def _problem(args, metrics):
+    """Why a search run cannot be reported, or None."""
+    if not all(isinstance(args.get(k), str) for k in ('w_optimizer', 'arch_optimizer')) or _not_numbers(
+            args, ('learning_rate', 'arch_learning_rate', 'learning_rate_min')) or not isinstance(args.get('seed') or 0, int):
+        return 'its args.json holds an optimizer that is not a name, or a rate or seed that is not a number'
     try:
-        short(last['genotype'])
+        short(metrics[-1]['genotype'])
     except (KeyError, TypeError, genotypes.GenotypeError) as e:
         return f'its genotype is unreadable ({e})'
-    if _not_numbers(last, ('valid_acc', 'skip_normal', 'skip_reduce', 'hessian_eigenvalue')):
+    if _not_numbers(metrics[-1], ('valid_acc', 'skip_normal', 'skip_reduce')) or any(
+            _not_numbers(m, ('hessian_eigenvalue',)) for m in metrics):
         return 'a figure of its last epoch is not a number'
     return None
 
@@ -112,9 +116,10 @@ def _problem(last):
 def load_evaluation(path):
     """The last epoch of the finished evaluation run at `path`; None if there is none (or it has not finished)."""
     args = _read_args(path)
-    if args is None or args.get('kind') != 'eval' or cell_status(path) != 'done':
+    records = read_metrics(os.path.join(path, 'metrics.jsonl'))
+    if args is None or args.get('kind') != 'eval' or cell_status(path) != 'done' or not records:
         return None
-    last = read_metrics(os.path.join(path, 'metrics.jsonl'))[-1]
+    last = records[-1]
     if _not_numbers(last, ('valid_acc', 'test_acc')):
         print(f'report: leaving out the evaluation {path}: a figure of its last epoch is not a number', file=sys.stderr)
         return None
@@ -132,7 +137,7 @@ def load_runs(sweep_dir):
         metrics = read_metrics(os.path.join(path, 'metrics.jsonl'))
         if not metrics:
             continue
-        problem = _problem(metrics[-1])
+        problem = _problem(args, metrics)
         if problem:
             print(f'report: leaving out {name}: {problem}', file=sys.stderr)
             continue
@@ -161,7 +166,7 @@ def mean_std(values, fmt='.4g'):
 
 def by_seed(results, figure):
     """{seed: value} of a figure over a row's runs that have it."""
-    return {r.seed: r.figure(figure) for r in results if r.figure(figure) is not None}
+    return {r.seed: r.figure(figure) for r in results if r.seed is not None and r.figure(figure) is not None}
 
 
 def paired_difference(values, reference):
@@ -263,7 +268,8 @@ def cells_found(rows):
     lines, settings = [], varying_settings(rows)
     for key, results in rows.items():
         chosen = best(results)
-        lines += [f'### {key.method} · w {key.label()[0]} · α {key.label()[1]}' + (f' · {settings[key]}' if settings[key] else ''), '']
+        w, arch = key.label()
+        lines += [f'### {key.method} · w {w} · α {arch}' + (f' · {settings[key]}' if settings[key] else ''), '']
         for r in results:
             accuracy = ' · '.join(f'{what} {r.figure(k):.2f} %' for what, k in (('valid', 'valid_acc'), ('test', 'test_acc'))
                                   if r.figure(k) is not None) or 'not evaluated'

@@ -122,11 +122,12 @@ def cells(args):
     def side(names, rates, key):  # (optimizer, learning rate) pairs: the rates given, else the registry's default
         return [(n, lr) for n in names for lr in rates.get(n, [optimizers.default_lr(n, key)])]
     searches = [m for m in args.methods if m != 'random']
+    ws = side(args.w_optimizers, args.w_learning_rates, 'w')
+    arches = side(args.arch_optimizers, args.arch_learning_rates, 'arch')
     grid = [Cell(cell_name(m, w, a, s, w_lr, a_lr), m, w, a, w_lr, a_lr, s)
-            for m, (w, w_lr), (a, a_lr), s in itertools.product(searches, side(args.w_optimizers, args.w_learning_rates, 'w'),
-                                                                side(args.arch_optimizers, args.arch_learning_rates, 'arch'),
-                                                                args.seeds)]
-    return grid + [Cell(f'random-seed{s}', 'random', None, None, None, None, s) for s in args.seeds if 'random' in args.methods]
+            for m, (w, w_lr), (a, a_lr), s in itertools.product(searches, ws, arches, args.seeds)]
+    randoms = [Cell(f'random-seed{s}', 'random', None, None, None, None, s) for s in args.seeds if 'random' in args.methods]
+    return grid + randoms
 
 
 def search_argv(passthrough, cell):

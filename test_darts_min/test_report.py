@@ -101,8 +101,9 @@ def test_table_numbers(sweep_dir):
     assert report.main([sweep_dir, '--no_plots']) == 0
     text = open(os.path.join(sweep_dir, 'report.md')).read()
     rows = table_rows(text)
-    ref, adam, sgd = rows['momentum 0.025', 'adam 0.0003', 'unrolled=false'], rows['adam 0.001', 'adam 0.0003', 'unrolled=false'], \
-        rows['sgd 0.1', 'rmsprop 0.0001', 'unrolled=false']
+    ref = rows['momentum 0.025', 'adam 0.0003', 'unrolled=false']
+    adam = rows['adam 0.001', 'adam 0.0003', 'unrolled=false']
+    sgd = rows['sgd 0.1', 'rmsprop 0.0001', 'unrolled=false']
     for row, w in ((ref, 'momentum'), (adam, 'adam')):
         for column, which in (('valid acc %', 0), ('test acc %', 1)):
             values = list(evaluated(w, False, which).values())
@@ -158,3 +159,16 @@ def test_heatmaps_leave_a_missing_value_blank(sweep_dir):
     assert report.main([sweep_dir]) == 0
     plots = os.listdir(os.path.join(sweep_dir, 'plots'))
     assert {'heatmap_darts-1.png', 'heatmap_darts-2.png'} <= set(plots)
+
+
+def test_a_run_with_unreadable_figures_is_left_out_with_a_line(sweep_dir, capsys):
+    write_run(os.path.join(sweep_dir, 'edited'), {'kind': 'search', 'w_optimizer': 'sgd', 'arch_optimizer': 'adam',
+                                                  'learning_rate': 'fast', 'seed': 0, 'epochs': 1},
+              [{'epoch': 0, 'genotype': CELL_A, 'valid_acc': 50.0}])
+    write_run(os.path.join(sweep_dir, 'lambda'), {'kind': 'search', 'w_optimizer': 'sgd', 'arch_optimizer': 'adam',
+                                                  'seed': 0, 'epochs': 2},
+              [{'epoch': 0, 'genotype': CELL_A, 'hessian_eigenvalue': 'big'}, {'epoch': 1, 'genotype': CELL_A}])
+    names = [r.name for r in report.load_runs(sweep_dir)]
+    err = capsys.readouterr().err
+    assert 'edited' not in names and 'lambda' not in names and len(names) == len(GRID) + 1
+    assert 'leaving out edited: its args.json holds' in err and 'leaving out lambda: a figure' in err
