@@ -267,4 +267,5 @@ def main(argv=None):
 
 if __name__ == '__main__':
     sys.argv[0] = 'python -m darts_min.sweep'
-    cli.run(main)
+    from darts_min import sweep  # submitit pickles the functions of __main__ by value: use the module's, by name
+    cli.run(sweep.main)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, TINY
+from conftest import ROOT, TINY, run_script
 from darts_min import optimizers, report, sweep
 
 GRID = ['--w_optimizers', 'sgd', 'momentum', '--arch_optimizers', 'adam', 'rmsprop', '--seeds', '0',
@@ -16,11 +16,11 @@ GRID = ['--w_optimizers', 'sgd', 'momentum', '--arch_optimizers', 'adam', 'rmspr
 
 @pytest.fixture(scope='module')
 def swept(tmp_path_factory):
+    """The sweep as a user runs it, two cells at once (each in a process of its own)."""
     save = str(tmp_path_factory.mktemp('sweep') / 'grid')
-    with pytest.MonkeyPatch.context() as m:  # the job process imports this worktree's package from the working directory
-        m.chdir(ROOT)
-        m.setenv('OMP_NUM_THREADS', '1')
-        assert sweep.main(['--save', save, *GRID]) == 0
+    result = run_script('-m', 'darts_min.sweep', '--save', save, *GRID, '--jobs_per_gpu', '2')
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '4 cells, 0 finished, 4 to run' in result.stdout and '2 cell(s) at once' in result.stdout
     return save
 
 
@@ -53,7 +53,7 @@ def test_a_resumed_sweep_runs_only_the_missing_cells(swept, capsys, monkeypatch)
     kept = os.path.join(swept, 'darts-w_sgd-a_adam-seed0', 'metrics.jsonl')
     before = os.path.getmtime(kept)
     shutil.rmtree(os.path.join(swept, 'darts-w_momentum-a_rmsprop-seed0'))
-    monkeypatch.chdir(ROOT)
+    monkeypatch.chdir(ROOT)  # in this process, one cell at a time; its job imports this worktree's package from here
     monkeypatch.setenv('OMP_NUM_THREADS', '1')
     assert sweep.main(['--save', swept, *GRID]) == 0
     assert '4 cells, 3 finished, 1 to run' in capsys.readouterr().out
