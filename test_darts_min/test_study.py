@@ -3,7 +3,6 @@ learning-rate grids, the jobs of --jobs_per_gpu and their concurrency (on a stub
 import json
 import os
 import shutil
-import time
 
 import pytest
 
@@ -139,14 +138,12 @@ def test_jobs_put_at_most_k_cells_at_once_on_each_gpu():
 def test_k_cells_run_at_once_each_in_its_own_process(tmp_path):
     import cell_stub
     paths = [str(tmp_path / name) for name in ('a', 'b', 'c', 'exit3', 'kill')]
-    began = time.time()
     codes = sweep.run_concurrently(cell_stub.record, paths, at_once=2)
     assert codes == [0, 0, 0, 3, -9]  # a failing or dying process fails only its own cell
     spans = [tuple(map(float, open(p).read().split()[:2])) for p in paths[:4]]
     assert all(open(p).read().split()[2] == '2' for p in paths[:4])
     at_once = [sum(s <= t < e for s, e in spans) for t, _ in spans]  # cells running when each one began
     assert max(at_once) == 2  # two ran together, never three
-    assert time.time() - began < 4 * 1.0  # four one-second cells, two at a time
 
 
 class FakeExecutor:
