@@ -27,8 +27,10 @@ def build_parser():
     a = p.add_argument
     # the original flags and defaults
     a('--batch_size', type=int, default=64)
-    a('--learning_rate', type=float, default=0.025, help='initial w learning rate')
-    a('--learning_rate_min', type=float, default=0.001, help='w learning rate at the end of the cosine schedule')
+    a('--learning_rate', type=float, default=None,
+      help="initial w learning rate (default: the registry's for --w_optimizer; 0.025 for DARTS's momentum)")
+    a('--learning_rate_min', type=float, default=None,
+      help="w learning rate at the end of the cosine schedule (default: --learning_rate x 0.001/0.025, the original's ratio)")
     a('--momentum', type=float, default=0.9, help='w momentum (momentum and nesterov optimizers)')
     a('--weight_decay', type=float, default=3e-4, help='w weight decay')
     a('--report_freq', type=int, default=50, help='log a line every this many steps')
@@ -42,7 +44,8 @@ def build_parser():
     a('--grad_clip', type=float, default=5, help='clip the w gradient norm to this')
     a('--train_portion', type=float, default=0.5, help='part of the training set that trains w; the rest trains alpha')
     a('--unrolled', action='store_true', help='second-order architecture gradient (DARTS Eqs. 6-8)')
-    a('--arch_learning_rate', type=float, default=3e-4)
+    a('--arch_learning_rate', type=float, default=None,
+      help="alpha learning rate (default: the registry's for --arch_optimizer; 3e-4 for DARTS's adam)")
     a('--arch_weight_decay', type=float, default=1e-3)
     # optimizers of the study
     a('--w_optimizer', default='momentum', help=f'optimizer of w: {", ".join(optimizers.REGISTRY)}')
@@ -76,6 +79,18 @@ def build_parser():
     return p
 
 
+def resolve_learning_rates(args):
+    """Fill the learning rates not given: the registry's for the chosen optimizers, the floor at the original's ratio."""
+    for side, name, flag in (('w', args.w_optimizer, 'learning_rate'), ('arch', args.arch_optimizer, 'arch_learning_rate')):
+        if getattr(args, flag) is None:
+            try:
+                setattr(args, flag, optimizers.default_lr(name, side))
+            except optimizers.OptimizerError as e:
+                raise cli.UserError(f'--{side}_optimizer: {e}') from None
+    if args.learning_rate_min is None:  # the original code anneals 0.025 to 0.001 (the paper: to zero)
+        args.learning_rate_min = args.learning_rate * (0.001 / 0.025)
+
+
 def validate(args):
     """Every impossible value, as one line (UserError)."""
     cli.check(args.search_space in SEARCH_SPACES,
@@ -91,10 +106,13 @@ def validate(args):
             load_table(args.nb201_table)
         except genotypes.GenotypeError as e:
             raise cli.UserError(str(e)) from None
+    resolve_learning_rates(args)
     cli.check_positive(args, ['batch_size', 'learning_rate', 'epochs', 'init_channels', 'layers', 'report_freq',
                               'arch_learning_rate', 'grad_clip'])
     cli.check_non_negative(args, ['learning_rate_min', 'weight_decay', 'arch_weight_decay'])
-    cli.check(args.learning_rate_min <= args.learning_rate, '--learning_rate_min must not exceed --learning_rate')
+    cli.check(args.learning_rate_min <= args.learning_rate,
+              f'--learning_rate_min {args.learning_rate_min:g} exceeds the initial w learning rate {args.learning_rate:g}: '
+              'the cosine schedule would rise')
     cli.check(0 <= args.momentum < 1, f'--momentum must be in [0, 1), got {args.momentum}')
     cli.check(0 < args.train_portion < 1, f'--train_portion must be in (0, 1), got {args.train_portion}')
     cli.check(args.method in methods.METHODS, f'unknown method {args.method!r} (choose from {", ".join(methods.METHODS)})')

@@ -1,37 +1,73 @@
 """One registry of torch.optim optimizers, used for both the weights w and the architecture alpha.
 
-Each name maps to a torch.optim class and the defaults it is built with. The learning rate and
-weight decay come from the side's flags (`--learning_rate/--weight_decay` for w,
-`--arch_learning_rate/--arch_weight_decay` for alpha); `--momentum` sets the momentum of the w side
-where the entry has one; `--{w,arch}_optimizer_args key=value ...` overrides any constructor
-argument last. `python -m darts_min.optimizers` prints the table.
+Each name maps to a torch.optim class, the defaults it is built with, and a default learning rate for
+each side. The learning rate and weight decay come from the side's flags (`--learning_rate/--weight_decay`
+for w, `--arch_learning_rate/--arch_weight_decay` for alpha; a learning rate not given is the registry's
+for the chosen optimizer); `--momentum` sets the momentum of the w side where the entry has one;
+`--{w,arch}_optimizer_args key=value ...` overrides any other constructor argument last.
+`python -m darts_min.optimizers` prints the table.
 """
 import inspect
 import math
+from typing import NamedTuple
 
 import torch
 
-# name: (class, defaults, note). Values not listed are torch.optim's own defaults.
+
+class Entry(NamedTuple):
+    cls: type
+    defaults: dict  # constructor arguments besides lr and weight_decay; the rest are torch.optim's own
+    w_lr: float  # default initial learning rate of w (--learning_rate)
+    arch_lr: float  # default learning rate of alpha (--arch_learning_rate)
+    note: str
+
+
+# Where each default learning rate comes from (docs/study.md, "Learning rates per optimizer"):
+#   DARTS: Liu et al., ICLR 2019, appendix A.1: w by momentum SGD at 0.025, alpha by Adam at 3e-4.
+#   NB201: NAS-Bench-201's DARTS search (Dong & Yang, ICLR 2020; configs/nas-benchmark/algos/DARTS.config of
+#          its code): w by Nesterov SGD at 0.025.
+#   calibrated: benchmarks/lr_calibration.py, a tiny search against DARTS's pair, rounded to one digit: alpha
+#          travels as far per step as under Adam at 3e-4 (alpha side); the search-train loss falls as low as
+#          under momentum at 0.025 (w side). The measured rate follows each figure.
 REGISTRY = {
-    'sgd': (torch.optim.SGD, {}, 'plain SGD, no momentum'),
-    'momentum': (torch.optim.SGD, {'momentum': 0.9}, 'SGD with heavy-ball momentum: DARTS\'s w optimizer'),
-    'nesterov': (torch.optim.SGD, {'momentum': 0.9, 'nesterov': True}, 'SGD with Nesterov momentum'),
-    'rmsprop': (torch.optim.RMSprop, {'alpha': 0.99, 'eps': 1e-8}, 'RMSProp (Tieleman & Hinton 2012)'),
-    'adam': (torch.optim.Adam, {'betas': (0.5, 0.999)}, 'Adam, L2 weight decay, DARTS\'s alpha optimizer'),
-    'adamw': (torch.optim.AdamW, {'betas': (0.5, 0.999)}, 'Adam with decoupled weight decay'),
+    'sgd': Entry(torch.optim.SGD, {}, 0.025,  # w: DARTS's SGD rate, without its momentum
+                 0.03, 'plain SGD, no momentum'),  # alpha: calibrated, 0.0306
+    'momentum': Entry(torch.optim.SGD, {'momentum': 0.9}, 0.025,  # w: DARTS
+                      0.003, "SGD with heavy-ball momentum: DARTS's w optimizer"),  # alpha: calibrated, 0.00318
+    'nesterov': Entry(torch.optim.SGD, {'momentum': 0.9, 'nesterov': True}, 0.025,  # w: NB201
+                      0.003, 'SGD with Nesterov momentum'),  # alpha: calibrated, 0.00317
+    'rmsprop': Entry(torch.optim.RMSprop, {'alpha': 0.99, 'eps': 1e-8}, 9e-4,  # w: calibrated, 0.000866
+                     3e-4, 'RMSProp (Tieleman & Hinton 2012)'),  # alpha: calibrated, 0.000254
+    'adam': Entry(torch.optim.Adam, {'betas': (0.5, 0.999)}, 2e-3,  # w: calibrated, 0.00158
+                  3e-4, "Adam, L2 weight decay, DARTS's alpha optimizer"),  # alpha: DARTS
+    'adamw': Entry(torch.optim.AdamW, {'betas': (0.5, 0.999)}, 2e-3,  # w: calibrated, 0.00161
+                   3e-4, 'Adam with decoupled weight decay'),  # alpha: calibrated, 0.000299
 }
+OWN_FLAGS = {'lr': '--learning_rate (w) or --arch_learning_rate (alpha)',
+             'weight_decay': '--weight_decay (w) or --arch_weight_decay (alpha)'}
 
 
 class OptimizerError(ValueError):
     """An unknown optimizer name, an unknown argument, or a value torch.optim refuses."""
 
 
+def check_name(name):
+    if name not in REGISTRY:
+        raise OptimizerError(f"unknown optimizer {name!r} (choose from {', '.join(REGISTRY)})")
+
+
+def default_lr(name, side):
+    """The registry's default learning rate of optimizer `name` for side 'w' or 'arch'."""
+    check_name(name)
+    return REGISTRY[name].w_lr if side == 'w' else REGISTRY[name].arch_lr
+
+
 def constructor_args(name):
-    """The keyword arguments that the optimizer named `name` accepts (without the implementation switches
-    capturable, differentiable and fused, which need a GPU or a graph that the search does not build)."""
-    cls = REGISTRY[name][0]
-    return [p for p in inspect.signature(cls.__init__).parameters
-            if p not in ('self', 'params', 'capturable', 'differentiable', 'fused')]
+    """The keyword arguments of the optimizer named `name` that --*_optimizer_args may set: all but lr and
+    weight_decay (their own flags) and the implementation switches capturable, differentiable and fused,
+    which need a GPU or a graph that the search does not build."""
+    return [p for p in inspect.signature(REGISTRY[name].cls.__init__).parameters
+            if p not in ('self', 'params', 'capturable', 'differentiable', 'fused', *OWN_FLAGS)]
 
 
 def parse_value(text):
@@ -49,14 +85,15 @@ def parse_value(text):
 
 def parse_overrides(name, pairs):
     """['momentum=0.5', 'nesterov=true'] -> {'momentum': 0.5, 'nesterov': True}, checked against the constructor."""
-    if name not in REGISTRY:
-        raise OptimizerError(f"unknown optimizer {name!r} (choose from {', '.join(REGISTRY)})")
+    check_name(name)
     valid = constructor_args(name)
     overrides = {}
     for pair in pairs or []:
         key, sep, text = pair.partition('=')
         if not sep or not key:
             raise OptimizerError(f'{pair!r} is not key=value')
+        if key in OWN_FLAGS:
+            raise OptimizerError(f'{key} is set by its own flag, {OWN_FLAGS[key]}, not in --*_optimizer_args')
         if key not in valid:
             raise OptimizerError(f"{name} has no argument {key!r} (valid: {', '.join(valid)})")
         try:
@@ -66,7 +103,7 @@ def parse_overrides(name, pairs):
         values = overrides[key] if isinstance(overrides[key], tuple) else (overrides[key],)
         if not all(math.isfinite(v) and abs(v) < 3.4e38 for v in values):
             raise OptimizerError(f'{name}: {key}={text} is not finite')
-        default = inspect.signature(REGISTRY[name][0].__init__).parameters[key].default
+        default = inspect.signature(REGISTRY[name].cls.__init__).parameters[key].default
         if isinstance(default, (bool, int, float)) and isinstance(overrides[key], bool) != isinstance(default, bool):
             raise OptimizerError(f'{name}: {key}={text}: a {"true/false" if isinstance(default, bool) else "number"} is expected')
         if isinstance(default, tuple) and len(values) != len(default):  # torch would only fail at its first step
@@ -76,9 +113,8 @@ def parse_overrides(name, pairs):
 
 def build(name, params, lr, weight_decay, overrides=None):
     """Build the optimizer `name`: registry defaults < lr, weight_decay < overrides."""
-    if name not in REGISTRY:
-        raise OptimizerError(f"unknown optimizer {name!r} (choose from {', '.join(REGISTRY)})")
-    cls, defaults, _ = REGISTRY[name]
+    check_name(name)
+    cls, defaults = REGISTRY[name].cls, REGISTRY[name].defaults
     kwargs = {**defaults, 'lr': lr, 'weight_decay': weight_decay, **(overrides or {})}
     try:
         return cls(params, **kwargs)
@@ -89,7 +125,7 @@ def build(name, params, lr, weight_decay, overrides=None):
 def for_weights(args, params):
     """The w optimizer of a search: --w_optimizer, --learning_rate, --weight_decay, --momentum, --w_optimizer_args."""
     overrides = parse_overrides(args.w_optimizer, args.w_optimizer_args)
-    if 'momentum' in REGISTRY[args.w_optimizer][1]:
+    if 'momentum' in REGISTRY[args.w_optimizer].defaults:
         overrides = {'momentum': args.momentum, **overrides}
     return build(args.w_optimizer, params, args.learning_rate, args.weight_decay, overrides)
 
@@ -101,10 +137,11 @@ def for_alphas(args, params):
 
 
 def table():
-    rows = [('name', 'torch.optim', 'defaults besides lr and weight_decay', 'note')]
-    for name, (cls, defaults, note) in REGISTRY.items():
-        rows.append((name, cls.__name__, ', '.join(f'{k}={v}' for k, v in defaults.items()) or '-', note))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    rows = [('name', 'torch.optim', 'defaults besides lr and weight_decay', 'w lr', 'alpha lr', 'note')]
+    for name, e in REGISTRY.items():
+        rows.append((name, e.cls.__name__, ', '.join(f'{k}={v}' for k, v in e.defaults.items()) or '-',
+                     f'{e.w_lr:g}', f'{e.arch_lr:g}', e.note))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ['  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, '  '.join('-' * w for w in widths))
     return '\n'.join(lines)

@@ -1,103 +1,282 @@
-"""The study's report of a sweep: one table and the plots, from the run directories' files alone.
+"""The study's report of a sweep: one table, the cells found and the plots, from the run directories alone.
 
     python -m darts_min.report runs/sweep         # writes runs/sweep/report.md and runs/sweep/plots/*.png
 
-Table: method x w optimizer x alpha optimizer -> final genotype, skip connections, supernet valid
-accuracy, final Hessian eigenvalue, NB201 test accuracy where the runs logged one; mean +- std over seeds.
-Plots (matplotlib): per run the softmax(alpha) trajectory of every edge, the eigenvalue and the skip
-counts per epoch; per method heatmaps of accuracy and skip count over the optimizer grid.
+A row pools the seeds of one configuration: method, w optimizer and learning rate, alpha optimizer and
+learning rate, and any other search setting that differs between the sweep's cells. Its figures, each the
+mean ± sample standard deviation over the seeds:
+- the cells found, trained from scratch (a finished evaluation run SWEEP_DIR/<cell>-eval of train_eval.py
+  beside each search): validation accuracy, the selection measure, and test accuracy at the last epoch;
+  and the difference in validation accuracy to DARTS's pair (momentum and adam at the registry's default
+  rates) of the same method and settings, with a 95 % paired t interval over the seeds both rows hold;
+- the searches at their last epoch: the supernet's accuracy on the search's own validation half, skip
+  connections, the last lambda_max logged, how many distinct genotypes the seeds found.
+Below the table every seed's cell, the best of each row chosen by validation accuracy, never by test
+accuracy; then per method heatmaps over the optimizer grid, and per run the alpha and dynamics plots.
+docs/study.md says how to read it.
 """
 import json
+import math
 import os
 import statistics
 import sys
 from collections import defaultdict
+from typing import NamedTuple
 
-from . import cli, genotypes
+from . import cli, genotypes, optimizers
 from .model_nb201 import NB201_PRIMITIVES
 from .runs import atomic_write, read_metrics
+from .sweep import cell_status
 from .visualize import pyplot
 
 ABBREVIATIONS = {'none': 'no', 'max_pool_3x3': 'mp', 'avg_pool_3x3': 'ap', 'skip_connect': 'sk',
                  'sep_conv_3x3': 's3', 'sep_conv_5x5': 's5', 'dil_conv_3x3': 'd3', 'dil_conv_5x5': 'd5'}
+DARTS_PAIR = ('momentum', 'adam')
+# args.json entries that do not make two runs different configurations: where and how a run ran, its seed
+# (pooled in a row), and those the row names itself (the floor of the w schedule counts as its ratio to the rate)
+NOT_SETTINGS = {'kind', 'save', 'resume', 'seed', 'device', 'workers', 'data_on_device', 'data', 'report_freq',
+                'method', 'w_optimizer', 'arch_optimizer', 'learning_rate', 'arch_learning_rate', 'learning_rate_min'}
 
 
-def load_runs(sweep_dir):
-    """[(name, args, metrics)] of every search run directory in sweep_dir with at least one finished epoch."""
-    runs = []
-    for name in sorted(os.listdir(sweep_dir)):
-        path = os.path.join(sweep_dir, name)
-        try:
-            with open(os.path.join(path, 'args.json')) as f:
-                args = json.load(f)
-        except (OSError, ValueError):
-            continue
-        metrics = read_metrics(os.path.join(path, 'metrics.jsonl'))
-        if not (isinstance(args, dict) and 'w_optimizer' in args and metrics):
-            continue
-        problem = _problem(metrics[-1])
-        if problem:
-            print(f'report: leaving out {name}: {problem}', file=sys.stderr)
-            continue
-        runs.append((name, args, metrics))
-    return runs
+class Result(NamedTuple):
+    """A search (or random-search) run directory of the sweep and the last epoch of its finished evaluation."""
+    name: str
+    args: dict
+    metrics: list
+    evaluation: dict | None
+
+    @property
+    def seed(self):
+        return self.args.get('seed')  # an int or None (load_runs checks)
+
+    def figure(self, name):
+        """A figure of this run: 'valid_acc'/'test_acc' of the evaluated cell, 'supernet_acc', 'hessian_eigenvalue'
+        (the last logged), or any entry of the search's last epoch; None where it has none."""
+        if name in ('valid_acc', 'test_acc'):
+            return (self.evaluation or {}).get(name)
+        if name == 'supernet_acc':
+            return self.metrics[-1].get('valid_acc')
+        if name == 'hessian_eigenvalue':
+            return next((m[name] for m in reversed(self.metrics) if m.get(name) is not None), None)
+        return self.metrics[-1].get(name)
 
 
-def _problem(last):
-    """Why a run's last metrics line cannot be reported, or None."""
+class Key(NamedTuple):
+    """The configuration a row pools the seeds of."""
+    method: str
+    w: str
+    w_lr: float | None
+    arch: str
+    arch_lr: float | None
+    settings: tuple  # ((name, JSON value), ...) of every other setting in args.json
+
+    def label(self):
+        w = self.w if self.w_lr is None else f'{self.w} {self.w_lr:g}'
+        arch = self.arch if self.arch_lr is None else f'{self.arch} {self.arch_lr:g}'
+        return w, arch
+
+
+def key_of(args):
+    settings = {k: v for k, v in args.items() if k not in NOT_SETTINGS}
+    if isinstance(args.get('learning_rate_min'), (int, float)) and args.get('learning_rate'):
+        settings['learning_rate_min/learning_rate'] = float(f'{args["learning_rate_min"] / args["learning_rate"]:.6g}')
+    return Key(args.get('method', 'darts'), args['w_optimizer'], args.get('learning_rate'), args['arch_optimizer'],
+               args.get('arch_learning_rate'), tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in settings.items())))
+
+
+def _read_args(path):
     try:
-        short(last['genotype'])
+        with open(os.path.join(path, 'args.json')) as f:
+            args = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return args if isinstance(args, dict) else None
+
+
+def _not_numbers(record, keys):
+    return any(record.get(k) is not None and (isinstance(record[k], bool) or not isinstance(record[k], (int, float)))
+               for k in keys)
+
+
+def _problem(args, metrics):
+    """Why a search run cannot be reported, or None."""
+    if not all(isinstance(args.get(k), str) for k in ('w_optimizer', 'arch_optimizer')) or _not_numbers(
+            args, ('learning_rate', 'arch_learning_rate', 'learning_rate_min')) or not isinstance(args.get('seed') or 0, int):
+        return 'its args.json holds an optimizer that is not a name, or a rate or seed that is not a number'
+    try:
+        short(metrics[-1]['genotype'])
     except (KeyError, TypeError, genotypes.GenotypeError) as e:
         return f'its genotype is unreadable ({e})'
-    numbers = [last.get(k) for k in ('valid_acc', 'skip_normal', 'skip_reduce', 'hessian_eigenvalue')]
-    if any(v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))) for v in numbers):
+    if _not_numbers(metrics[-1], ('valid_acc', 'skip_normal', 'skip_reduce')) or any(
+            _not_numbers(m, ('hessian_eigenvalue',)) for m in metrics):
         return 'a figure of its last epoch is not a number'
     return None
 
 
-def short(genotype):
+def load_evaluation(path):
+    """The last epoch of the finished evaluation run at `path`; None if there is none (or it has not finished)."""
+    args = _read_args(path)
+    records = read_metrics(os.path.join(path, 'metrics.jsonl'))
+    if args is None or args.get('kind') != 'eval' or cell_status(path) != 'done' or not records:
+        return None
+    last = records[-1]
+    if _not_numbers(last, ('valid_acc', 'test_acc')):
+        print(f'report: leaving out the evaluation {path}: a figure of its last epoch is not a number', file=sys.stderr)
+        return None
+    return last
+
+
+def load_runs(sweep_dir):
+    """[Result] of every search or random-search run directory in sweep_dir with at least one finished epoch."""
+    results = []
+    for name in sorted(os.listdir(sweep_dir)):
+        path = os.path.join(sweep_dir, name)
+        args = _read_args(path)
+        if args is None or 'w_optimizer' not in args or args.get('kind', 'search') not in ('search', 'random'):
+            continue
+        metrics = read_metrics(os.path.join(path, 'metrics.jsonl'))
+        if not metrics:
+            continue
+        problem = _problem(args, metrics)
+        if problem:
+            print(f'report: leaving out {name}: {problem}', file=sys.stderr)
+            continue
+        results.append(Result(name, args, metrics, load_evaluation(path + '-eval')))
+    return results
+
+
+def short(genotype, bar='\\|'):
     """A genotype in one line: normal | reduce, each edge as op/input (an NB201 cell: its arch string)."""
     if 'arch' in genotype:
         return genotype['arch']
     g = genotypes.from_dict(genotype)
     cell = lambda genes: ' '.join(f'{ABBREVIATIONS.get(op, op)}/{j}' for op, j in genes)
-    return f'{cell(g.normal)} \\| {cell(g.reduce)}'
+    return f'{cell(g.normal)} {bar} {cell(g.reduce)}'
 
 
-def mean_std(values):
+def mean_std(values, fmt='.4g'):
+    """'mean ± std' (sample std) of the values that are not None; the value alone for one, '–' for none."""
     values = [v for v in values if v is not None]
     if not values:
         return '–'
     if len(values) == 1:
-        return f'{values[0]:.4g}'
-    return f'{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g}'
+        return format(values[0], fmt)
+    return f'{statistics.mean(values):{fmt}} ± {statistics.stdev(values):{fmt}}'
 
 
-def last_value(metrics, key):
-    return next((m[key] for m in reversed(metrics) if key in m), None)
+def by_seed(results, figure):
+    """{seed: value} of a figure over a row's runs that have it."""
+    return {r.seed: r.figure(figure) for r in results if r.seed is not None and r.figure(figure) is not None}
 
 
-def table(runs):
-    groups = defaultdict(list)
-    for name, args, metrics in runs:
-        groups[(args.get('method', 'darts'), args['w_optimizer'], args['arch_optimizer'])].append((name, args, metrics))
-    extra = sorted({k for _, _, metrics in runs for k in metrics[-1] if k.startswith('nb201_')})
-    head = ['method', 'w optimizer', 'α optimizer', 'seeds', 'final genotype (first seed; normal \\| reduce)',
-            'distinct genotypes', 'skip normal', 'skip reduce', 'valid acc %', 'Hessian eigenvalue', *extra]
+def paired_difference(values, reference):
+    """(n, mean, 95 % interval or None) of values[s] - reference[s] over the n seeds both dicts hold.
+
+    The same seed gives two searches the same initial w, alpha and data order, so the seeds pair the runs:
+    a paired t interval, mean ± t(0.975, n - 1) * sd / sqrt(n) of the n differences. None with one seed.
+    """
+    diffs = [values[s] - reference[s] for s in sorted(values.keys() & reference.keys())]
+    if len(diffs) < 2:
+        return len(diffs), (diffs[0] if diffs else None), None
+    try:
+        from scipy import stats
+    except ImportError:
+        raise cli.UserError('the report\'s confidence intervals need scipy: pip install scipy') from None
+    mean = statistics.mean(diffs)
+    half = stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
+    return len(diffs), mean, (mean - half, mean + half)
+
+
+def group(results):
+    """{Key: [Result]} in the order of the keys, each row's runs by seed."""
+    rows = defaultdict(list)
+    for r in results:
+        rows[key_of(r.args)].append(r)
+    order = lambda k: (k.method, k.w, k.w_lr or 0, k.arch, k.arch_lr or 0, k.settings)
+    return {k: sorted(rows[k], key=lambda r: (r.seed is None, r.seed or 0, r.name)) for k in sorted(rows, key=order)}
+
+
+def reference_of(key, rows):
+    """The key of the row a row is compared with: DARTS's pair at the registry's default rates, of the same method and
+    settings; for random search, that of plain DARTS where the sweep holds exactly one such row. None if absent."""
+    darts = DARTS_PAIR[0], optimizers.default_lr(DARTS_PAIR[0], 'w'), DARTS_PAIR[1], optimizers.default_lr(DARTS_PAIR[1], 'arch')
+    if key.method == 'random':
+        found = [k for k in rows if k.method == 'darts' and (k.w, k.w_lr, k.arch, k.arch_lr) == darts]
+        return found[0] if len(found) == 1 else None
+    reference = Key(key.method, darts[0], darts[1], darts[2], darts[3], key.settings)
+    return reference if reference in rows else None
+
+
+def difference_text(key, rows):
+    reference = reference_of(key, rows)
+    if reference == key:
+        return 'reference'
+    if reference is None:
+        return '–'
+    n, mean, interval = paired_difference(by_seed(rows[key], 'valid_acc'), by_seed(rows[reference], 'valid_acc'))
+    if n == 0:
+        return '–'
+    if interval is None:
+        return f'{mean:+.2f} (1 seed: no interval)'
+    return f'{mean:+.2f} [{interval[0]:+.2f}, {interval[1]:+.2f}], n={n}'
+
+
+def varying_settings(rows):
+    """{Key: 'name=value, ...'} of the settings that differ between the rows of the same method."""
+    labels = {}
+    for method in {k.method for k in rows}:
+        keys = [k for k in rows if k.method == method]
+        values = defaultdict(set)
+        for k in keys:
+            for name in {n for kk in keys for n, _ in kk.settings}:
+                values[name].add(dict(k.settings).get(name))
+        varying = sorted(n for n, v in values.items() if len(v) > 1)
+        for k in keys:
+            labels[k] = ', '.join(f'{n}={dict(k.settings).get(n, "–")}' for n in varying)
+    return labels
+
+
+def table(rows):
+    """The report's table in markdown, one line per row."""
+    extra = sorted({k for rs in rows.values() for r in rs for k in r.metrics[-1] if k.startswith('nb201_')})
+    settings = varying_settings(rows)
+    show_settings = any(settings.values())
+    head = ['method', 'w optimizer', 'α optimizer', *(['settings'] if show_settings else []), 'seeds', 'evaluated',
+            'valid acc %', 'test acc %', "Δ valid acc vs DARTS's pair, 95 % CI", 'supernet acc %', 'skip normal',
+            'skip reduce', 'λ_max', 'distinct genotypes', *extra]
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-    rows = {}
-    for key in sorted(groups):
-        members = groups[key]
-        finals = [metrics[-1] for _, _, metrics in members]
-        distinct = len({json.dumps(f['genotype'], sort_keys=True) for f in finals})
-        cells = [*key, str(len(members)), short(finals[0]['genotype']), str(distinct),
-                 mean_std([f.get('skip_normal') for f in finals]), mean_std([f.get('skip_reduce') for f in finals]),
-                 mean_std([f.get('valid_acc') for f in finals]),
-                 mean_std([last_value(metrics, 'hessian_eigenvalue') for _, _, metrics in members]),
-                 *[mean_std([f.get(k) for f in finals]) for k in extra]]
+    for key, results in rows.items():
+        figures = lambda name, fmt='.4g': mean_std([r.figure(name) for r in results], fmt)
+        distinct = len({json.dumps(r.metrics[-1]['genotype'], sort_keys=True) for r in results})
+        cells = [key.method, *key.label(), *([settings[key] or '–'] if show_settings else []), str(len(results)),
+                 str(sum(r.evaluation is not None for r in results)), figures('valid_acc', '.2f'), figures('test_acc', '.2f'),
+                 difference_text(key, rows), figures('supernet_acc', '.2f'), figures('skip_normal', '.3g'),
+                 figures('skip_reduce', '.3g'), figures('hessian_eigenvalue', '.3g'), str(distinct),
+                 *[figures(k) for k in extra]]
         lines.append('| ' + ' | '.join(cells) + ' |')
-        rows[key] = finals
-    return '\n'.join(lines), rows
+    return '\n'.join(lines)
+
+
+def best(results):
+    """The run whose evaluated cell has the highest validation accuracy (never the test accuracy); None if none has one."""
+    evaluated = [r for r in results if r.figure('valid_acc') is not None]
+    return max(evaluated, key=lambda r: r.figure('valid_acc')) if evaluated else None
+
+
+def cells_found(rows):
+    """Markdown: every seed's cell per row, the best of each row by validation accuracy marked."""
+    lines, settings = [], varying_settings(rows)
+    for key, results in rows.items():
+        chosen = best(results)
+        w, arch = key.label()
+        lines += [f'### {key.method} · w {w} · α {arch}' + (f' · {settings[key]}' if settings[key] else ''), '']
+        for r in results:
+            accuracy = ' · '.join(f'{what} {r.figure(k):.2f} %' for what, k in (('valid', 'valid_acc'), ('test', 'test_acc'))
+                                  if r.figure(k) is not None) or 'not evaluated'
+            mark = '**best by validation** · ' if r is chosen else ''
+            lines.append(f'- {mark}seed {r.seed} · {accuracy} · {r.name} · `{short(r.metrics[-1]["genotype"], bar="|")}`')
+        lines.append('')
+    return lines
 
 
 def plot_run(plt, name, metrics, folder):
@@ -124,13 +303,13 @@ def plot_run(plt, name, metrics, folder):
     plt.close(fig)
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-    hessian = [(m['epoch'], m['hessian_eigenvalue']) for m in metrics if 'hessian_eigenvalue' in m]
+    hessian = [(m['epoch'], m['hessian_eigenvalue']) for m in metrics if m.get('hessian_eigenvalue') is not None]
     if hessian:
         left.plot(*zip(*hessian), marker='o')
     left.set_title('Hessian eigenvalue' + ('' if hessian else ' (not logged: --hessian_every)'))
     left.set_xlabel('epoch')
-    for key in ('skip_normal', 'skip_reduce'):
-        right.plot(epochs, [m.get(key, 0) for m in metrics], marker='o', label=key)
+    for key in ('skip_normal', 'skip_reduce'):  # a value not logged is a gap, not a 0
+        right.plot(epochs, [m[key] if m.get(key) is not None else math.nan for m in metrics], marker='o', label=key)
     right.set_title('skip connections')
     right.set_xlabel('epoch')
     right.legend()
@@ -141,30 +320,61 @@ def plot_run(plt, name, metrics, folder):
     return paths
 
 
+def heatmap_grid(rows, keys, figure):
+    """(w labels, alpha labels, grid): the mean of a figure over the seeds of each (w, rate) x (alpha, rate) of
+    `keys`; NaN where the grid has no row or the row no value."""
+    ws = sorted({(k.w, k.w_lr) for k in keys})
+    arches = sorted({(k.arch, k.arch_lr) for k in keys})
+    cell = {((k.w, k.w_lr), (k.arch, k.arch_lr)): k for k in keys}
+    grid = []
+    for w in ws:
+        grid.append([])
+        for a in arches:
+            values = [r.figure(figure) for r in rows[cell[w, a]]] if (w, a) in cell else []
+            values = [v for v in values if v is not None]
+            grid[-1].append(statistics.mean(values) if values else math.nan)
+    label = lambda name, lr: name if lr is None else f'{name} {lr:g}'
+    return [label(*w) for w in ws], [label(*a) for a in arches], grid
+
+
 def plot_heatmaps(plt, rows, folder):
-    """heatmap_<method>.png: mean valid accuracy and mean normal-cell skip count over the optimizer grid."""
+    """heatmap_<method>[-<n>].png: over the optimizer grid of each method (and other settings), the mean evaluated
+    validation accuracy, the supernet's accuracy and the normal cell's skip count. No value: a hatched blank."""
+    import numpy as np
+    from matplotlib.patches import Rectangle
+    settings = varying_settings(rows)
     paths = []
-    for method in sorted({m for m, _, _ in rows} - {'random'}):  # random search has no optimizer grid
-        ws = sorted({w for m, w, _ in rows if m == method})
-        arches = sorted({a for m, _, a in rows if m == method})
-        fig, axes = plt.subplots(1, 2, figsize=(4 + 1.6 * len(arches), 1.5 + 0.8 * len(ws)))
-        for ax, key, title in ((axes[0], 'valid_acc', 'valid acc %'), (axes[1], 'skip_normal', 'skip (normal)')):
-            grid = [[statistics.mean(f.get(key) or 0 for f in rows[(method, w, a)]) if (method, w, a) in rows
-                     else float('nan') for a in arches] for w in ws]
-            im = ax.imshow(grid, cmap='viridis')
-            ax.set_xticks(range(len(arches)), arches, rotation=30)
-            ax.set_yticks(range(len(ws)), ws)
-            ax.set_xlabel('α optimizer')
-            ax.set_ylabel('w optimizer')
-            ax.set_title(f'{method}: {title}')
-            for i, row in enumerate(grid):
-                for j, v in enumerate(row):
-                    ax.text(j, i, f'{v:.3g}', ha='center', va='center', color='white', fontsize=8)
-            fig.colorbar(im, ax=ax)
-        fig.tight_layout()
-        paths.append(os.path.join(folder, f'heatmap_{method}.png'))
-        fig.savefig(paths[-1], dpi=90)
-        plt.close(fig)
+    for method in sorted({k.method for k in rows} - {'random'}):  # random search has no optimizer grid
+        variants = sorted({k.settings for k in rows if k.method == method})
+        for n, variant in enumerate(variants):
+            keys = [k for k in rows if k.method == method and k.settings == variant]
+            panels = [('valid_acc', 'cell valid acc % (evaluated)'), ('supernet_acc', 'supernet acc %'),
+                      ('skip_normal', 'skip (normal)')]
+            ws, arches, _ = heatmap_grid(rows, keys, 'valid_acc')
+            fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * (2.6 + 0.9 * len(arches)), 1.8 + 0.5 * len(ws)))
+            for ax, (figure, title) in zip(axes, panels):
+                _, _, grid = heatmap_grid(rows, keys, figure)
+                values = np.ma.masked_invalid(np.array(grid, dtype=float))
+                im = ax.imshow(values, cmap=plt.get_cmap('viridis').with_extremes(bad='white'), aspect='auto')
+                for i, row in enumerate(grid):
+                    for j, v in enumerate(row):
+                        if math.isnan(v):
+                            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch='///', edgecolor='#bbbbbb'))
+                        ax.text(j, i, '–' if math.isnan(v) else f'{v:.3g}', ha='center', va='center', fontsize=8,
+                                bbox=dict(boxstyle='round', fc='white', ec='none', alpha=0.7))
+                ax.set_xticks(range(len(arches)), arches, rotation=30, ha='right')
+                ax.set_yticks(range(len(ws)), ws if ax is axes[0] else [])
+                ax.set_xlabel('α optimizer')
+                if ax is axes[0]:
+                    ax.set_ylabel('w optimizer')
+                ax.set_title(title, fontsize=9)
+                if values.count():
+                    fig.colorbar(im, ax=ax)
+            fig.suptitle(f'{method}' + (f' ({settings[keys[0]]})' if settings[keys[0]] else ''))
+            fig.tight_layout()
+            paths.append(os.path.join(folder, f'heatmap_{method}{f"-{n + 1}" if len(variants) > 1 else ""}.png'))
+            fig.savefig(paths[-1], dpi=90)
+            plt.close(fig)
     return paths
 
 
@@ -174,11 +384,24 @@ def main(argv=None):
     p.add_argument('--no_plots', action='store_true', help='the table only')
     args = p.parse_args(argv)
     cli.check(os.path.isdir(args.sweep_dir), f'no sweep directory {args.sweep_dir}')
-    runs = load_runs(args.sweep_dir)
-    cli.check(runs, f'{args.sweep_dir} holds no search run with a finished epoch')
-    text, rows = table(runs)
-    lines = [f'# Report of {args.sweep_dir}', '', f'{len(runs)} runs; mean ± std over seeds of the last epoch.', '',
-             text, '']
+    results = load_runs(args.sweep_dir)
+    cli.check(results, f'{args.sweep_dir} holds no search run with a finished epoch')
+    rows = group(results)
+    evaluated = sum(r.evaluation is not None for r in results)
+    lines = [f'# Report of {args.sweep_dir}', '',
+             f'{len(results)} runs in {len(rows)} rows, {evaluated} of their cells evaluated (a finished <run>-eval).', '',
+             '- Each figure is the mean ± sample std over the seeds of a row, at the last epoch of each run.',
+             '- valid / test acc: the cell found, trained from scratch by train_eval.py. Choose cells by validation '
+             'accuracy, never by test accuracy.',
+             "- Δ: the validation accuracy minus that of DARTS's pair (momentum, adam at their default rates) of the same "
+             'method and settings, seed by seed (a seed gives both searches the same initial w, α and data order): '
+             'the mean and a 95 % paired t interval over the n seeds both evaluated; with one seed, no interval exists.',
+             "- supernet acc: the search's supernet on its own validation half. It does not predict the accuracy of the "
+             'cell trained from scratch (DARTS, section 3.2).',
+             '- docs/study.md: how to read this report.', '',
+             table(rows), '', '## The cells found', '',
+             'Per row, every seed\'s final genotype (normal | reduce, op/input per edge); the best cell of a row is the one '
+             'of highest evaluated validation accuracy.', '', *cells_found(rows)]
     if not args.no_plots:
         plt = pyplot()
         folder = os.path.join(args.sweep_dir, 'plots')
@@ -189,10 +412,10 @@ def main(argv=None):
         lines += ['## Optimizer grids', '']
         lines += [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})' for x in plot_heatmaps(plt, rows, folder)]
         lines += ['', '## Runs', '']
-        for name, _, metrics in runs:
-            if 'alphas_normal' in metrics[0]:  # a search (random search has no alpha)
-                lines += [f'### {name}', ''] + [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})'
-                                                for x in plot_run(plt, name, metrics, folder)] + ['']
+        for r in results:
+            if 'alphas_normal' in r.metrics[0]:  # a search (random search has no alpha)
+                lines += [f'### {r.name}', ''] + [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})'
+                                                  for x in plot_run(plt, r.name, r.metrics, folder)] + ['']
     path = os.path.join(args.sweep_dir, 'report.md')
     atomic_write(path, lambda f: f.write('\n'.join(lines) + '\n'))
     print(path)

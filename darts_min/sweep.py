@@ -1,28 +1,49 @@
-"""Run the study's grid: every method x w optimizer x alpha optimizer x seed, one search per cell.
+"""Run the study's grid: every method x w optimizer x alpha optimizer x learning rates x seed, one search per cell.
 
     python -m darts_min.sweep --save runs/sweep --w_optimizers momentum adam --arch_optimizers adam rmsprop \\
         --methods darts --seeds 0 1 --epochs 50           # any train_search.py flag is passed through
+    python -m darts_min.sweep ... --w_learning_rates adam=1e-3,3e-4   # and a grid of rates per optimizer
 
-Each cell is a train_search.py run in SWEEP_DIR/<method>-w_<w>-a_<alpha>-seed<s> (with -unrolled_gradient before
--seed<s> under --unrolled_step gradient). A finished cell is
+Each cell is a train_search.py run in SWEEP_DIR/<method>-w_<w>-a_<alpha>-seed<s>, where a learning rate
+other than its optimizer's default follows the optimizer's name (w_adam_lr0.0003), and -unrolled_gradient comes
+before -seed<s> under --unrolled_step gradient. A finished cell is
 skipped, an interrupted one resumed, so the same command continues a sweep. Jobs go through submitit:
-on SLURM one job per cell with one GPU; on this machine one job per visible GPU (or one job on a CPU
-machine), each running its share of the cells one after the other.
+on SLURM one job per --jobs_per_gpu cells with one GPU; on this machine one job per visible GPU (or one
+job on a CPU machine), each running its share of the cells --jobs_per_gpu at a time.
 """
 import itertools
 import json
+import math
+import multiprocessing
 import os
 import sys
 import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import torch
 
 from . import cli, methods, optimizers, runs
 
 
-def cell_name(method, w, a, seed, unrolled_step='optimizer'):
-    suffix = '' if unrolled_step == 'optimizer' else f'-unrolled_{unrolled_step}'  # --unrolled_step, where not the default
-    return f'{method}-w_{w}-a_{a}{suffix}-seed{seed}'
+class Cell(NamedTuple):
+    name: str  # its run directory in the sweep directory
+    method: str
+    w: str | None  # the optimizers and their learning rates (None for random search)
+    arch: str | None
+    w_lr: float | None
+    arch_lr: float | None
+    seed: int
+
+
+def cell_name(method, w, a, seed, w_lr, a_lr, unrolled_step='optimizer'):
+    """<method>-w_<w>-a_<alpha>-seed<s>; a learning rate other than the registry's default of its optimizer
+    follows the optimizer (w_adam_lr0.0003), so DARTS's default cells keep their names in a grid of rates; a virtual
+    step other than the default (--unrolled_step) comes before the seed."""
+    def rate(name, side, lr):
+        return '' if lr == optimizers.default_lr(name, side) else f'_lr{lr!r}'
+    suffix = '' if unrolled_step == 'optimizer' else f'-unrolled_{unrolled_step}'
+    return f'{method}-w_{w}{rate(w, "w", w_lr)}-a_{a}{rate(a, "arch", a_lr)}{suffix}-seed{seed}'
 
 
 def cell_status(path):
@@ -47,51 +68,116 @@ def load_train_search():
     return train_search
 
 
-def run_cells(argvs):
-    """A job: run its cells one after the other; a failing cell does not stop the others. Returns exit codes.
-
-    A cell's argv starts with the program: 'search' (train_search.py) or 'random' (random search)."""
+def run_cell(argv):
+    """Run one cell, whose argv starts with its program: 'search' (train_search.py) or 'random' (random search).
+    Returns its exit code; a failing or crashing cell raises nothing."""
     from . import random_search
     programs = {'search': load_train_search().main, 'random': random_search.main}
-    codes = []
-    for program, *argv in argvs:
-        try:
-            codes.append(programs[program](argv))
-        except (cli.UserError, SystemExit) as e:
-            print(f'cell {argv}: {e}', file=sys.stderr)
-            codes.append(e.code if isinstance(e, SystemExit) else 2)
-        except Exception:  # a crashing cell must not take the job's other cells with it
-            traceback.print_exc()
-            codes.append(1)
-    return codes
+    program, *argv = argv
+    try:
+        return programs[program](argv)
+    except (cli.UserError, SystemExit) as e:
+        print(f'cell {argv}: {e}', file=sys.stderr)
+        return e.code if isinstance(e, SystemExit) else 2
+    except Exception:  # a crashing cell must not take the job's other cells with it
+        traceback.print_exc()
+        return 1
+
+
+def _cell_process(argv, at_once):
+    """The body of a cell's own process: its share of the CPU threads, its exit code as the process's."""
+    torch.set_num_threads(max(1, torch.get_num_threads() // at_once))
+    sys.exit(run_cell(argv))
+
+
+def run_concurrently(target, items, at_once):
+    """Run target(item, at_once) for each item in a fresh process of its own, `at_once` processes at a time.
+    Returns their exit codes in order; a process that dies (killed, out of memory) only fails its own item."""
+    context = multiprocessing.get_context('spawn')  # no fork of a process that holds torch's threads or CUDA
+
+    def one(item):
+        process = context.Process(target=target, args=(item, at_once))
+        process.start()
+        process.join()
+        return process.exitcode
+
+    with ThreadPoolExecutor(at_once) as pool:
+        return list(pool.map(one, items))
+
+
+def run_cells(argvs, at_once=1):
+    """A job: run its cells, `at_once` at a time (one after the other in this process when 1); a failing cell does
+    not stop the others. Returns their exit codes."""
+    if at_once == 1:
+        return [run_cell(argv) for argv in argvs]
+    return run_concurrently(_cell_process, argvs, at_once)
+
+
+def jobs(todo, gpus, per_gpu, slurm):
+    """The jobs of a sweep, [(gpu, cells)], each job running its cells `per_gpu` at a time. On SLURM one job per
+    `per_gpu` cells (SLURM gives it a GPU: None); here one job per visible GPU (one, gpu None, without a GPU)."""
+    count = math.ceil(len(todo) / per_gpu) if slurm else max(gpus, 1)
+    return [(i if gpus and not slurm else None, todo[i::count]) for i in range(count) if todo[i::count]]
 
 
 def cells(args):
-    """(directory name, method, w optimizer, alpha optimizer, seed) of every cell; random search, which has no
-    optimizer, is one cell per seed."""
+    """Every Cell of the grid; random search, which has no optimizer, is one cell per seed."""
+    def side(names, rates, key):  # (optimizer, learning rate) pairs: the rates given, else the registry's default
+        return [(n, lr) for n in names for lr in rates.get(n, [optimizers.default_lr(n, key)])]
     searches = [m for m in args.methods if m != 'random']
-    grid = [(cell_name(m, w, a, s, args.unrolled_step), m, w, a, s)
-            for m, w, a, s in itertools.product(searches, args.w_optimizers, args.arch_optimizers, args.seeds)]
-    return grid + [(f'random-seed{s}', 'random', None, None, s) for s in args.seeds if 'random' in args.methods]
+    ws = side(args.w_optimizers, args.w_learning_rates, 'w')
+    arches = side(args.arch_optimizers, args.arch_learning_rates, 'arch')
+    grid = [Cell(cell_name(m, w, a, s, w_lr, a_lr, args.unrolled_step), m, w, a, w_lr, a_lr, s)
+            for m, (w, w_lr), (a, a_lr), s in itertools.product(searches, ws, arches, args.seeds)]
+    randoms = [Cell(f'random-seed{s}', 'random', None, None, None, None, s) for s in args.seeds if 'random' in args.methods]
+    return grid + randoms
+
+
+def search_argv(passthrough, cell):
+    """train_search.py's arguments for a search cell, but --save."""
+    return [*passthrough, '--method', cell.method, '--w_optimizer', cell.w, '--learning_rate', repr(cell.w_lr),
+            '--arch_optimizer', cell.arch, '--arch_learning_rate', repr(cell.arch_lr), '--seed', str(cell.seed)]
 
 
 def plan(args, passthrough, space):
     """(path, [program, *argv]) of every cell that is not finished yet."""
     todo = []
-    for name, method, w, a, seed in cells(args):
-        path = os.path.join(args.save, name)
+    for cell in cells(args):
+        path = os.path.join(args.save, cell.name)
         status = cell_status(path)
-        if method == 'random':
+        if cell.method == 'random':
             if status != 'done':  # a random search takes no time: start it over
                 table = ['--nb201_table', space.nb201_table] if space.nb201_table else []
-                todo.append((path, ['random', '--samples', str(args.random_samples), '--seed', str(seed),
+                todo.append((path, ['random', '--samples', str(args.random_samples), '--seed', str(cell.seed),
                                     '--search_space', space.search_space, *table, '--save', path]))
         elif status == 'started':
             todo.append((path, ['search', '--resume', path]))
         elif status == 'new':
-            todo.append((path, ['search', *passthrough, '--method', method, '--w_optimizer', w, '--arch_optimizer', a,
-                                '--seed', str(seed), '--save', path]))
+            todo.append((path, ['search', *search_argv(passthrough, cell), '--save', path]))
     return todo
+
+
+def parse_rates(p, flag, values, names):
+    """['adam=1e-3,3e-4', 'sgd=0.025'] -> {'adam': [0.001, 0.0003], 'sgd': [0.025]}, each optimizer one of `names`."""
+    rates = {}
+    for value in values:
+        name, sep, text = value.partition('=')
+        if not sep or not text:
+            p.error(f'--{flag}: {value!r} is not OPTIMIZER=RATE[,RATE...]')
+        if name not in names:
+            p.error(f'--{flag}: {name!r} is not one of the sweep\'s {flag.split("_")[0]} optimizers ({", ".join(names)})')
+        if name in rates:
+            p.error(f'--{flag}: {name} is given twice')
+        try:
+            rates[name] = [float(t) for t in text.split(',')]
+        except ValueError:
+            p.error(f'--{flag}: {value!r}: a rate is not a number')
+        bad = [r for r in rates[name] if not 0 < r < cli.FLOAT32_MAX]
+        if bad:
+            p.error(f'--{flag}: {name}: learning rates must be positive and finite, got {bad[0]}')
+        if len(set(rates[name])) < len(rates[name]):
+            p.error(f'--{flag}: {name} lists a rate twice')
+    return rates
 
 
 def parse(argv):
@@ -100,11 +186,17 @@ def parse(argv):
     a('--save', required=True, metavar='SWEEP_DIR', help='the sweep directory (one run directory per cell)')
     a('--w_optimizers', nargs='+', default=['momentum'], help=f'of {", ".join(optimizers.REGISTRY)}')
     a('--arch_optimizers', nargs='+', default=['adam'], help=f'of {", ".join(optimizers.REGISTRY)}')
+    a('--w_learning_rates', nargs='+', default=[], metavar='OPTIMIZER=RATE[,RATE...]',
+      help="initial w learning rates per w optimizer (a grid); an optimizer not named: the registry's default")
+    a('--arch_learning_rates', nargs='+', default=[], metavar='OPTIMIZER=RATE[,RATE...]',
+      help="alpha learning rates per alpha optimizer, likewise")
     a('--methods', nargs='+', default=['darts'], help=f'of {", ".join(methods.METHODS)}, random')
     a('--seeds', nargs='+', type=int, default=[2])
     a('--random_samples', type=int, default=1, help='cells each random-search seed draws (--methods random)')
     a('--cluster', default=None, choices=['local', 'slurm', 'debug'],
       help='submitit cluster (default: slurm where available, else local)')
+    a('--jobs_per_gpu', type=int, default=1,
+      help='cells run at once on each GPU (locally; without a GPU: at once on the CPU), or per SLURM job')
     a('--timeout_min', type=int, default=24 * 60, help='time limit of a job in minutes')
     a('--slurm_partition', default=None)
     args, passthrough = p.parse_known_args(argv)
@@ -116,13 +208,23 @@ def parse(argv):
     for flag in ('--save', '--seed', '--method', '--w_optimizer', '--arch_optimizer', '--resume'):
         if any(x == flag or x.startswith(flag + '=') for x in passthrough):
             p.error(f'{flag} is set by the sweep for each cell; drop it')
+    for flag, grid in (('--learning_rate', '--w_learning_rates'), ('--arch_learning_rate', '--arch_learning_rates')):
+        if any(x == flag or x.startswith(flag + '=') for x in passthrough):
+            p.error(f'{flag} is set by the sweep for each cell: give rates per optimizer with {grid} OPTIMIZER=RATE,...')
     if args.random_samples < 1:
         p.error(f'--random_samples must be positive, got {args.random_samples}')
+    if args.jobs_per_gpu < 1:
+        p.error(f'--jobs_per_gpu must be positive, got {args.jobs_per_gpu}')
+    args.w_learning_rates = parse_rates(p, 'w_learning_rates', args.w_learning_rates, args.w_optimizers)
+    args.arch_learning_rates = parse_rates(p, 'arch_learning_rates', args.arch_learning_rates, args.arch_optimizers)
     train_search = load_train_search()  # every cell's arguments are checked before anything is submitted
     space = train_search.parse_args(passthrough)
     args.unrolled_step = space.unrolled_step  # part of the cell names
-    for method, w, a in itertools.product([m for m in args.methods if m != 'random'], args.w_optimizers, args.arch_optimizers):
-        train_search.parse_args([*passthrough, '--method', method, '--w_optimizer', w, '--arch_optimizer', a])
+    checked = set()
+    for cell in cells(args):
+        if cell.method != 'random' and cell._replace(name='', seed=0) not in checked:
+            train_search.parse_args(search_argv(passthrough, cell))
+            checked.add(cell._replace(name='', seed=0))
     return args, passthrough, space
 
 
@@ -146,20 +248,22 @@ def main(argv=None):
     folder = os.path.join(args.save, 'submitit')
     executor = submitit.AutoExecutor(folder=folder, cluster=args.cluster)
     executor.update_parameters(timeout_min=args.timeout_min, name='darts-min-sweep')
-    if executor.cluster == 'slurm':  # one job per cell, one GPU each
+    slurm = executor.cluster == 'slurm'
+    gpus = torch.cuda.device_count() if executor.cluster == 'local' else 0
+    shares = jobs([argv for _, argv in todo], gpus, args.jobs_per_gpu, slurm)
+    if slurm:  # one GPU per job
         executor.update_parameters(gpus_per_node=1, slurm_partition=args.slurm_partition)
-        jobs = executor.map_array(run_cells, [[argv] for _, argv in todo])
-    else:  # one job per visible GPU, each running its share of the cells in turn
-        gpus = torch.cuda.device_count() if executor.cluster == 'local' else 0
-        shares = [todo[i::max(gpus, 1)] for i in range(max(gpus, 1))]
-        jobs = []
-        for gpu, share in enumerate(s for s in shares if s):
-            if gpus:
+        submitted = executor.map_array(run_cells, [share for _, share in shares], [args.jobs_per_gpu] * len(shares))
+    else:
+        submitted = []
+        for gpu, share in shares:
+            if gpu is not None:
                 executor.update_parameters(visible_gpus=[gpu], gpus_per_node=1)
-            jobs.append(executor.submit(run_cells, [argv for _, argv in share]))
-    print(f'submitted {len(jobs)} job(s) ({executor.cluster}); logs in {folder}')
+            submitted.append(executor.submit(run_cells, share, args.jobs_per_gpu))
+    print(f'submitted {len(submitted)} job(s) ({executor.cluster}), {args.jobs_per_gpu} cell(s) at once in each; '
+          f'logs in {folder}')
     failed = 0
-    for job in jobs:
+    for job in submitted:
         failed += sum(code != 0 for code in job.result())
     print(f'done: {len(todo) - failed} cell(s) finished, {failed} failed; report: python -m darts_min.report {args.save}')
     return 1 if failed else 0
@@ -167,4 +271,5 @@ def main(argv=None):
 
 if __name__ == '__main__':
     sys.argv[0] = 'python -m darts_min.sweep'
-    cli.run(main)
+    from darts_min import sweep  # submitit pickles the functions of __main__ by value: use the module's, by name
+    cli.run(sweep.main)

@@ -1,4 +1,6 @@
 """The optimizer registry: every entry steps, defaults reproduce DARTS, overrides are honoured and checked."""
+import json
+
 import pytest
 import torch
 
@@ -17,7 +19,7 @@ def quadratic_step(opt, params):
 def test_every_entry_builds_a_torch_optimizer_that_lowers_a_quadratic(name):
     p = torch.nn.Parameter(torch.ones(3))
     opt = optimizers.build(name, [p], lr=0.01, weight_decay=0.0)
-    assert isinstance(opt, torch.optim.Optimizer) and type(opt) is optimizers.REGISTRY[name][0]
+    assert isinstance(opt, torch.optim.Optimizer) and type(opt) is optimizers.REGISTRY[name].cls
     for _ in range(3):
         quadratic_step(opt, [p])
     assert (p < 1).all()
@@ -25,6 +27,7 @@ def test_every_entry_builds_a_torch_optimizer_that_lowers_a_quadratic(name):
 
 def test_defaults_reproduce_darts():
     args = train_search.parse_args([])
+    assert (args.learning_rate, args.learning_rate_min, args.arch_learning_rate) == (0.025, 0.001, 3e-4)
     w = optimizers.for_weights(args, [torch.nn.Parameter(torch.ones(1))]).param_groups[0]
     assert (w['lr'], w['momentum'], w['weight_decay'], w['nesterov']) == (0.025, 0.9, 3e-4, False)
     a = optimizers.for_alphas(args, [torch.nn.Parameter(torch.ones(1))])
@@ -35,13 +38,54 @@ def test_defaults_reproduce_darts():
 
 def test_overrides_from_the_command_line_are_applied_last():
     args = train_search.parse_args(['--w_optimizer', 'momentum', '--w_optimizer_args', 'momentum=0.5', 'nesterov=true',
-                                    '--arch_optimizer', 'rmsprop', '--arch_optimizer_args', 'alpha=0.9', 'lr=0.01'])
+                                    '--arch_optimizer', 'rmsprop', '--arch_optimizer_args', 'alpha=0.9'])
     w = optimizers.for_weights(args, [torch.nn.Parameter(torch.ones(1))]).param_groups[0]
     assert (w['momentum'], w['nesterov']) == (0.5, True)
     a = optimizers.for_alphas(args, [torch.nn.Parameter(torch.ones(1))])
-    assert isinstance(a, torch.optim.RMSprop) and (a.param_groups[0]['alpha'], a.param_groups[0]['lr']) == (0.9, 0.01)
+    assert isinstance(a, torch.optim.RMSprop) and a.param_groups[0]['alpha'] == 0.9
     args = train_search.parse_args(['--arch_optimizer_args', 'betas=0.9,0.999'])
     assert optimizers.for_alphas(args, [torch.nn.Parameter(torch.ones(1))]).param_groups[0]['betas'] == (0.9, 0.999)
+
+
+@pytest.mark.parametrize('name', list(optimizers.REGISTRY))
+def test_each_side_defaults_to_the_registry_rate_of_its_optimizer_and_the_floor_scales(name):
+    entry = optimizers.REGISTRY[name]
+    args = train_search.parse_args(['--w_optimizer', name, '--arch_optimizer', name])
+    assert (args.learning_rate, args.arch_learning_rate) == (entry.w_lr, entry.arch_lr)
+    assert args.learning_rate_min == pytest.approx(entry.w_lr * 0.001 / 0.025, rel=1e-12)
+    probe = [torch.nn.Parameter(torch.ones(1))]
+    assert optimizers.for_weights(args, probe).param_groups[0]['lr'] == entry.w_lr
+    assert optimizers.for_alphas(args, probe).param_groups[0]['lr'] == entry.arch_lr
+    given = train_search.parse_args(['--w_optimizer', name, '--learning_rate', '0.5', '--arch_learning_rate', '0.25'])
+    assert (given.learning_rate, given.learning_rate_min, given.arch_learning_rate) == (0.5, 0.5 * 0.001 / 0.025, 0.25)
+    floor = train_search.parse_args(['--w_optimizer', name, '--learning_rate_min', '0'])
+    assert (floor.learning_rate, floor.learning_rate_min) == (entry.w_lr, 0.0)
+
+
+def test_lr_and_weight_decay_have_their_own_flags_and_the_floor_stays_below_the_rate(capsys):
+    adam = optimizers.REGISTRY['adam'].w_lr
+    for argv, message in [
+            (['--w_optimizer_args', 'lr=0.1'], 'lr is set by its own flag, --learning_rate (w)'),
+            (['--arch_optimizer_args', 'weight_decay=0'], 'weight_decay is set by its own flag, --weight_decay (w)'),
+            (['--learning_rate', '3e-4', '--learning_rate_min', '0.001'],
+             '--learning_rate_min 0.001 exceeds the initial w learning rate 0.0003'),
+            (['--w_optimizer', 'adam', '--learning_rate_min', '1'], f'exceeds the initial w learning rate {adam:g}')]:
+        with pytest.raises(SystemExit) as e:
+            train_search.parse_args(argv)
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and message in err and err.count('\n') == 1, (argv, err)
+
+
+def test_resume_keeps_the_rates_its_run_recorded(tmp_path, monkeypatch):
+    saved = vars(train_search.parse_args(['--w_optimizer', 'adam', '--arch_optimizer', 'sgd']))
+    assert (saved['learning_rate'], saved['arch_learning_rate']) == (optimizers.REGISTRY['adam'].w_lr,
+                                                                    optimizers.REGISTRY['sgd'].arch_lr)
+    (tmp_path / 'args.json').write_text(json.dumps({'kind': 'search', **saved, 'resume': None}))
+    for name in ('adam', 'sgd'):  # registry defaults changed since: the run goes on with its own rates
+        monkeypatch.setitem(optimizers.REGISTRY, name, optimizers.REGISTRY[name]._replace(w_lr=0.5, arch_lr=0.5))
+    resumed = vars(train_search.parse_args(['--resume', str(tmp_path)]))
+    rates = ('learning_rate', 'learning_rate_min', 'arch_learning_rate')
+    assert [resumed[k] for k in rates] == [saved[k] for k in rates]
 
 
 def test_momentum_flag_sets_w_momentum_only_where_the_entry_has_one():
@@ -66,7 +110,7 @@ def test_adamw_decays_decoupled_and_adam_couples_l2():
 def test_unknown_names_and_keys_are_rejected_with_the_valid_ones():
     with pytest.raises(optimizers.OptimizerError, match='choose from sgd, momentum, nesterov, rmsprop, adam, adamw'):
         optimizers.build('lion', [torch.nn.Parameter(torch.ones(1))], 0.1, 0)
-    with pytest.raises(optimizers.OptimizerError, match=r"no argument 'beta1' \(valid: lr, betas"):
+    with pytest.raises(optimizers.OptimizerError, match=r"no argument 'beta1' \(valid: betas, eps, amsgrad"):
         optimizers.parse_overrides('adam', ['beta1=0.9'])
     with pytest.raises(optimizers.OptimizerError, match='not key=value'):
         optimizers.parse_overrides('adam', ['0.9'])
@@ -89,6 +133,7 @@ def test_module_prints_the_registry_table():
     out = run_script('-m', 'darts_min.optimizers').stdout
     lines = out.splitlines()
     assert lines[0].split()[:2] == ['name', 'torch.optim']
-    for name, (cls, _, _) in optimizers.REGISTRY.items():
-        assert any(line.split()[:2] == [name, cls.__name__] for line in lines)
+    for name, entry in optimizers.REGISTRY.items():
+        row = next(line for line in lines if line.split()[:2] == [name, entry.cls.__name__])
+        assert f' {entry.w_lr:g} ' in row and f' {entry.arch_lr:g} ' in row
     assert 'betas=(0.5, 0.999)' in out

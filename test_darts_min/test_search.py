@@ -34,6 +34,7 @@ def test_tiny_search_writes_every_output(tmp_path):
 
     args = json.load(open(os.path.join(save, 'args.json')))
     assert args['epochs'] == 2 and args['w_optimizer'] == 'momentum' and args['save'] == save
+    assert (args['learning_rate'], args['learning_rate_min'], args['arch_learning_rate']) == (0.025, 0.001, 3e-4)
 
     metrics = read_metrics(save)
     assert [m['epoch'] for m in metrics] == [0, 1]
@@ -184,8 +185,9 @@ def bad_inputs(tmp_path):
     return [
         (['--w_optimizer', 'lion'], "unknown optimizer 'lion' (choose from sgd, momentum"),
         (['--arch_optimizer', 'adagrad'], "unknown optimizer 'adagrad'"),
-        (['--w_optimizer_args', 'beta=0.9'], "momentum has no argument 'beta' (valid: lr, momentum"),
-        (['--arch_optimizer_args', 'lr=-1'], 'Invalid learning rate'),
+        (['--w_optimizer_args', 'beta=0.9'], "momentum has no argument 'beta' (valid: momentum, dampening"),
+        (['--arch_optimizer_args', 'lr=-1'], 'lr is set by its own flag'),
+        (['--arch_optimizer_args', 'eps=-1'], 'Invalid epsilon value'),
         (['--dataset', 'mnist'], "unknown dataset 'mnist'"),
         (['--device', 'tpu'], "unknown device 'tpu'"),
         (['--learning_rate', '0'], '--learning_rate must be positive and finite'),

@@ -1,10 +1,13 @@
-"""The study end to end: a 2 x 2 sweep on fake data through submitit's local executor, its report, a resume."""
+"""The study end to end: a 2 x 2 sweep on fake data through submitit's local executor, its report, a resume; the
+learning-rate grids, the jobs of --jobs_per_gpu and their concurrency (on a stub, not on real searches)."""
+import json
 import os
+import shutil
 
 import pytest
 
 from conftest import ROOT, TINY, run_script
-from darts_min import report, sweep
+from darts_min import optimizers, report, sweep
 
 GRID = ['--w_optimizers', 'sgd', 'momentum', '--arch_optimizers', 'adam', 'rmsprop', '--seeds', '0',
         '--cluster', 'local', *TINY, '--epochs', '1']
@@ -12,46 +15,52 @@ GRID = ['--w_optimizers', 'sgd', 'momentum', '--arch_optimizers', 'adam', 'rmspr
 
 @pytest.fixture(scope='module')
 def swept(tmp_path_factory):
+    """The sweep as a user runs it, two cells at once (each in a process of its own)."""
     save = str(tmp_path_factory.mktemp('sweep') / 'grid')
-    result = run_script('-m', 'darts_min.sweep', '--save', save, *GRID)
+    result = run_script('-m', 'darts_min.sweep', '--save', save, *GRID, '--jobs_per_gpu', '2')
     assert result.returncode == 0, result.stdout + result.stderr
-    assert '4 cells, 0 finished, 4 to run' in result.stdout
+    assert '4 cells, 0 finished, 4 to run' in result.stdout and '2 cell(s) at once' in result.stdout
     return save
 
 
-def test_sweep_runs_every_cell_in_its_own_directory(swept):
+def test_sweep_runs_every_cell_in_its_own_directory(swept, capsys):
     cells = sorted(d for d in os.listdir(swept) if d.startswith('darts-'))
     assert cells == ['darts-w_momentum-a_adam-seed0', 'darts-w_momentum-a_rmsprop-seed0',
                      'darts-w_sgd-a_adam-seed0', 'darts-w_sgd-a_rmsprop-seed0']
     assert all(sweep.cell_status(os.path.join(swept, c)) == 'done' for c in cells)
+    args = json.load(open(os.path.join(swept, 'darts-w_sgd-a_rmsprop-seed0', 'args.json')))
+    assert (args['learning_rate'], args['arch_learning_rate']) == (optimizers.default_lr('sgd', 'w'),
+                                                                  optimizers.default_lr('rmsprop', 'arch'))
 
 
 def test_report_has_one_row_per_optimizer_pair_and_the_plots(swept):
     assert report.main([swept]) == 0
     text = open(os.path.join(swept, 'report.md')).read()
     rows = [line for line in text.splitlines() if line.startswith('| darts |')]
-    assert [r.split(' | ')[1:3] for r in rows] == [['momentum', 'adam'], ['momentum', 'rmsprop'],
-                                                  ['sgd', 'adam'], ['sgd', 'rmsprop']]
-    assert all(r.split(' | ')[3] == '1' for r in rows)  # one seed each
+    rate = lambda name, side: f'{name} {optimizers.default_lr(name, side):g}'
+    assert [r.split(' | ')[1:3] for r in rows] == [[rate('momentum', 'w'), rate('adam', 'arch')],
+                                                  [rate('momentum', 'w'), rate('rmsprop', 'arch')],
+                                                  [rate('sgd', 'w'), rate('adam', 'arch')],
+                                                  [rate('sgd', 'w'), rate('rmsprop', 'arch')]]
+    assert all(r.split(' | ')[3:5] == ['1', '0'] for r in rows)  # one seed each, none evaluated
     plots = os.listdir(os.path.join(swept, 'plots'))
     assert 'heatmap_darts.png' in plots and 'darts-w_sgd-a_adam-seed0_alphas.png' in plots
     assert '![heatmap_darts.png](plots/heatmap_darts.png)' in text
 
 
-def test_a_resumed_sweep_runs_only_the_missing_cells(swept):
-    import shutil
+def test_a_resumed_sweep_runs_only_the_missing_cells(swept, capsys, monkeypatch):
     kept = os.path.join(swept, 'darts-w_sgd-a_adam-seed0', 'metrics.jsonl')
     before = os.path.getmtime(kept)
     shutil.rmtree(os.path.join(swept, 'darts-w_momentum-a_rmsprop-seed0'))
-    result = run_script('-m', 'darts_min.sweep', '--save', swept, *GRID)
-    assert result.returncode == 0, result.stderr
-    assert '4 cells, 3 finished, 1 to run' in result.stdout
+    monkeypatch.chdir(ROOT)  # in this process, one cell at a time; its job imports this worktree's package from here
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    assert sweep.main(['--save', swept, *GRID]) == 0
+    assert '4 cells, 3 finished, 1 to run' in capsys.readouterr().out
     assert sweep.cell_status(os.path.join(swept, 'darts-w_momentum-a_rmsprop-seed0')) == 'done'
     assert os.path.getmtime(kept) == before
 
 
-def test_cell_status_and_plan(tmp_path):
-    import json
+def test_cell_status(tmp_path):
     cell = tmp_path / 'c'
     assert sweep.cell_status(str(cell)) == 'new'
     cell.mkdir()
@@ -62,14 +71,122 @@ def test_cell_status_and_plan(tmp_path):
     assert sweep.cell_status(str(cell)) == 'done'
 
 
-def test_bad_sweep_arguments_are_one_line():
+def test_learning_rate_grids_multiply_the_grid_and_name_their_cells():
+    args, passthrough, space = sweep.parse(['--save', 'x', '--w_optimizers', 'momentum', 'adam', '--arch_optimizers',
+                                            'adam', 'sgd', '--w_learning_rates', 'adam=1e-3,3e-4',
+                                            '--arch_learning_rates', 'sgd=0.5', '--seeds', '0', '--dataset', 'fake'])
+    adam_w = optimizers.default_lr('adam', 'w')
+    expected = {('momentum', 0.025, 'adam', 3e-4), ('momentum', 0.025, 'sgd', 0.5), ('adam', 1e-3, 'adam', 3e-4),
+                ('adam', 1e-3, 'sgd', 0.5), ('adam', 3e-4, 'adam', 3e-4), ('adam', 3e-4, 'sgd', 0.5)}
+    cells = sweep.cells(args)
+    assert {(c.w, c.w_lr, c.arch, c.arch_lr) for c in cells} == expected and len(cells) == 6
+    tag = lambda lr, default: '' if lr == default else f'_lr{lr!r}'  # a rate other than the default is in the name
+    sgd_a = optimizers.default_lr('sgd', 'arch')
+    assert {c.name for c in cells} == {
+        f'darts-w_{w}{tag(w_lr, optimizers.default_lr(w, "w"))}-a_{a}{tag(a_lr, optimizers.default_lr(a, "arch"))}-seed0'
+        for w, w_lr, a, a_lr in expected}
+    assert 'darts-w_momentum-a_adam-seed0' in {c.name for c in cells}  # DARTS's pair keeps its name
+    assert adam_w != 3e-4 and sgd_a != 0.5  # (so that the names below carry their rates)
+    assert 'darts-w_adam_lr0.0003-a_sgd_lr0.5-seed0' in {c.name for c in cells}
+    todo = dict(sweep.plan(args, passthrough, space))
+    argv = todo[os.path.join('x', 'darts-w_adam_lr0.0003-a_sgd_lr0.5-seed0')]
+    import train_search
+    searched = train_search.parse_args(argv[1:])
+    assert (searched.w_optimizer, searched.learning_rate, searched.learning_rate_min, searched.arch_learning_rate) == \
+        ('adam', 3e-4, 3e-4 * 0.001 / 0.025, 0.5)
+
+
+def test_bad_sweep_arguments_are_one_line(capsys):
+    """Through sweep.parse, which checks every argument before sweep.main submits anything (so that a broken check
+    cannot start a sweep here)."""
+    never = os.path.join(ROOT, 'runs', 'never')
     for argv, message in [(['--w_optimizers', 'lion'], '--w_optimizers: unknown lion'),
                           (['--methods', 'nope'], '--methods: unknown nope'),
                           (['--seed', '3'], '--seed is set by the sweep for each cell'),
-                          (['--learning_rate', '0'], '--learning_rate must be positive')]:
-        result = run_script('-m', 'darts_min.sweep', '--save', os.path.join(ROOT, 'runs', 'never'), *argv)
-        assert result.returncode == 2 and message in result.stderr and result.stderr.count('\n') == 1, result.stderr
-    assert not os.path.exists(os.path.join(ROOT, 'runs', 'never'))
+                          (['--epochs', '0'], '--epochs must be positive'),
+                          (['--learning_rate', '0.1'], '--learning_rate is set by the sweep for each cell: give rates '
+                                                       'per optimizer with --w_learning_rates'),
+                          (['--arch_learning_rate=0.1'], 'with --arch_learning_rates'),
+                          (['--w_learning_rates', 'momentum'], "'momentum' is not OPTIMIZER=RATE[,RATE...]"),
+                          (['--w_learning_rates', 'adam=0.1'], "'adam' is not one of the sweep's w optimizers (momentum)"),
+                          (['--w_learning_rates', 'momentum=0.1', 'momentum=0.2'], 'momentum is given twice'),
+                          (['--w_learning_rates', 'momentum=fast'], 'a rate is not a number'),
+                          (['--arch_learning_rates', 'adam=0'], 'adam: learning rates must be positive and finite, got 0.0'),
+                          (['--arch_learning_rates', 'adam=1e-3,inf'], 'must be positive and finite, got inf'),
+                          (['--w_learning_rates', 'momentum=0.1,1e-1'], 'momentum lists a rate twice'),
+                          (['--w_learning_rates', 'momentum=0.01', '--learning_rate_min', '0.02'],
+                           '--learning_rate_min 0.02 exceeds the initial w learning rate 0.01'),
+                          (['--jobs_per_gpu', '0'], '--jobs_per_gpu must be positive, got 0')]:
+        with pytest.raises(SystemExit) as e:
+            sweep.parse(['--save', never, '--dataset', 'fake', *argv])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and message in err and err.count('\n') == 1, (argv, err)
+    assert not os.path.exists(never)
+
+
+def test_jobs_put_at_most_k_cells_at_once_on_each_gpu():
+    cells = [f'c{i}' for i in range(7)]
+    on_gpus = sweep.jobs(cells, gpus=2, per_gpu=3, slurm=False)  # one job per GPU, each 3 cells at a time
+    assert on_gpus == [(0, ['c0', 'c2', 'c4', 'c6']), (1, ['c1', 'c3', 'c5'])]
+    assert sweep.jobs(cells, gpus=0, per_gpu=3, slurm=False) == [(None, cells)]  # CPU: one job, 3 at once
+    on_slurm = sweep.jobs(cells, gpus=0, per_gpu=3, slurm=True)  # one GPU per job, 3 cells in each
+    assert [gpu for gpu, _ in on_slurm] == [None] * 3 and [len(s) for _, s in on_slurm] == [3, 2, 2]
+    assert sorted(c for _, share in on_slurm for c in share) == sorted(cells)
+    assert sweep.jobs(cells[:1], gpus=4, per_gpu=1, slurm=False) == [(0, ['c0'])]  # no empty jobs
+
+
+def test_k_cells_run_at_once_each_in_its_own_process(tmp_path):
+    import cell_stub
+    paths = [str(tmp_path / name) for name in ('a', 'b', 'c', 'exit3', 'kill')]
+    codes = sweep.run_concurrently(cell_stub.record, paths, at_once=2)
+    assert codes == [0, 0, 0, 3, -9]  # a failing or dying process fails only its own cell
+    spans = [tuple(map(float, open(p).read().split()[:2])) for p in paths[:4]]
+    assert all(open(p).read().split()[2] == '2' for p in paths[:4])
+    at_once = [sum(s <= t < e for s, e in spans) for t, _ in spans]  # cells running when each one began
+    assert max(at_once) == 2  # two ran together, never three
+
+
+class FakeExecutor:
+    """submitit.AutoExecutor's surface that sweep.main uses: records the jobs instead of running them."""
+    jobs = []
+
+    def __init__(self, folder, cluster):
+        self.cluster, self.parameters = cluster, {}
+
+    def update_parameters(self, **kwargs):
+        self.parameters.update(kwargs)
+
+    def submit(self, function, *args):
+        FakeExecutor.jobs.append((dict(self.parameters), function, args))
+        return self
+
+    def map_array(self, function, *iterables):
+        for args in zip(*iterables):
+            self.submit(function, *args)
+        return [self] * len(iterables[0])
+
+    def result(self):
+        return [0]
+
+
+@pytest.mark.parametrize('cluster', ['local', 'slurm'])
+def test_main_submits_k_cells_at_once_per_gpu_or_per_slurm_job(tmp_path, monkeypatch, capsys, cluster):
+    import submitit
+    import torch
+    monkeypatch.setattr(submitit, 'AutoExecutor', FakeExecutor)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    monkeypatch.setattr(FakeExecutor, 'jobs', [])
+    assert sweep.main(['--save', str(tmp_path), '--w_optimizers', 'sgd', 'momentum', 'adam', '--seeds', '0', '1',
+                       '--jobs_per_gpu', '2', '--cluster', cluster, '--dataset', 'fake']) == 0
+    argvs = [argv for _, _, (share, at_once) in FakeExecutor.jobs for argv in share]
+    assert sorted(a[a.index('--save') + 1] for a in argvs) == sorted(str(tmp_path / c.name) for c in sweep.cells(
+        sweep.parse(['--save', str(tmp_path), '--w_optimizers', 'sgd', 'momentum', 'adam', '--seeds', '0', '1'])[0]))
+    assert all(function is sweep.run_cells and at_once == 2 for _, function, (_, at_once) in FakeExecutor.jobs)
+    if cluster == 'local':  # one job per GPU, its 3 cells 2 at a time
+        assert [(p['visible_gpus'], len(share)) for p, _, (share, _) in FakeExecutor.jobs] == [([0], 3), ([1], 3)]
+    else:  # one GPU per job, 2 cells in each
+        assert [(p['gpus_per_node'], len(share)) for p, _, (share, _) in FakeExecutor.jobs] == [(1, 2)] * 3
+    assert '2 cell(s) at once in each' in capsys.readouterr().out
 
 
 def test_sweep_cells_name_a_gradient_virtual_step():

@@ -1,0 +1,174 @@
+"""The report's numbers on a grid of hand-made run directories: means, stds, paired intervals, the best cell by
+validation, distinct genotypes, missing values shown as missing."""
+import json
+import math
+import os
+import re
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from darts_min import genotypes, report
+
+CELL_A = genotypes.to_dict(genotypes.GENOTYPES['DARTS_V1'])
+CELL_B = genotypes.to_dict(genotypes.GENOTYPES['DARTS_V2'])
+# (method, w, w lr, alpha, alpha lr, unrolled, seed) -> (final genotype, supernet acc, evaluation (valid, test) or None)
+GRID = {
+    ('darts', 'momentum', 0.025, 'adam', 3e-4, False, 0): (CELL_A, 60.0, (90.0, 89.0)),
+    ('darts', 'momentum', 0.025, 'adam', 3e-4, False, 1): (CELL_A, 62.5, (91.5, 90.0)),
+    ('darts', 'momentum', 0.025, 'adam', 3e-4, False, 2): (CELL_B, 61.0, (89.25, 88.0)),
+    # best by validation is seed 1, best by test seed 0
+    ('darts', 'adam', 1e-3, 'adam', 3e-4, False, 0): (CELL_B, 55.0, (91.0, 92.0)),
+    ('darts', 'adam', 1e-3, 'adam', 3e-4, False, 1): (CELL_B, 57.0, (93.0, 90.5)),
+    ('darts', 'adam', 1e-3, 'adam', 3e-4, False, 2): (CELL_B, 56.0, (90.5, 91.0)),
+    # one seed evaluated, one evaluation unfinished, one none
+    ('darts', 'sgd', 0.1, 'rmsprop', 1e-4, False, 0): (CELL_A, 50.0, (80.0, 79.0)),
+    ('darts', 'sgd', 0.1, 'rmsprop', 1e-4, False, 1): (CELL_B, 51.0, 'unfinished'),
+    ('darts', 'sgd', 0.1, 'rmsprop', 1e-4, False, 2): (CELL_A, None, None),
+    # second order: its own reference, with seeds 0 and 1 only
+    ('darts', 'momentum', 0.025, 'adam', 3e-4, True, 0): (CELL_B, 63.0, (92.0, 91.0)),
+    ('darts', 'momentum', 0.025, 'adam', 3e-4, True, 1): (CELL_B, 64.0, (92.5, 91.5)),
+    ('darts', 'adam', 1e-3, 'adam', 3e-4, True, 1): (CELL_A, 58.0, (90.0, 90.0)),
+}
+
+
+def write_run(path, args, lines):
+    os.makedirs(path)
+    with open(os.path.join(path, 'args.json'), 'w') as f:
+        json.dump(args, f)
+    with open(os.path.join(path, 'metrics.jsonl'), 'w') as f:
+        f.writelines(json.dumps(line) + '\n' for line in lines)
+
+
+def make_sweep(root):
+    for (method, w, w_lr, a, a_lr, unrolled, seed), (cell, supernet, evaluation) in GRID.items():
+        name = f'{method}-w_{w}_lr{w_lr}-a_{a}_lr{a_lr}-{"2nd" if unrolled else "1st"}-seed{seed}'
+        args = {'kind': 'search', 'method': method, 'w_optimizer': w, 'learning_rate': w_lr,
+                'learning_rate_min': w_lr * 0.001 / 0.025, 'arch_optimizer': a, 'arch_learning_rate': a_lr,
+                'unrolled': unrolled, 'seed': seed, 'epochs': 2, 'device': f'cuda:{seed}', 'save': name}
+        skips = {'skip_normal': seed, 'skip_reduce': 1}
+        write_run(os.path.join(root, name), args, [
+            {'epoch': 0, 'genotype': CELL_A, 'valid_acc': 10.0, 'hessian_eigenvalue': 0.5 + seed, **skips},
+            {'epoch': 1, 'genotype': cell, 'valid_acc': supernet, **skips}])  # lambda_max last logged at epoch 0
+        if evaluation is not None:
+            finished = evaluation != 'unfinished'
+            valid, test = evaluation if finished else (99.0, 99.0)
+            write_run(os.path.join(root, name + '-eval'), {'kind': 'eval', 'epochs': 3, 'seed': seed},
+                      [{'epoch': e, 'valid_acc': valid - 5 * (2 - e), 'test_acc': test - 5 * (2 - e)}
+                       for e in range(3 if finished else 2)])
+    write_run(os.path.join(root, 'random-seed0'), {'kind': 'random', 'method': 'random', 'w_optimizer': '-',
+                                                    'arch_optimizer': '-', 'seed': 0, 'epochs': 1},
+              [{'epoch': 0, 'genotype': CELL_A, 'valid_acc': None, 'skip_normal': 0, 'skip_reduce': 0}])
+    write_run(os.path.join(root, 'random-seed0-eval'), {'kind': 'eval', 'epochs': 1}, [{'epoch': 0, 'valid_acc': 85.0}])
+    return root
+
+
+@pytest.fixture
+def sweep_dir(tmp_path):
+    return make_sweep(str(tmp_path))
+
+
+def evaluated(w, unrolled, key=0):
+    """{seed: valid acc} of the finished evaluations of a row of GRID."""
+    return {k[-1]: v[2][key] for k, v in GRID.items() if k[1] == w and k[5] == unrolled and isinstance(v[2], tuple)}
+
+
+def table_rows(text):
+    """{(w, alpha, settings): {column: cell}} of the report's table."""
+    lines = [line for line in text.splitlines() if line.startswith('| ')]
+    head = lines[0].strip('| ').split(' | ')
+    cells = [dict(zip(head, line.strip('| ').split(' | '))) for line in lines[1:]]
+    return {(c['w optimizer'], c['α optimizer'], c['settings']): c for c in cells}
+
+
+def numbers(cell):
+    return [float(x) for x in re.findall(r'[-+]?\d+(?:\.\d+)?', cell)]
+
+
+def test_paired_difference_is_the_paired_t_interval():
+    values, reference = {0: 91.0, 1: 93.0, 2: 90.5, 5: 70.0}, {0: 90.0, 1: 91.5, 2: 89.25, 3: 50.0}
+    n, mean, (low, high) = report.paired_difference(values, reference)
+    a, b = [91.0, 93.0, 90.5], [90.0, 91.5, 89.25]
+    expected = stats.ttest_rel(a, b).confidence_interval(0.95)
+    assert n == 3 and mean == pytest.approx(np.mean(np.subtract(a, b)))
+    assert (low, high) == pytest.approx((expected.low, expected.high))
+    assert report.paired_difference({0: 2.0}, {0: 1.5, 1: 3.0}) == (1, 0.5, None)
+    assert report.paired_difference({0: 2.0}, {1: 3.0}) == (0, None, None)
+
+
+def test_table_numbers(sweep_dir):
+    assert report.main([sweep_dir, '--no_plots']) == 0
+    text = open(os.path.join(sweep_dir, 'report.md')).read()
+    rows = table_rows(text)
+    ref = rows['momentum 0.025', 'adam 0.0003', 'unrolled=false']
+    adam = rows['adam 0.001', 'adam 0.0003', 'unrolled=false']
+    sgd = rows['sgd 0.1', 'rmsprop 0.0001', 'unrolled=false']
+    for row, w in ((ref, 'momentum'), (adam, 'adam')):
+        for column, which in (('valid acc %', 0), ('test acc %', 1)):
+            values = list(evaluated(w, False, which).values())
+            assert numbers(row[column]) == pytest.approx([round(np.mean(values), 2), round(np.std(values, ddof=1), 2)])
+        assert (row['seeds'], row['evaluated']) == ('3', '3')
+    assert ref["Δ valid acc vs DARTS's pair, 95 % CI"] == 'reference'
+    a, b = list(evaluated('adam', False).values()), list(evaluated('momentum', False).values())
+    interval = stats.ttest_rel(a, b).confidence_interval(0.95)
+    assert numbers(adam["Δ valid acc vs DARTS's pair, 95 % CI"]) == pytest.approx(
+        [round(np.mean(a) - np.mean(b), 2), round(interval.low, 2), round(interval.high, 2), 3])
+    assert numbers(adam['supernet acc %']) == pytest.approx([56.0, 1.0])
+    assert numbers(ref['λ_max']) == pytest.approx([1.5, 1.0])  # the last value logged: 0.5 + seed at epoch 0
+    assert numbers(ref['skip normal']) == pytest.approx([1.0, 1.0])
+    assert (ref['distinct genotypes'], adam['distinct genotypes']) == ('2', '1')
+    # one evaluation finished (an unfinished one is missing, not counted), a supernet accuracy missing: never a 0
+    assert (sgd['evaluated'], sgd['valid acc %'], sgd['test acc %']) == ('1', '80.00', '79.00')
+    assert sgd["Δ valid acc vs DARTS's pair, 95 % CI"] == '-10.00 (1 seed: no interval)'
+    assert numbers(sgd['supernet acc %']) == pytest.approx([50.5, 0.71])
+    # second order has its own reference; its adam row shares one seed with it
+    second = rows['adam 0.001', 'adam 0.0003', 'unrolled=true']
+    assert rows['momentum 0.025', 'adam 0.0003', 'unrolled=true']["Δ valid acc vs DARTS's pair, 95 % CI"] == 'reference'
+    assert second["Δ valid acc vs DARTS's pair, 95 % CI"] == '-2.50 (1 seed: no interval)'
+    # random search: compared with plain DARTS's pair only where one such row exists (here two: first and second order)
+    random = rows['-', '-', '–']
+    assert (random['valid acc %'], random['test acc %'], random['supernet acc %']) == ('85.00', '–', '–')
+    assert random["Δ valid acc vs DARTS's pair, 95 % CI"] == '–'
+
+
+def test_the_best_cell_is_chosen_by_validation_never_by_test(sweep_dir):
+    results = report.load_runs(sweep_dir)
+    rows = report.group(results)
+    adam = next(rs for k, rs in rows.items() if k.w == 'adam' and dict(k.settings)['unrolled'] == 'false')
+    assert report.best(adam).seed == 1  # valid 93.0, while seed 0 has the best test accuracy
+    unevaluated = [r for r in results if r.evaluation is None]
+    assert report.best(unevaluated) is None
+    assert report.main([sweep_dir, '--no_plots']) == 0
+    text = open(os.path.join(sweep_dir, 'report.md')).read()
+    section = text[text.index('### darts · w adam 0.001 · α adam 0.0003'):]
+    lines = section.splitlines()[2:5]
+    assert [line.startswith('- **best by validation** · seed 1 · valid 93.00 % · test 90.50 %') for line in lines] == \
+        [False, True, False]
+
+
+def test_heatmaps_leave_a_missing_value_blank(sweep_dir):
+    rows = report.group(report.load_runs(sweep_dir))
+    first = [k for k in rows if k.method == 'darts' and dict(k.settings)['unrolled'] == 'false']
+    ws, arches, grid = report.heatmap_grid(rows, first, 'valid_acc')
+    assert ws == ['adam 0.001', 'momentum 0.025', 'sgd 0.1'] and arches == ['adam 0.0003', 'rmsprop 0.0001']
+    assert grid[0][0] == pytest.approx(np.mean([91.0, 93.0, 90.5])) and grid[2][1] == 80.0
+    assert all(math.isnan(v) for v in (grid[0][1], grid[1][1], grid[2][0]))  # no such pair in the grid
+    _, _, supernet = report.heatmap_grid(rows, first, 'supernet_acc')
+    assert supernet[2][1] == pytest.approx(50.5)  # the seed without a value is left out, not counted as 0
+    assert report.main([sweep_dir]) == 0
+    plots = os.listdir(os.path.join(sweep_dir, 'plots'))
+    assert {'heatmap_darts-1.png', 'heatmap_darts-2.png'} <= set(plots)
+
+
+def test_a_run_with_unreadable_figures_is_left_out_with_a_line(sweep_dir, capsys):
+    write_run(os.path.join(sweep_dir, 'edited'), {'kind': 'search', 'w_optimizer': 'sgd', 'arch_optimizer': 'adam',
+                                                  'learning_rate': 'fast', 'seed': 0, 'epochs': 1},
+              [{'epoch': 0, 'genotype': CELL_A, 'valid_acc': 50.0}])
+    write_run(os.path.join(sweep_dir, 'lambda'), {'kind': 'search', 'w_optimizer': 'sgd', 'arch_optimizer': 'adam',
+                                                  'seed': 0, 'epochs': 2},
+              [{'epoch': 0, 'genotype': CELL_A, 'hessian_eigenvalue': 'big'}, {'epoch': 1, 'genotype': CELL_A}])
+    names = [r.name for r in report.load_runs(sweep_dir)]
+    err = capsys.readouterr().err
+    assert 'edited' not in names and 'lambda' not in names and len(names) == len(GRID) + 1
+    assert 'leaving out edited: its args.json holds' in err and 'leaving out lambda: a figure' in err
