@@ -157,8 +157,7 @@ def test_images_of_every_mode_and_shape_reach_the_network_as_three_channels(tmp_
     rgba.save(tmp_path / 'train' / 'a' / 'rgba.png')
     palette = Image.new('P', (16, 16), 1)
     palette.putpalette([0, 0, 0, *colours['a']] + [0] * 762)
-    palette.info['transparency'] = 0
-    palette.save(tmp_path / 'train' / 'a' / 'palette.png', transparency=0)
+    palette.save(tmp_path / 'train' / 'a' / 'palette.png', transparency=bytes([0, 128]))  # an alpha per colour
     Image.new('L', (40, 40), 90).save(tmp_path / 'train' / 'b' / 'grey.png')
     Image.new('L', (9, 7), 90).save(tmp_path / 'train' / 'b' / 'grey.jpeg')
     (tmp_path / 'train' / 'b' / '._grey.png').write_bytes(b'macOS resource fork')  # hidden files: skipped
