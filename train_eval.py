@@ -38,7 +38,7 @@ def build_parser():
     a('--grad_clip', type=float, default=5, help='clip the gradient norm to this')
     a('--arch', default='DARTS', help=f'a genotype of genotypes.py: {", ".join(genotypes.GENOTYPES)}')
     a('--genotype', default=None, metavar='PATH', help='a genotype.json, or a search run directory (instead of --arch)')
-    a('--valid_portion', type=float, default=0,
+    a('--valid_portion', type=float, default=0.0,
       help='hold out this class-stratified share of the training set, and report its accuracy each epoch (0: none)')
     data.add_args(p)
     cli.add_run_args(p, 'eval')
@@ -123,7 +123,7 @@ def train(args, run, ctx, genotype, queues, num_classes):
         run.log.info(f'param size = {count_parameters(net) / 1e6:.6f}MB ({count_parameters(net)} weights '
                      f'without the auxiliary head), {ctx.world} process(es) on {ctx.device.type}')
 
-    began = time.time()
+    began, held_out = time.time(), {}
     for epoch in range(start, args.epochs):
         t0 = time.time()
         lr = scheduler.get_last_lr()[0]
@@ -139,7 +139,6 @@ def train(args, run, ctx, genotype, queues, num_classes):
         train_loss, train_acc = (m.avg for m in distributed.all_reduce_meters(train_meters, ctx))
         distributed.broadcast_buffers(net, ctx)
         # DARTS section 3.2 picks among cells by validation accuracy (--valid_portion), never by test accuracy
-        held_out = {}
         for name, queue in (('valid', queues[1]), ('test', queues[2])):
             if queue is not None:
                 meters = distributed.all_reduce_meters(evaluate(net, queue, criterion, ctx.device), ctx)
@@ -156,7 +155,9 @@ def train(args, run, ctx, genotype, queues, num_classes):
         run.save_checkpoint(epoch, stateful, ctx.device)
     if run.main:
         runs.atomic_write(run.file('weights.pt'), lambda f: torch.save(net.state_dict(), f), mode='wb')
-    run.log.info(f'done: test accuracy {test_acc:.2f}%, weights in {run.file("weights.pt")}'
+    accuracies = ', '.join(f'{name} accuracy {held_out[name + "_acc"]:.2f}%' for name in ('valid', 'test')
+                           if name + '_acc' in held_out)
+    run.log.info(f'done: {accuracies or "every epoch was already trained"}, weights in {run.file("weights.pt")}'
                  + (f'; weights identical on {ctx.world} ranks' if ctx.world > 1 else ''))
     return 0
 

@@ -55,7 +55,7 @@ def test_evaluation_of_a_search_run_writes_every_output(search_run, tmp_path):
 
 
 def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(tmp_path, monkeypatch):
-    argv = EVAL + ['--epochs', '3', '--arch', 'DARTS_V1', '--auxiliary']
+    argv = EVAL + ['--epochs', '3', '--arch', 'DARTS_V1', '--auxiliary', '--valid_portion', '0.25']
     whole, broken = str(tmp_path / 'whole'), str(tmp_path / 'broken')
     assert train_eval.main(argv + ['--save', whole]) == 0
     epoch_of = train_eval.train_epoch
@@ -74,6 +74,11 @@ def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(tmp_path, m
     b = torch.load(os.path.join(broken, 'weights.pt'), weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [m['epoch'] for m in read_metrics(broken)] == [0, 1, 2]
+    assert read_metrics(broken)[2]['valid_loss'] == read_metrics(whole)[2]['valid_loss']
+    assert train_eval.main(['--resume', broken]) == 0  # a finished run: nothing to do, and nothing lost
+    assert open(os.path.join(broken, 'log.txt')).read().endswith(
+        f'done: every epoch was already trained, weights in {broken}/weights.pt\n')
+    assert all(torch.equal(a[k], v) for k, v in torch.load(os.path.join(broken, 'weights.pt'), weights_only=True).items())
 
 
 def test_a_validation_share_is_held_out_stratified_unaugmented_and_reported(tmp_path):
@@ -86,6 +91,7 @@ def test_a_validation_share_is_held_out_stratified_unaugmented_and_reported(tmp_
     assert epoch['valid_acc'] * 8 / 100 == pytest.approx(round(epoch['valid_acc'] * 8 / 100))  # of 8 held-out images
     log = open(os.path.join(save, 'log.txt')).read()
     assert 'train 000/3' in log and ' valid_acc ' in log  # the 24 others train, 8 a step
+    assert f'done: valid accuracy {epoch["valid_acc"]:.2f}%, test accuracy {epoch["test_acc"]:.2f}%' in log
 
     train_queue, valid_queue, _, _ = data.eval_loaders(train_eval.parse_args(argv), torch.device('cpu'))
     train_idx, valid_idx = train_queue.dataset.indices, valid_queue.dataset.indices
