@@ -135,6 +135,18 @@ def test_the_search_split_of_a_class_sorted_folder_holds_every_class_in_proporti
     assert other != (w_idx, alpha_idx) and len(other[0]) == len(w_idx)
 
 
+def test_hundreds_of_classes_of_two_images_each_put_one_in_each_half(tmp_path):
+    for c in range(300):
+        (tmp_path / 'train' / f'class{c:03d}').mkdir(parents=True)
+        for k in range(2):
+            Image.new('L', (8, 8), c % 256).save(tmp_path / 'train' / f'class{c:03d}' / f'{k}.png')
+    args = search_args(tmp_path, '--image_size', '8')
+    dataset = data.load_dataset(args)
+    assert data.num_classes(dataset) == 300 and len(dataset) == 600
+    w_idx, alpha_idx = data.search_split(args, dataset)
+    assert class_counts(dataset, w_idx) == class_counts(dataset, alpha_idx) == [1] * 300
+
+
 def test_both_data_paths_search_on_the_same_stratified_split():
     args = train_search.parse_args(TINY + ['--fake_size', '40'])
     dataset = data.load_dataset(args)
@@ -244,8 +256,8 @@ def test_an_image_that_breaks_mid_run_stops_it_with_one_line_naming_the_file(tmp
 def test_a_search_on_real_digits_learns(tmp_path):
     """Real images in a class-sorted folder (two digits, so that four steps suffice): the supernet trained on
     w's half classifies alpha's half, as the alpha step sees it (BatchNorm on the batch's statistics; the logged
-    valid_acc, in eval mode, waits for the running statistics to settle, some 50 steps). With the split of
-    CIFAR, w would train on one digit only and alpha on the other."""
+    valid_acc, in eval mode, waits for the running statistics to settle, which takes more than four steps).
+    With the split of CIFAR, w would train on one digit only and alpha on the other."""
     write_digits(tmp_path, [20, 20])
     argv = ['--dataset', 'imagefolder', '--data', str(tmp_path), '--image_size', '16', '--learning_rate', '0.1',
             '--epochs', '2', '--batch_size', '10', '--device', 'cpu', '--init_channels', '4', '--layers', '3',
