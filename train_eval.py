@@ -38,7 +38,10 @@ def build_parser():
     a('--grad_clip', type=float, default=5, help='clip the gradient norm to this')
     a('--arch', default='DARTS', help=f'a genotype of genotypes.py: {", ".join(genotypes.GENOTYPES)}')
     a('--genotype', default=None, metavar='PATH', help='a genotype.json, or a search run directory (instead of --arch)')
-    cli.add_data_and_run_args(p, 'eval')
+    a('--valid_portion', type=float, default=0.0,
+      help='hold out this class-stratified share of the training set, and report its accuracy each epoch (0: none)')
+    data.add_args(p)
+    cli.add_run_args(p, 'eval')
     return p
 
 
@@ -68,7 +71,9 @@ def validate(args):
     cli.check(0 <= args.drop_path_prob < 1, f'--drop_path_prob must be in [0, 1), got {args.drop_path_prob}')
     cli.check(not args.auxiliary or args.image_size >= 32,
               f'--auxiliary needs --image_size of at least 32 (its head pools an 8x8 map), got {args.image_size}')
-    cli.check_data_and_run_args(args)
+    cli.check(0 <= args.valid_portion < 1, f'--valid_portion must be in [0, 1), got {args.valid_portion}')
+    data.check_args(args)
+    cli.resolve_device(args.device)
     load_genotype(args)
 
 
@@ -118,7 +123,7 @@ def train(args, run, ctx, genotype, queues, num_classes):
         run.log.info(f'param size = {count_parameters(net) / 1e6:.6f}MB ({count_parameters(net)} weights '
                      f'without the auxiliary head), {ctx.world} process(es) on {ctx.device.type}')
 
-    began = time.time()
+    began, held_out = time.time(), {}
     for epoch in range(start, args.epochs):
         t0 = time.time()
         lr = scheduler.get_last_lr()[0]
@@ -132,19 +137,27 @@ def train(args, run, ctx, genotype, queues, num_classes):
             return 3
         scheduler.step()
         train_loss, train_acc = (m.avg for m in distributed.all_reduce_meters(train_meters, ctx))
-        test_loss, test_acc = (m.avg for m in distributed.all_reduce_meters(evaluate(net, queues[1], criterion, ctx.device), ctx))
+        distributed.broadcast_buffers(net, ctx)
+        # DARTS section 3.2 picks among cells by validation accuracy (--valid_portion), never by test accuracy
+        for name, queue in (('valid', queues[1]), ('test', queues[2])):
+            if queue is not None:
+                meters = distributed.all_reduce_meters(evaluate(net, queue, criterion, ctx.device), ctx)
+                held_out.update({f'{name}_loss': meters[0].avg, f'{name}_acc': meters[1].avg})
+        test_loss, test_acc = held_out['test_loss'], held_out['test_acc']
         if not math.isfinite(test_loss):  # weights broken by the epoch's last steps: keep the last good checkpoint
             run.log.error(f'stopped: the test loss became {test_loss} after epoch {epoch}; the last checkpoint is kept')
             return 3
         distributed.check_weights_agree(net, ctx)
-        log_epoch(run, epoch, args.epochs, t0, began, start, {'lr': lr, 'train_acc': train_acc, 'test_acc': test_acc})
+        log_epoch(run, epoch, args.epochs, t0, began, start,
+                  {'lr': lr, 'train_acc': train_acc, **{k: v for k, v in held_out.items() if k.endswith('acc')}})
         run.append_metrics({'epoch': epoch, 'lr': lr, 'drop_path_prob': net.drop_path_prob, 'train_loss': train_loss,
-                            'train_acc': train_acc, 'test_loss': test_loss, 'test_acc': test_acc,
-                            'seconds': time.time() - t0})
+                            'train_acc': train_acc, **held_out, 'seconds': time.time() - t0})
         run.save_checkpoint(epoch, stateful, ctx.device)
     if run.main:
         runs.atomic_write(run.file('weights.pt'), lambda f: torch.save(net.state_dict(), f), mode='wb')
-    run.log.info(f'done: test accuracy {test_acc:.2f}%, weights in {run.file("weights.pt")}'
+    accuracies = ', '.join(f'{name} accuracy {held_out[name + "_acc"]:.2f}%' for name in ('valid', 'test')
+                           if name + '_acc' in held_out)
+    run.log.info(f'done: {accuracies or "every epoch was already trained"}, weights in {run.file("weights.pt")}'
                  + (f'; weights identical on {ctx.world} ranks' if ctx.world > 1 else ''))
     return 0
 
@@ -155,11 +168,14 @@ def main(argv=None):
     try:
         cli.check(args.batch_size % ctx.world == 0, f'--batch_size {args.batch_size} must divide over {ctx.world} processes')
         genotype = load_genotype(args)
-        train_queue, test_queue, num_classes = data.eval_loaders(args, ctx.device, ctx.rank, ctx.world)
+        train_queue, valid_queue, test_queue, num_classes = data.eval_loaders(args, ctx.device, ctx.rank, ctx.world)
         args.save = distributed.broadcast(args.save or runs.default_dir('eval'), ctx)
         run = runs.Run(args.save, 'eval', main=ctx.main)
         try:
-            return train(args, run, ctx, genotype, (train_queue, test_queue), num_classes)
+            return train(args, run, ctx, genotype, (train_queue, valid_queue, test_queue), num_classes)
+        except data.UnreadableImage as e:
+            run.log.error(f'stopped: {e}')
+            raise
         finally:
             run.close()
     finally:

@@ -75,7 +75,8 @@ def build_parser():
       help='dataset on the device as uint8, augmented there in batches (CIFAR and fake data); default: on for CUDA')
     a('--checkpoint_cells', action='store_true',
       help="recompute each edge's ops with weights in the backward pass: ~0.3x the step memory, ~1.2x the time on CPU")
-    cli.add_data_and_run_args(p, 'search')
+    data.add_args(p)
+    cli.add_run_args(p, 'search')
     return p
 
 
@@ -133,7 +134,8 @@ def validate(args):
             build(args, probe)
         except optimizers.OptimizerError as e:
             raise cli.UserError(f'--{side}_optimizer: {e}') from None
-    cli.check_data_and_run_args(args)
+    data.check_args(args)
+    cli.resolve_device(args.device)
 
 
 def parse_args(argv=None):
@@ -284,6 +286,9 @@ def main(argv=None):
     run = runs.Run(args.save, 'search')
     try:
         return search(args, run, device, (train_queue, valid_queue), num_classes)
+    except data.UnreadableImage as e:
+        run.log.error(f'stopped: {e}')
+        raise
     finally:
         run.close()
 

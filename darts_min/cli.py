@@ -22,30 +22,12 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f'{self.prog}: error: {message}\n')
 
 
-def add_data_and_run_args(parser, kind):
-    """The flags both scripts share: data, augmentation, device, run directory."""
-    from . import data
+def add_run_args(parser, kind):
+    """The flags both scripts share besides the data's (data.add_args): device and run directory."""
     a = parser.add_argument
-    a('--data', default='data', help='dataset folder (CIFAR is downloaded here if missing)')
-    a('--dataset', default='cifar10', help=f'one of {", ".join(data.DATASETS)}')
-    a('--fake_size', type=int, default=1024, help='number of synthetic training images with --dataset fake')
-    a('--image_size', type=int, default=32)
-    a('--cutout', action='store_true', help='cutout augmentation')
-    a('--cutout_length', type=int, default=16)
-    a('--workers', type=int, default=2, help='DataLoader worker processes')
     a('--device', default='auto', help='auto, cpu, cuda or cuda:N')
     a('--save', default=None, help=f'run directory (default runs/{kind}-<timestamp>)')
     a('--resume', default=None, metavar='DIR', help='continue the interrupted run in DIR with its saved arguments')
-
-
-def check_data_and_run_args(args):
-    from . import data
-    check_positive(args, ['fake_size', 'cutout_length', 'image_size'])
-    check(args.workers >= 0, f'--workers must not be negative, got {args.workers}')
-    check(args.image_size >= 8 and args.image_size % 4 == 0,
-          f'--image_size must be a multiple of 4, at least 8 (two reductions halve it twice), got {args.image_size}')
-    check(args.dataset in data.DATASETS, f'unknown dataset {args.dataset!r} (choose from {", ".join(data.DATASETS)})')
-    resolve_device(args.device)
 
 
 def check_positive(args, names):

@@ -56,6 +56,16 @@ def all_reduce_meters(meters, ctx):
     return meters
 
 
+def broadcast_buffers(model, ctx):
+    """Rank 0's BatchNorm running statistics on every rank. DistributedDataParallel sends them before each training
+    forward, but each rank's last one updates its own: evaluated with them, the ranks would not all measure the
+    network that rank 0 saves."""
+    if ctx.world == 1:
+        return
+    for buffer in model.buffers():
+        dist.broadcast(buffer, src=0)
+
+
 def check_weights_agree(model, ctx):
     """Raise if the ranks' weights differ (a checksum of every parameter, gathered from all ranks)."""
     if ctx.world == 1:

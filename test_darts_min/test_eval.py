@@ -11,8 +11,9 @@ import torch
 import train_eval
 import train_search
 from conftest import TINY, read_metrics, run_script
-from darts_min import cli, genotypes
+from darts_min import cli, data, genotypes
 from darts_min.model import NetworkCIFAR, count_parameters
+from darts_min.training import evaluate
 
 EVAL = ['--dataset', 'fake', '--device', 'cpu', '--init_channels', '4', '--layers', '3', '--batch_size', '8',
         '--fake_size', '32', '--workers', '0', '--report_freq', '1']
@@ -41,6 +42,8 @@ def test_evaluation_of_a_search_run_writes_every_output(search_run, tmp_path):
 
     metrics = read_metrics(save)
     assert [m['epoch'] for m in metrics] == [0, 1]
+    assert list(metrics[0]) == ['epoch', 'lr', 'drop_path_prob', 'train_loss', 'train_acc', 'test_loss', 'test_acc',
+                                'seconds']  # no validation share: the whole training set trains
     assert [m['drop_path_prob'] for m in metrics] == [0.0, 0.2 * 1 / 2]  # ramped linearly from 0
     assert metrics[0]['lr'] == 0.025 and metrics[1]['lr'] == pytest.approx(0.0125)  # cosine to 0
     assert all(0 <= m['test_acc'] <= 100 and m['test_loss'] > 0 for m in metrics)
@@ -55,7 +58,7 @@ def test_evaluation_of_a_search_run_writes_every_output(search_run, tmp_path):
 
 
 def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(tmp_path, monkeypatch):
-    argv = EVAL + ['--epochs', '3', '--arch', 'DARTS_V1', '--auxiliary']
+    argv = EVAL + ['--epochs', '3', '--arch', 'DARTS_V1', '--auxiliary', '--valid_portion', '0.25']
     whole, broken = str(tmp_path / 'whole'), str(tmp_path / 'broken')
     assert train_eval.main(argv + ['--save', whole]) == 0
     epoch_of = train_eval.train_epoch
@@ -74,20 +77,56 @@ def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(tmp_path, m
     b = torch.load(os.path.join(broken, 'weights.pt'), weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [m['epoch'] for m in read_metrics(broken)] == [0, 1, 2]
+    assert read_metrics(broken)[2]['valid_loss'] == read_metrics(whole)[2]['valid_loss']
+    assert train_eval.main(['--resume', broken]) == 0  # a finished run: nothing to do, and nothing lost
+    assert open(os.path.join(broken, 'log.txt')).read().endswith(
+        f'done: every epoch was already trained, weights in {broken}/weights.pt\n')
+    assert all(torch.equal(a[k], v) for k, v in torch.load(os.path.join(broken, 'weights.pt'), weights_only=True).items())
 
 
-def test_two_processes_with_gloo_keep_identical_weights(tmp_path):
+def test_a_validation_share_is_held_out_stratified_unaugmented_and_reported(tmp_path):
+    argv = EVAL + ['--arch', 'DARTS_V1', '--cutout', '--valid_portion', '0.25']
+    save = str(tmp_path / 'eval')
+    assert train_eval.main(argv + ['--epochs', '1', '--save', save]) == 0
+    [epoch] = read_metrics(save)
+    assert list(epoch) == ['epoch', 'lr', 'drop_path_prob', 'train_loss', 'train_acc', 'valid_loss', 'valid_acc',
+                           'test_loss', 'test_acc', 'seconds']
+    assert epoch['valid_acc'] * 8 / 100 == pytest.approx(round(epoch['valid_acc'] * 8 / 100))  # of 8 held-out images
+    log = open(os.path.join(save, 'log.txt')).read()
+    assert 'train 000/3' in log and ' valid_acc ' in log  # the 24 others train, 8 a step
+    assert f'done: valid accuracy {epoch["valid_acc"]:.2f}%, test accuracy {epoch["test_acc"]:.2f}%' in log
+
+    train_queue, valid_queue, _, _ = data.eval_loaders(train_eval.parse_args(argv), torch.device('cpu'))
+    train_idx, valid_idx = train_queue.dataset.indices, valid_queue.dataset.indices
+    assert len(train_idx) == 24 and sorted(train_idx + valid_idx) == list(range(32))
+    targets = torch.as_tensor(train_queue.dataset.dataset.targets)
+    assert all(abs(k - n / 4) <= 1 for k, n in zip(torch.bincount(targets[valid_idx], minlength=10), torch.bincount(targets)))
+    first, second = (torch.cat([x for x, _ in valid_queue]) for _ in range(2))
+    assert torch.equal(first, second)  # no crop, flip or cutout on the held-out images
+
+
+def test_two_processes_with_gloo_keep_identical_weights_and_sum_their_figures(tmp_path):
+    argv = EVAL + ['--fake_size', '36', '--valid_portion', '0.25', '--auxiliary']
     save = str(tmp_path / 'ddp')
-    result = run_script('-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', 'train_eval.py', *EVAL,
-                        '--epochs', '2', '--auxiliary', '--save', save)
+    result = run_script('-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', 'train_eval.py', *argv,
+                        '--epochs', '2', '--save', save)
     assert result.returncode == 0, result.stderr[-2000:]
     log = open(os.path.join(save, 'log.txt')).read()
     assert 'weights identical on 2 ranks' in log and '2 process(es) on cpu' in log
     assert log.count('epoch 2/2') == 1  # only rank 0 writes
-    # each rank trains on its half of the 32 images, 4 per step (the global batch of 8 split in two)
+    # each rank trains on its half of the 27 training images (14, one repeated), 4 per step (the global 8 split in two)
     assert 'train 000/4' in log
     metrics = read_metrics(save)
     assert [m['epoch'] for m in metrics] == [0, 1]
+    # the last epoch's validation and test figures are those of the final weights on the whole of each set (9 and 7
+    # images), not on rank 0's share (5 and 4)
+    net = NetworkCIFAR(4, 10, 3, True, genotypes.GENOTYPES['DARTS'])
+    net.load_state_dict(torch.load(os.path.join(save, 'weights.pt'), weights_only=True))
+    _, valid_queue, test_queue, _ = data.eval_loaders(train_eval.parse_args(argv), torch.device('cpu'))
+    for name, queue in (('valid', valid_queue), ('test', test_queue)):
+        loss, acc = evaluate(net, queue, torch.nn.CrossEntropyLoss(), torch.device('cpu'))
+        assert metrics[-1][f'{name}_loss'] == pytest.approx(loss.avg, rel=1e-5)
+        assert metrics[-1][f'{name}_acc'] == pytest.approx(acc.avg)
 
 
 def test_each_bad_input_exits_2_with_one_line(tmp_path, capsys):
@@ -105,6 +144,8 @@ def test_each_bad_input_exits_2_with_one_line(tmp_path, capsys):
         (['--auxiliary', '--image_size', '16'], '--auxiliary needs --image_size of at least 32'),
         (['--learning_rate', '0'], '--learning_rate must be positive'),
         (['--dataset', 'svhn'], "unknown dataset 'svhn'"),
+        (['--valid_portion', '1'], '--valid_portion must be in [0, 1)'),
+        (['--valid_portion', '0.01'], '--valid_portion 0.01 of 32 images leaves no training or no validation images'),
     ]
     for argv, message in cases:
         code, err = run_cli(EVAL + ['--save', str(tmp_path / 'out')] + argv, capsys)
