@@ -12,18 +12,20 @@ from darts_min.architect import Architect
 
 D = torch.float64
 
-# every registry entry, and the constructor overrides that change its update rule
+# every registry entry, and the settings that change its update rule: constructor overrides
+# (--w_optimizer_args) and, for AdamW's decoupled decay, a larger --weight_decay
 CASES = [('sgd', ()), ('momentum', ()), ('momentum', ('dampening=0.5',)), ('nesterov', ()), ('rmsprop', ()),
          ('rmsprop', ('centered=true', 'momentum=0.5')), ('adam', ()), ('adam', ('amsgrad=true',)),
-         ('adamw', ('weight_decay=0.1',))]
+         ('adamw', ('--weight_decay', '0.1'))]
 CASE_IDS = [' '.join((name, *overrides)) for name, overrides in CASES]
 
 
 def setup(w_optimizer='momentum', arch_optimizer='adam', warm_steps=1, seed=0, w_args=(), dtype=D, argv=()):
     """A tiny network, its w optimizer after `warm_steps` steps (so its state, e.g. a momentum buffer, exists)."""
     model = tiny_network(seed=seed, dtype=dtype)
-    args = train_search.parse_args(['--w_optimizer', w_optimizer, '--arch_optimizer', arch_optimizer, *argv,
-                                    '--w_optimizer_args', *w_args])
+    flags = [a for a in w_args if '=' not in a]  # a flag and its value, the others constructor overrides
+    args = train_search.parse_args(['--w_optimizer', w_optimizer, '--arch_optimizer', arch_optimizer, *argv, *flags,
+                                    '--w_optimizer_args', *[a for a in w_args if a not in flags]])
     w_opt = optimizers.for_weights(args, model.parameters())
     for seed in range(warm_steps):
         x, y = batch(dtype=dtype, seed=10 + seed)
