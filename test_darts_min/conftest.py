@@ -16,9 +16,11 @@ TINY = ['--dataset', 'fake', '--device', 'cpu', '--init_channels', '4', '--layer
         '--fake_size', '32', '--workers', '0', '--report_freq', '1']
 
 
-def tiny_network(seed=0, dtype=torch.float32, C=4, layers=3, num_classes=10):
+def tiny_network(seed=0, dtype=torch.float32, C=4, layers=3, num_classes=10, steps=4):
+    """A supernet of C=4, 3 cells; `steps=2` (two nodes a cell, every op on each of its 5 edges) where a test runs
+    many cases of a computation whose size does not matter."""
     torch.manual_seed(seed)
-    return Network(C, num_classes, layers, nn.CrossEntropyLoss()).to(dtype)
+    return Network(C, num_classes, layers, nn.CrossEntropyLoss(), steps=steps, multiplier=steps).to(dtype)
 
 
 def batch(n=4, size=8, num_classes=10, dtype=torch.float32, seed=1):

@@ -22,7 +22,7 @@ CASE_IDS = [' '.join((name, *overrides)) for name, overrides in CASES]
 
 def setup(w_optimizer='momentum', arch_optimizer='adam', warm_steps=1, seed=0, w_args=(), dtype=D, argv=()):
     """A tiny network, its w optimizer after `warm_steps` steps (so its state, e.g. a momentum buffer, exists)."""
-    model = tiny_network(seed=seed, dtype=dtype)
+    model = tiny_network(seed=seed, dtype=dtype, steps=2)
     flags = [a for a in w_args if '=' not in a]  # a flag and its value, the others constructor overrides
     args = train_search.parse_args(['--w_optimizer', w_optimizer, '--arch_optimizer', arch_optimizer, *argv, *flags,
                                     '--w_optimizer_args', *[a for a in w_args if a not in flags]])

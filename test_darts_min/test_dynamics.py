@@ -50,7 +50,7 @@ def full_hessian(model, batches):
     return rows
 
 
-@pytest.mark.parametrize('alpha_seed, negative_dominates', [(3, False), (4, True)])
+@pytest.mark.parametrize('alpha_seed, negative_dominates', [(3, False), (10, True)])
 def test_power_iteration_finds_the_largest_eigenvalue_of_the_full_hessian(alpha_seed, negative_dominates):
     torch.manual_seed(0)  # cells of one node (2 edges each): a 32 x 32 Hessian
     model = Network(4, 10, 3, torch.nn.CrossEntropyLoss(), steps=1, multiplier=1).double()
@@ -61,10 +61,10 @@ def test_power_iteration_finds_the_largest_eigenvalue_of_the_full_hessian(alpha_
     H = full_hessian(model, batches)  # in training mode, as the alpha step sees the loss
     assert torch.allclose(H, H.T, atol=1e-10)
     eig = torch.linalg.eigvalsh(H)
-    # indefinite; with seed 4 the eigenvalue of largest magnitude is the most negative one, not lambda_max
+    # indefinite; with seed 10 the eigenvalue of largest magnitude is the most negative one, not lambda_max
     assert eig[0] < 0 < eig[-1] and (-eig[0] > eig[-1]) == negative_dominates
     model.eval()  # as the epoch's validation leaves it: the measurement is taken in training mode all the same
-    found, iterations, converged = dynamics.hessian_eigenvalue(model, batches, iters=1000, tol=1e-10)
+    found, iterations, converged = dynamics.hessian_eigenvalue(model, batches, iters=1000, tol=1e-8)
     assert found == pytest.approx(eig[-1].item(), rel=1e-6)
     assert converged and iterations < 2000 and not model.training
     # the product itself, on a vector of its own
@@ -85,15 +85,15 @@ def test_an_unconverged_eigenvalue_says_so():
 @pytest.fixture(scope='module')
 def plain(tmp_path_factory):
     save = str(tmp_path_factory.mktemp('plain') / 'run')
-    assert train_search.main(TINY + ['--epochs', '3', '--save', save]) == 0
+    assert train_search.main(TINY + ['--fake_size', '16', '--epochs', '2', '--save', save]) == 0
     return save
 
 
 @pytest.mark.parametrize('every, extra', [(1, []), (2, ['--checkpoint_cells'])])
 def test_search_logs_the_dynamics_and_the_hessian_does_not_disturb_it(plain, tmp_path, every, extra):
     measured = str(tmp_path / 'measured')
-    assert train_search.main(TINY + ['--epochs', '3', '--hessian_every', str(every), '--hessian_iters', '5',
-                                     '--save', measured] + extra) == 0
+    assert train_search.main(TINY + ['--fake_size', '16', '--epochs', '2', '--hessian_every', str(every),
+                                     '--hessian_iters', '5', '--save', measured] + extra) == 0
     # the search goes on exactly as without the measurement: weights, alphas, BatchNorm statistics,
     # both optimizers, the scheduler and the random state after the last epoch, and every other metric
     a, b = read_metrics(plain), read_metrics(measured)
@@ -101,7 +101,7 @@ def test_search_logs_the_dynamics_and_the_hessian_does_not_disturb_it(plain, tmp
     hessian = {'hessian_eigenvalue', 'hessian_iterations', 'hessian_tol', 'hessian_converged', 'seconds'}
     assert [{k: v for k, v in m.items() if k not in hessian} for m in b] == [{k: v for k, v in m.items() if k != 'seconds'}
                                                                               for m in a]
-    assert [m['epoch'] for m in b if 'hessian_eigenvalue' in m] == [e for e in range(3) if (e + 1) % every == 0]
+    assert [m['epoch'] for m in b if 'hessian_eigenvalue' in m] == [e for e in range(2) if (e + 1) % every == 0]
     for m in b:
         assert {'skip_normal', 'skip_reduce', 'entropy_normal', 'entropy_reduce', 'genotype_changes'} <= m.keys()
         assert 0 <= m['entropy_normal'] <= 1 and 0 <= m['genotype_changes'] <= 16

@@ -211,7 +211,7 @@ def test_metrics_record_each_methods_schedule(tmp_path):
                                   ('sdarts_adv', 'epsilon_alpha', [0.03, 0.165]),
                                   ('darts_minus', 'aux_skip_beta', [1.0, 0.5]), ('beta_darts', 'beta_decay_lambda', [0.0, 25.0])]:
         save = str(tmp_path / method)
-        assert train_search.main(TINY + ['--epochs', '2', '--method', method, '--save', save]) == 0
+        assert train_search.main(TINY + ['--fake_size', '16', '--epochs', '2', '--method', method, '--save', save]) == 0
         metrics = read_metrics(save)
         if key:
             assert [m[key] for m in metrics] == pytest.approx(expected, rel=1e-12)

@@ -1,6 +1,8 @@
 """The fast paths, each against the plain one: checkpointed cells, the on-device loader, bf16 autocast."""
 import json
 import os
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -9,7 +11,7 @@ from PIL import Image
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import train_search
-from conftest import CHI2_999, TINY, batch, chi_square, read_metrics, run_script, tiny_network
+from conftest import CHI2_999, ROOT, TINY, batch, chi_square, read_metrics, tiny_network
 from darts_min import data, methods, optimizers
 from darts_min.architect import Architect
 from darts_min.checkpointing import checkpoint_edges
@@ -134,14 +136,54 @@ def test_bf16_alpha_gradient_is_close_to_fp32():
     assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0).item() > 0.95  # but not the direction
 
 
-def test_benchmark_reports_every_figure_as_json():
-    result = run_script('benchmarks/search_step.py', '--device', 'cpu', '--init_channels', '4', '--layers', '3',
-                        '--batch_size', '4', '--image_size', '16', '--repeats', '1')
-    assert result.returncode == 0, result.stderr
-    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{')]
-    assert [r['step'] for r in rows] == ['fwd_bwd', 'fwd_bwd_alpha', 'first_order', 'second_order']
-    assert all(r['seconds'] > 0 and r['step_memory_mb'] >= 0 for r in rows)
-    assert all(r['limit_ratio'] > 0 for r in rows[2:])
+def load_benchmark():
+    sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+    try:
+        import search_step
+    finally:
+        sys.path.pop(0)
+    return search_step
+
+
+@pytest.mark.skipif(not os.path.exists('/proc/self/clear_refs'), reason='the CPU memory method reads Linux /proc')
+def test_benchmark_memory_is_the_peak_a_step_holds_above_what_was_there():
+    search_step = load_benchmark()
+    kept = torch.ones(2 ** 24)  # 64 MB held before and after: not step memory
+
+    def step():  # 64 MB of activations, freed at the end of the step
+        return torch.ones(2 ** 24).sum()
+
+    torch.ones(2 ** 26).sum()  # an earlier peak of 256 MB, gone: the measurement resets the peak first
+    env = dict(os.environ)
+    assert search_step.memory_mb(step, torch.device('cpu')) == pytest.approx(64, abs=4)
+    assert kept.sum() == 2 ** 24 and os.environ == env
+
+
+def test_benchmark_reports_every_figure_as_json(monkeypatch, capsys):
+    """The whole script in this process: each memory child (a fresh process) measured here instead."""
+    search_step = load_benchmark()
+    argv = ['search_step.py', '--device', 'cpu', '--init_channels', '4', '--layers', '3', '--batch_size', '2',
+            '--image_size', '8', '--repeats', '1', '--w_optimizer', 'adam']
+    children = []
+
+    def child(cmd, **kwargs):
+        assert cmd[:len(argv) + 1] == [sys.executable, *argv] and kwargs['env']['MALLOC_MMAP_THRESHOLD_'] == str(128 * 1024)
+        children.append(cmd[cmd.index('--memory_of') + 1])
+        monkeypatch.setattr(sys, 'argv', cmd[1:])
+        search_step.main()
+        monkeypatch.setattr(sys, 'argv', argv)
+        return subprocess.CompletedProcess(cmd, 0, capsys.readouterr().out, '')
+
+    monkeypatch.setattr(search_step.subprocess, 'run', child)
+    monkeypatch.setattr(sys, 'argv', argv)
+    search_step.main()
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{')]
+    assert children == [r['step'] for r in rows] == ['fwd_bwd', 'fwd_bwd_alpha', 'first_order', 'second_order']
+    assert all(r['seconds'] > 0 and r['step_memory_mb'] >= 0 and r['w_optimizer'] == 'adam' for r in rows)
+    # the limits: 2F for a first-order step, 3F + 2F_alpha for a second-order one
+    F, Fa = rows[0]['seconds'], rows[1]['seconds']
+    assert rows[2]['limit_ratio'] == pytest.approx(rows[2]['seconds'] / (2 * F))
+    assert rows[3]['limit_ratio'] == pytest.approx(rows[3]['seconds'] / (3 * F + 2 * Fa))
 
 
 @pytest.mark.parametrize('checkpointed', [False, True])

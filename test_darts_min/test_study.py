@@ -10,7 +10,7 @@ from conftest import ROOT, TINY, run_script
 from darts_min import optimizers, report, sweep
 
 GRID = ['--w_optimizers', 'sgd', 'momentum', '--arch_optimizers', 'adam', 'rmsprop', '--seeds', '0',
-        '--cluster', 'local', *TINY, '--epochs', '1']
+        '--cluster', 'local', *TINY, '--fake_size', '16', '--epochs', '1']
 
 
 @pytest.fixture(scope='module')
