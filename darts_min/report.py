@@ -84,12 +84,16 @@ def key_of(args):
                args.get('arch_learning_rate'), tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in settings.items())))
 
 
-def _read_args(path):
+def _read_json(path):
     try:
-        with open(os.path.join(path, 'args.json')) as f:
-            args = json.load(f)
+        with open(path) as f:
+            return json.load(f)
     except (OSError, ValueError):
         return None
+
+
+def _read_args(path):
+    args = _read_json(os.path.join(path, 'args.json'))
     return args if isinstance(args, dict) else None
 
 
@@ -113,15 +117,19 @@ def _problem(args, metrics):
     return None
 
 
-def load_evaluation(path):
-    """The last epoch of the finished evaluation run at `path`; None if there is none (or it has not finished)."""
+def load_evaluation(path, genotype):
+    """The last epoch of the finished evaluation run at `path` of the cell `genotype`; None if there is none (or it
+    has not finished, or it trained another cell: a search run again since)."""
     args = _read_args(path)
     records = read_metrics(os.path.join(path, 'metrics.jsonl'))
     if args is None or args.get('kind') != 'eval' or cell_status(path) != 'done' or not records:
         return None
     last = records[-1]
-    if _not_numbers(last, ('valid_acc', 'test_acc')):
-        print(f'report: leaving out the evaluation {path}: a figure of its last epoch is not a number', file=sys.stderr)
+    problem = ('a figure of its last epoch is not a number' if _not_numbers(last, ('valid_acc', 'test_acc')) else
+               None if _read_json(os.path.join(path, 'genotype.json')) == genotype else "it trained another cell than "
+               "its search's last genotype (the search ran again since)")
+    if problem:
+        print(f'report: leaving out the evaluation {path}: {problem}', file=sys.stderr)
         return None
     return last
 
@@ -141,7 +149,7 @@ def load_runs(sweep_dir):
         if problem:
             print(f'report: leaving out {name}: {problem}', file=sys.stderr)
             continue
-        results.append(Result(name, args, metrics, load_evaluation(path + '-eval')))
+        results.append(Result(name, args, metrics, load_evaluation(path + '-eval', metrics[-1]['genotype'])))
     return results
 
 

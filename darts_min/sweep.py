@@ -1,16 +1,21 @@
-"""Run the study's grid: every method x w optimizer x alpha optimizer x learning rates x seed, one search per cell.
+"""Run the study's grid: every method x w optimizer x alpha optimizer x learning rates x seed, one search per cell,
+and train the cell each search found from scratch.
 
     python -m darts_min.sweep --save runs/sweep --w_optimizers momentum adam --arch_optimizers adam rmsprop \\
         --methods darts --seeds 0 1 --epochs 50           # any train_search.py flag is passed through
     python -m darts_min.sweep ... --w_learning_rates adam=1e-3,3e-4   # and a grid of rates per optimizer
+    python -m darts_min.sweep ... --evaluate_epochs 20 --eval_layers 8  # and an evaluation of every found cell
 
 Each cell is a train_search.py run in SWEEP_DIR/<method>-w_<w>-a_<alpha>-seed<s>, where a learning rate
 other than its optimizer's default follows the optimizer's name (w_adam_lr0.0003), and -unrolled_gradient comes
 before -seed<s> under --unrolled_step gradient. A finished cell is
-skipped, an interrupted one resumed, so the same command continues a sweep. Jobs go through submitit:
+skipped, an interrupted one resumed, so the same command continues a sweep. With --evaluate_epochs N (or
+--evaluate_paper) each cell goes on to train its genotype from scratch with train_eval.py, in
+SWEEP_DIR/<cell>-eval, skipped and resumed likewise. Jobs go through submitit:
 on SLURM one job per --jobs_per_gpu cells with one GPU; on this machine one job per visible GPU (or one
 job on a CPU machine), each running its share of the cells --jobs_per_gpu at a time.
 """
+import importlib
 import itertools
 import json
 import math
@@ -57,37 +62,44 @@ def cell_status(path):
     return 'done' if last >= epochs - 1 else 'started'
 
 
-def load_train_search():
-    """The search script beside the package (a clone, or an editable install of it)."""
+def load_script(name):
+    """The module of a script beside the package (train_search or train_eval; a clone, or an editable install)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if not os.path.exists(os.path.join(root, 'train_search.py')):
-        raise cli.UserError(f'train_search.py is not beside the darts_min package in {root}: run from a clone')
+    if not os.path.exists(os.path.join(root, f'{name}.py')):
+        raise cli.UserError(f'{name}.py is not beside the darts_min package in {root}: run from a clone')
     if root not in sys.path:
         sys.path.insert(0, root)
-    import train_search
-    return train_search
+    return importlib.import_module(name)
 
 
-def run_cell(argv):
-    """Run one cell, whose argv starts with its program: 'search' (train_search.py) or 'random' (random search).
-    Returns its exit code; a failing or crashing cell raises nothing."""
+def program(name):
+    """The main() of a cell's program: 'search' (train_search.py), 'random' (random search), 'eval' (train_eval.py)."""
     from . import random_search
-    programs = {'search': load_train_search().main, 'random': random_search.main}
-    program, *argv = argv
-    try:
-        return programs[program](argv)
-    except (cli.UserError, SystemExit) as e:
-        print(f'cell {argv}: {e}', file=sys.stderr)
-        return e.code if isinstance(e, SystemExit) else 2
-    except Exception:  # a crashing cell must not take the job's other cells with it
-        traceback.print_exc()
-        return 1
+    return {'search': lambda: load_script('train_search').main, 'random': lambda: random_search.main,
+            'eval': lambda: load_script('train_eval').main}[name]()
 
 
-def _cell_process(argv, at_once):
+def run_cell(chain):
+    """Run one cell: its programs in turn, [program, *argv] each (a search, then its evaluation), up to the first that
+    fails. Returns the exit code of the last one run; a failing or crashing program raises nothing."""
+    for name, *argv in chain:
+        try:
+            code = program(name)(argv)
+        except (cli.UserError, SystemExit) as e:
+            print(f'cell {argv}: {e}', file=sys.stderr)
+            code = e.code if isinstance(e, SystemExit) else 2
+        except Exception:  # a crashing cell must not take the job's other cells with it
+            traceback.print_exc()
+            code = 1
+        if code:
+            return code
+    return 0
+
+
+def _cell_process(chain, at_once):
     """The body of a cell's own process: its share of the CPU threads, its exit code as the process's."""
     torch.set_num_threads(max(1, torch.get_num_threads() // at_once))
-    sys.exit(run_cell(argv))
+    sys.exit(run_cell(chain))
 
 
 def run_concurrently(target, items, at_once):
@@ -105,12 +117,12 @@ def run_concurrently(target, items, at_once):
         return list(pool.map(one, items))
 
 
-def run_cells(argvs, at_once=1):
+def run_cells(chains, at_once=1):
     """A job: run its cells, `at_once` at a time (one after the other in this process when 1); a failing cell does
     not stop the others. Returns their exit codes."""
     if at_once == 1:
-        return [run_cell(argv) for argv in argvs]
-    return run_concurrently(_cell_process, argvs, at_once)
+        return [run_cell(chain) for chain in chains]
+    return run_concurrently(_cell_process, chains, at_once)
 
 
 def jobs(todo, gpus, per_gpu, slurm):
@@ -139,21 +151,55 @@ def search_argv(passthrough, cell):
             '--arch_optimizer', cell.arch, '--arch_learning_rate', repr(cell.arch_lr), '--seed', str(cell.seed)]
 
 
-def plan(args, passthrough, space):
-    """(path, [program, *argv]) of every cell that is not finished yet."""
+# The evaluation of the found cells (DARTS section 3.2). By default a proxy: the paper selects among its searches' cells
+# by a brief training from scratch judged on held-out validation images, never on the test set; --evaluate_paper
+# runs the final protocol of appendix A.2 instead (600 epochs, auxiliary tower, cutout, the whole training set).
+PROXY = ['--valid_portion', '0.1']
+PAPER = ['--epochs', '600', '--auxiliary', '--cutout', '--valid_portion', '0']
+SHARED = ('data', 'dataset', 'fake_size', 'image_size', 'split_seed', 'workers', 'device')  # the search's data, for both
+SET_BY_SWEEP = ('genotype', 'arch', 'seed', 'save', 'resume', 'epochs')  # what --eval_* cannot set
+
+
+def split_eval_flags(passthrough):
+    """(the search's flags, the evaluation's): --eval_X [value ...] is train_eval.py's --X [value ...]."""
+    search, evaluation, target = [], [], []
+    for token in passthrough:
+        if token.startswith('--'):
+            target = evaluation if token.startswith('--eval_') else search
+            token = '--' + token[len('--eval_'):] if token.startswith('--eval_') else token
+        (target if target is evaluation else search).append(token)
+    return search, evaluation
+
+
+def eval_argv(args, space, eval_flags, cell, source):
+    """train_eval.py's arguments for the cell found in the run directory `source`, but --save."""
+    shared = [x for k in SHARED for x in (f'--{k}', str(getattr(space, k)))]
+    protocol = PAPER if args.evaluate_paper else ['--epochs', str(args.evaluate_epochs), *PROXY]
+    return [*shared, *protocol, *eval_flags, '--seed', str(cell.seed), '--genotype', source]
+
+
+def plan(args, passthrough, space, eval_flags=()):
+    """(path, chain) of every cell that is not finished yet: its programs to run in turn, [program, *argv] each."""
     todo = []
     for cell in cells(args):
         path = os.path.join(args.save, cell.name)
-        status = cell_status(path)
+        status, chain = cell_status(path), []
         if cell.method == 'random':
             if status != 'done':  # a random search takes no time: start it over
                 table = ['--nb201_table', space.nb201_table] if space.nb201_table else []
-                todo.append((path, ['random', '--samples', str(args.random_samples), '--seed', str(cell.seed),
-                                    '--search_space', space.search_space, *table, '--save', path]))
+                chain.append(['random', '--samples', str(args.random_samples), '--seed', str(cell.seed),
+                              '--search_space', space.search_space, *table, '--save', path])
         elif status == 'started':
-            todo.append((path, ['search', '--resume', path]))
+            chain.append(['search', '--resume', path])
         elif status == 'new':
-            todo.append((path, ['search', *search_argv(passthrough, cell), '--save', path]))
+            chain.append(['search', *search_argv(passthrough, cell), '--save', path])
+        evaluation = path + '-eval'  # skipped when done, resumed when started, as a search (a run of its own genotype)
+        if (args.evaluate_epochs or args.evaluate_paper) and cell_status(evaluation) == 'started':
+            chain.append(['eval', '--resume', evaluation])
+        elif (args.evaluate_epochs or args.evaluate_paper) and cell_status(evaluation) == 'new':
+            chain.append(['eval', *eval_argv(args, space, eval_flags, cell, path), '--save', evaluation])
+        if chain:
+            todo.append((path, chain))
     return todo
 
 
@@ -193,6 +239,11 @@ def parse(argv):
     a('--methods', nargs='+', default=['darts'], help=f'of {", ".join(methods.METHODS)}, random')
     a('--seeds', nargs='+', type=int, default=[2])
     a('--random_samples', type=int, default=1, help='cells each random-search seed draws (--methods random)')
+    a('--evaluate_epochs', type=int, default=0,
+      help='train every found cell from scratch this many epochs, judged on a held-out tenth of the training set '
+           '(the paper\'s selection; 0: no evaluation); --eval_X sets train_eval.py\'s --X for it')
+    a('--evaluate_paper', action='store_true',
+      help='evaluate by the paper\'s final protocol instead: 600 epochs, auxiliary tower, cutout, the whole training set')
     a('--cluster', default=None, choices=['local', 'slurm', 'debug'],
       help='submitit cluster (default: slurm where available, else local)')
     a('--jobs_per_gpu', type=int, default=1,
@@ -200,6 +251,7 @@ def parse(argv):
     a('--timeout_min', type=int, default=24 * 60, help='time limit of a job in minutes')
     a('--slurm_partition', default=None)
     args, passthrough = p.parse_known_args(argv)
+    passthrough, eval_flags = split_eval_flags(passthrough)
     for name, known in (('w_optimizers', optimizers.REGISTRY), ('arch_optimizers', optimizers.REGISTRY),
                         ('methods', [*methods.METHODS, 'random'])):
         unknown = [v for v in getattr(args, name) if v not in known]
@@ -215,9 +267,15 @@ def parse(argv):
         p.error(f'--random_samples must be positive, got {args.random_samples}')
     if args.jobs_per_gpu < 1:
         p.error(f'--jobs_per_gpu must be positive, got {args.jobs_per_gpu}')
+    if args.evaluate_epochs < 0 or args.evaluate_epochs and args.evaluate_paper:
+        p.error('--evaluate_epochs must be positive, or 0 (no evaluation); --evaluate_paper sets its own 600 epochs')
+    for flag in SET_BY_SWEEP:
+        if any(x == f'--{flag}' or x.startswith(f'--{flag}=') for x in eval_flags):
+            p.error(f'--eval_{flag} is set by the sweep for each evaluation'
+                    + ('; use --evaluate_epochs' if flag == 'epochs' else '; drop it'))
     args.w_learning_rates = parse_rates(p, 'w_learning_rates', args.w_learning_rates, args.w_optimizers)
     args.arch_learning_rates = parse_rates(p, 'arch_learning_rates', args.arch_learning_rates, args.arch_optimizers)
-    train_search = load_train_search()  # every cell's arguments are checked before anything is submitted
+    train_search = load_script('train_search')  # every cell's arguments are checked before anything is submitted
     space = train_search.parse_args(passthrough)
     args.unrolled_step = space.unrolled_step  # part of the cell names
     checked = set()
@@ -225,11 +283,18 @@ def parse(argv):
         if cell.method != 'random' and cell._replace(name='', seed=0) not in checked:
             train_search.parse_args(search_argv(passthrough, cell))
             checked.add(cell._replace(name='', seed=0))
-    return args, passthrough, space
+    if args.evaluate_epochs or args.evaluate_paper:
+        if space.search_space != 'darts':
+            p.error(f'--evaluate_epochs/--evaluate_paper train DARTS cells; the {space.search_space} space has its '
+                    'benchmark table instead (--nb201_table)')
+        probe = cells(args)[0]._replace(seed=0)  # a named cell stands in for the genotypes to come
+        eval_probe = eval_argv(args, space, eval_flags, probe, 'x')
+        load_script('train_eval').parse_args(eval_probe[:eval_probe.index('--genotype')] + ['--arch', 'DARTS'])
+    return args, passthrough, space, eval_flags
 
 
 def main(argv=None):
-    args, passthrough, space = parse(argv)
+    args, passthrough, space, eval_flags = parse(argv)
     try:
         import submitit
     except ImportError:
@@ -238,7 +303,7 @@ def main(argv=None):
         os.makedirs(args.save, exist_ok=True)
     except OSError as e:
         raise cli.UserError(f'cannot write the sweep directory {args.save}: {e.strerror or e}') from None
-    todo = plan(args, passthrough, space)
+    todo = plan(args, passthrough, space, eval_flags)
     blocked = [path for path, _ in todo if os.path.exists(path) and not os.path.isdir(path)]
     cli.check(not blocked, f'{blocked[0] if blocked else ""} is a file where a cell\'s run directory goes')
     total = len(cells(args))
@@ -250,7 +315,7 @@ def main(argv=None):
     executor.update_parameters(timeout_min=args.timeout_min, name='darts-min-sweep')
     slurm = executor.cluster == 'slurm'
     gpus = torch.cuda.device_count() if executor.cluster == 'local' else 0
-    shares = jobs([argv for _, argv in todo], gpus, args.jobs_per_gpu, slurm)
+    shares = jobs([chain for _, chain in todo], gpus, args.jobs_per_gpu, slurm)
     if slurm:  # one GPU per job
         executor.update_parameters(gpus_per_node=1, slurm_partition=args.slurm_partition)
         submitted = executor.map_array(run_cells, [share for _, share in shares], [args.jobs_per_gpu] * len(shares))

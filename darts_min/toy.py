@@ -136,7 +136,7 @@ def plot(runs, args, path):
 
 def parse(argv):
     """(toy arguments, search arguments): the search's own parser builds and checks the optimizer flags."""
-    from .sweep import load_train_search
+    from .sweep import load_script
     p = cli.ArgumentParser(prog='python -m darts_min.toy', description=__doc__.splitlines()[0], allow_abbrev=False,
                            epilog='It also takes the optimizer flags of train_search.py: --' + ', --'.join(OPTIMIZER_FLAGS) +
                            '; here: sgd on both sides, learning rates 0.1, no weight decay unless given.')
@@ -146,7 +146,7 @@ def parse(argv):
     p.add_argument('--bound', type=float, default=100, help='a run whose alpha or w leaves [-bound, bound] diverged')
     p.add_argument('--save', default='toy.png', help='the picture (PNG)')
     args, passthrough = p.parse_known_args(argv)
-    train_search = load_train_search()
+    train_search = load_script('train_search')
     other = cli.given_flags(train_search.build_parser(), passthrough) - set(OPTIMIZER_FLAGS)
     if other:
         p.error(f'--{", --".join(sorted(other))}: not a flag of the toy (of train_search.py it takes only the '

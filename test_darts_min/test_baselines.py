@@ -95,15 +95,15 @@ def test_random_search_has_its_own_row_in_a_report(tmp_path):
 
 
 def test_sweep_plans_one_random_cell_per_seed():
-    args, passthrough, space = sweep.parse(['--save', 'x', '--methods', 'darts', 'random', '--seeds', '0', '1',
+    args, passthrough, space, _ = sweep.parse(['--save', 'x', '--methods', 'darts', 'random', '--seeds', '0', '1',
                                             '--w_optimizers', 'sgd', 'adam', '--random_samples', '5',
                                             '--dataset', 'fake'])
     names = [c[0] for c in sweep.cells(args)]
     assert sorted(names) == ['darts-w_adam-a_adam-seed0', 'darts-w_adam-a_adam-seed1', 'darts-w_sgd-a_adam-seed0',
                              'darts-w_sgd-a_adam-seed1', 'random-seed0', 'random-seed1']
     todo = dict(sweep.plan(args, passthrough, space))
-    assert todo[os.path.join('x', 'random-seed1')] == ['random', '--samples', '5', '--seed', '1',
-                                                       '--search_space', 'darts', '--save', os.path.join('x', 'random-seed1')]
+    assert todo[os.path.join('x', 'random-seed1')] == [['random', '--samples', '5', '--seed', '1', '--search_space',
+                                                        'darts', '--save', os.path.join('x', 'random-seed1')]]
 
 
 def test_bad_random_search_arguments(capsys):

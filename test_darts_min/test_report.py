@@ -33,10 +33,13 @@ GRID = {
 }
 
 
-def write_run(path, args, lines):
+def write_run(path, args, lines, genotype=None):
     os.makedirs(path)
     with open(os.path.join(path, 'args.json'), 'w') as f:
         json.dump(args, f)
+    if genotype is not None:  # an evaluation's copy of the cell it trained
+        with open(os.path.join(path, 'genotype.json'), 'w') as f:
+            json.dump(genotype, f)
     with open(os.path.join(path, 'metrics.jsonl'), 'w') as f:
         f.writelines(json.dumps(line) + '\n' for line in lines)
 
@@ -56,11 +59,12 @@ def make_sweep(root):
             valid, test = evaluation if finished else (99.0, 99.0)
             write_run(os.path.join(root, name + '-eval'), {'kind': 'eval', 'epochs': 3, 'seed': seed},
                       [{'epoch': e, 'valid_acc': valid - 5 * (2 - e), 'test_acc': test - 5 * (2 - e)}
-                       for e in range(3 if finished else 2)])
+                       for e in range(3 if finished else 2)], genotype=cell)
     write_run(os.path.join(root, 'random-seed0'), {'kind': 'random', 'method': 'random', 'w_optimizer': '-',
                                                     'arch_optimizer': '-', 'seed': 0, 'epochs': 1},
               [{'epoch': 0, 'genotype': CELL_A, 'valid_acc': None, 'skip_normal': 0, 'skip_reduce': 0}])
-    write_run(os.path.join(root, 'random-seed0-eval'), {'kind': 'eval', 'epochs': 1}, [{'epoch': 0, 'valid_acc': 85.0}])
+    write_run(os.path.join(root, 'random-seed0-eval'), {'kind': 'eval', 'epochs': 1}, [{'epoch': 0, 'valid_acc': 85.0}],
+              genotype=CELL_A)
     return root
 
 
@@ -172,3 +176,13 @@ def test_a_run_with_unreadable_figures_is_left_out_with_a_line(sweep_dir, capsys
     err = capsys.readouterr().err
     assert 'edited' not in names and 'lambda' not in names and len(names) == len(GRID) + 1
     assert 'leaving out edited: its args.json holds' in err and 'leaving out lambda: a figure' in err
+
+
+def test_an_evaluation_of_another_cell_than_its_searchs_is_left_out(sweep_dir, capsys):
+    [stale] = [d for d in sorted(os.listdir(sweep_dir)) if d.endswith('-eval') and d != 'random-seed0-eval'][:1]
+    trained = json.load(open(os.path.join(sweep_dir, stale, 'genotype.json')))
+    with open(os.path.join(sweep_dir, stale, 'genotype.json'), 'w') as f:
+        json.dump(CELL_B if trained == CELL_A else CELL_A, f)
+    results = {r.name: r for r in report.load_runs(sweep_dir)}
+    assert results[stale[:-len('-eval')]].evaluation is None
+    assert "trained another cell than its search's last genotype" in capsys.readouterr().err

@@ -6,11 +6,12 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, TINY, run_script
+from conftest import ROOT, TINY, read_metrics, run_script
 from darts_min import optimizers, report, sweep
 
 GRID = ['--w_optimizers', 'sgd', 'momentum', '--arch_optimizers', 'adam', 'rmsprop', '--seeds', '0',
-        '--cluster', 'local', *TINY, '--fake_size', '16', '--epochs', '1']
+        '--cluster', 'local', *TINY, '--fake_size', '16', '--epochs', '1',
+        '--evaluate_epochs', '1', '--eval_init_channels', '4', '--eval_layers', '3', '--eval_batch_size', '8']
 
 
 @pytest.fixture(scope='module')
@@ -24,10 +25,21 @@ def swept(tmp_path_factory):
 
 
 def test_sweep_runs_every_cell_in_its_own_directory(swept, capsys):
-    cells = sorted(d for d in os.listdir(swept) if d.startswith('darts-'))
+    cells = sorted(d for d in os.listdir(swept) if d.startswith('darts-') and not d.endswith('-eval'))
     assert cells == ['darts-w_momentum-a_adam-seed0', 'darts-w_momentum-a_rmsprop-seed0',
                      'darts-w_sgd-a_adam-seed0', 'darts-w_sgd-a_rmsprop-seed0']
     assert all(sweep.cell_status(os.path.join(swept, c)) == 'done' for c in cells)
+    # each found cell trained from scratch beside its search: its genotype, 1 epoch, a held-out tenth judged
+    for cell in cells:
+        evaluation = os.path.join(swept, cell + '-eval')
+        assert sweep.cell_status(evaluation) == 'done'
+        assert json.load(open(os.path.join(evaluation, 'genotype.json'))) == json.load(
+            open(os.path.join(swept, cell, 'genotype.json')))
+        eval_args = json.load(open(os.path.join(evaluation, 'args.json')))
+        assert (eval_args['kind'], eval_args['epochs'], eval_args['valid_portion'], eval_args['seed']) == ('eval', 1, 0.1, 0)
+        assert (eval_args['init_channels'], eval_args['layers'], eval_args['fake_size']) == (4, 3, 16)
+        [epoch] = read_metrics(evaluation)
+        assert 0 <= epoch['valid_acc'] <= 100 and 0 <= epoch['test_acc'] <= 100
     args = json.load(open(os.path.join(swept, 'darts-w_sgd-a_rmsprop-seed0', 'args.json')))
     assert (args['learning_rate'], args['arch_learning_rate']) == (optimizers.default_lr('sgd', 'w'),
                                                                   optimizers.default_lr('rmsprop', 'arch'))
@@ -42,7 +54,7 @@ def test_report_has_one_row_per_optimizer_pair_and_the_plots(swept):
                                                   [rate('momentum', 'w'), rate('rmsprop', 'arch')],
                                                   [rate('sgd', 'w'), rate('adam', 'arch')],
                                                   [rate('sgd', 'w'), rate('rmsprop', 'arch')]]
-    assert all(r.split(' | ')[3:5] == ['1', '0'] for r in rows)  # one seed each, none evaluated
+    assert all(r.split(' | ')[3:5] == ['1', '1'] for r in rows)  # one seed each, its cell evaluated
     plots = os.listdir(os.path.join(swept, 'plots'))
     assert 'heatmap_darts.png' in plots and 'darts-w_sgd-a_adam-seed0_alphas.png' in plots
     assert '![heatmap_darts.png](plots/heatmap_darts.png)' in text
@@ -72,7 +84,7 @@ def test_cell_status(tmp_path):
 
 
 def test_learning_rate_grids_multiply_the_grid_and_name_their_cells():
-    args, passthrough, space = sweep.parse(['--save', 'x', '--w_optimizers', 'momentum', 'adam', '--arch_optimizers',
+    args, passthrough, space, _ = sweep.parse(['--save', 'x', '--w_optimizers', 'momentum', 'adam', '--arch_optimizers',
                                             'adam', 'sgd', '--w_learning_rates', 'adam=1e-3,3e-4',
                                             '--arch_learning_rates', 'sgd=0.5', '--seeds', '0', '--dataset', 'fake'])
     adam_w = optimizers.default_lr('adam', 'w')
@@ -89,7 +101,7 @@ def test_learning_rate_grids_multiply_the_grid_and_name_their_cells():
     assert adam_w != 3e-4 and sgd_a != 0.5  # (so that the names below carry their rates)
     assert 'darts-w_adam_lr0.0003-a_sgd_lr0.5-seed0' in {c.name for c in cells}
     todo = dict(sweep.plan(args, passthrough, space))
-    argv = todo[os.path.join('x', 'darts-w_adam_lr0.0003-a_sgd_lr0.5-seed0')]
+    [argv] = todo[os.path.join('x', 'darts-w_adam_lr0.0003-a_sgd_lr0.5-seed0')]
     import train_search
     searched = train_search.parse_args(argv[1:])
     assert (searched.w_optimizer, searched.learning_rate, searched.learning_rate_min, searched.arch_learning_rate) == \
@@ -178,7 +190,7 @@ def test_main_submits_k_cells_at_once_per_gpu_or_per_slurm_job(tmp_path, monkeyp
     monkeypatch.setattr(FakeExecutor, 'jobs', [])
     assert sweep.main(['--save', str(tmp_path), '--w_optimizers', 'sgd', 'momentum', 'adam', '--seeds', '0', '1',
                        '--jobs_per_gpu', '2', '--cluster', cluster, '--dataset', 'fake']) == 0
-    argvs = [argv for _, _, (share, at_once) in FakeExecutor.jobs for argv in share]
+    argvs = [argv for _, _, (share, at_once) in FakeExecutor.jobs for [argv] in share]  # each cell: its search alone
     assert sorted(a[a.index('--save') + 1] for a in argvs) == sorted(str(tmp_path / c.name) for c in sweep.cells(
         sweep.parse(['--save', str(tmp_path), '--w_optimizers', 'sgd', 'momentum', 'adam', '--seeds', '0', '1'])[0]))
     assert all(function is sweep.run_cells and at_once == 2 for _, function, (_, at_once) in FakeExecutor.jobs)
@@ -193,7 +205,62 @@ def test_sweep_cells_name_a_gradient_virtual_step():
     argv = ['--save', 'x', '--seeds', '0', '--w_optimizers', 'adam', '--dataset', 'fake', '--unrolled']
     for extra, name in [([], 'darts-w_adam-a_adam-seed0'),
                         (['--unrolled_step', 'gradient'], 'darts-w_adam-a_adam-unrolled_gradient-seed0')]:
-        args, passthrough, space = sweep.parse(argv + extra)
+        args, passthrough, space, _ = sweep.parse(argv + extra)
         assert [c[0] for c in sweep.cells(args)] == [name]
-        (path, cell), = sweep.plan(args, passthrough, space)
+        (path, [cell]), = sweep.plan(args, passthrough, space)
         assert path == os.path.join('x', name) and cell[:4 + len(extra)] == ['search', '--dataset', 'fake', '--unrolled', *extra]
+
+
+def test_evaluations_follow_their_searches_and_resume_like_them(tmp_path):
+    argv = ['--save', str(tmp_path), '--seeds', '0', '--dataset', 'fake', '--fake_size', '64', '--evaluate_epochs', '5',
+            '--eval_layers', '8']
+    args, passthrough, space, eval_flags = sweep.parse(argv)
+    path = str(tmp_path / 'darts-w_momentum-a_adam-seed0')
+    proxy = ['--data', 'data', '--dataset', 'fake', '--fake_size', '64', '--image_size', '32', '--split_seed', '0',
+             '--workers', '2', '--device', 'auto', '--epochs', '5', '--valid_portion', '0.1', '--layers', '8', '--seed',
+             '0', '--genotype', path, '--save', path + '-eval']
+    [(_, chain)] = sweep.plan(args, passthrough, space, eval_flags)
+    assert [program for program, *_ in chain] == ['search', 'eval'] and chain[1][1:] == proxy  # new: search, then eval
+
+    def write_run(folder, epochs, done):
+        os.makedirs(folder, exist_ok=True)
+        json.dump({'epochs': epochs}, open(os.path.join(folder, 'args.json'), 'w'))
+        open(os.path.join(folder, 'metrics.jsonl'), 'w').writelines(f'{{"epoch": {e}}}\n' for e in range(done))
+
+    write_run(path, 3, 3)  # the search is done: its evaluation alone
+    assert sweep.plan(args, passthrough, space, eval_flags) == [(path, [['eval', *proxy]])]
+    write_run(path + '-eval', 5, 2)  # the evaluation was interrupted: resumed
+    assert sweep.plan(args, passthrough, space, eval_flags) == [(path, [['eval', '--resume', path + '-eval']])]
+    write_run(path + '-eval', 5, 5)  # both done: nothing left
+    assert sweep.plan(args, passthrough, space, eval_flags) == []
+
+    args, passthrough, space, eval_flags = sweep.parse([*argv[:-4], '--evaluate_paper'])
+    shutil.rmtree(path + '-eval')
+    [(_, [[program, *paper]])] = sweep.plan(args, passthrough, space, eval_flags)
+    assert paper[paper.index('--epochs'):paper.index('--seed')] == ['--epochs', '600', '--auxiliary', '--cutout',
+                                                                    '--valid_portion', '0']
+
+
+def test_a_cell_stops_at_its_first_failing_program(monkeypatch):
+    ran = []
+    monkeypatch.setattr(sweep, 'program', lambda name: lambda argv: ran.append(name) or (3 if name == 'search' else 0))
+    assert sweep.run_cell([['search', '--x'], ['eval', '--y']]) == 3 and ran == ['search']  # no evaluation of a failed search
+    ran.clear()
+    monkeypatch.setattr(sweep, 'program', lambda name: lambda argv: ran.append(name) or 0)
+    assert sweep.run_cell([['search', '--x'], ['eval', '--y']]) == 0 and ran == ['search', 'eval']
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--evaluate_epochs', '3', '--eval_epochs', '5'], '--eval_epochs is set by the sweep for each evaluation; use --evaluate_epochs'),
+    (['--evaluate_epochs', '3', '--eval_genotype', 'g.json'], '--eval_genotype is set by the sweep for each evaluation'),
+    (['--evaluate_epochs', '3', '--eval_layers', '0'], '--layers must be positive'),
+    (['--evaluate_epochs', '3', '--eval_valid_portion', '1'], '--valid_portion must be in [0, 1)'),
+    (['--evaluate_epochs', '-1'], '--evaluate_epochs must be positive, or 0'),
+    (['--evaluate_epochs', '3', '--evaluate_paper'], '--evaluate_paper sets its own 600 epochs'),
+    (['--evaluate_epochs', '3', '--search_space', 'nb201'], 'the nb201 space has its benchmark table instead'),
+])
+def test_bad_evaluation_arguments_are_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        sweep.parse(['--save', 'never', '--dataset', 'fake', *argv])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err and err.count('\n') == 1, err
