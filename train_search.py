@@ -250,7 +250,7 @@ def search(args, run, device, queues, num_classes):
         run.append_metrics({
             'epoch': epoch, 'lr': lr, **schedule, 'train_loss': train_loss, 'train_acc': train_acc,
             'valid_loss': valid_loss, 'valid_acc': valid_acc, 'genotype': genotype.to_dict(),
-            **{f'alphas_{name}': torch.softmax(a, dim=-1).tolist() for name, a in zip(model.arch_names, model.arch_parameters())},
+            **{f'op_weights_{name}': torch.softmax(a, dim=-1).tolist() for name, a in zip(model.arch_names, model.arch_parameters())},
             **dynamics_now, 'seconds': time.time() - t0,
         })
         run.write_json('genotype.json', genotype.to_dict())

@@ -291,7 +291,7 @@ def plot_run(plt, name, metrics, folder):
     """<name>_alphas.png (softmax(alpha) of every edge over the epochs) and <name>_dynamics.png."""
     epochs = [m['epoch'] for m in metrics]
     paths = []
-    cells = [k for k in ('alphas_normal', 'alphas_reduce') if k in metrics[0]]
+    cells = [k for k in ('op_weights_normal', 'op_weights_reduce') if k in metrics[0]]
     edges, ops = len(metrics[0][cells[0]]), len(metrics[0][cells[0]][0])
     names = genotypes.PRIMITIVES if ops == len(genotypes.PRIMITIVES) else NB201_PRIMITIVES
     fig, axes = plt.subplots(len(cells), edges, figsize=(2 * edges, 2.25 * len(cells)), sharex=True, sharey=True,
@@ -301,7 +301,7 @@ def plot_run(plt, name, metrics, folder):
             ax = axes[row][edge]
             for k, op in enumerate(names):
                 ax.plot(epochs, [m[cell][edge][k] for m in metrics], label=op)
-            ax.set_title(f'{cell[7:]} e{edge}', fontsize=7)
+            ax.set_title(f'{cell.removeprefix("op_weights_")} e{edge}', fontsize=7)
             ax.tick_params(labelsize=6)
     axes[0][0].legend(fontsize=5, loc='upper left')
     fig.suptitle(f'{name}: softmax(alpha) per edge')
@@ -421,7 +421,7 @@ def main(argv=None):
         lines += [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})' for x in plot_heatmaps(plt, rows, folder)]
         lines += ['', '## Runs', '']
         for r in results:
-            if 'alphas_normal' in r.metrics[0]:  # a search (random search has no alpha)
+            if 'op_weights_normal' in r.metrics[0]:  # a search (random search has no alpha)
                 lines += [f'### {r.name}', ''] + [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})'
                                                   for x in plot_run(plt, r.name, r.metrics, folder)] + ['']
     path = os.path.join(args.sweep_dir, 'report.md')

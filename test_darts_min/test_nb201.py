@@ -54,7 +54,7 @@ def test_search_logs_the_true_accuracies_from_a_table(tmp_path):
     m = read_metrics(save)[0]
     assert m['genotype']['arch'] == found
     assert (m['nb201_cifar10'], m['nb201_cifar100'], m['nb201_ImageNet16-120']) == (93.5, 70.25, 44.0)
-    assert m['alphas_normal'] and 'alphas_reduce' not in m and m['skip_normal'] == found.count('skip_connect')
+    assert m['op_weights_normal'] and 'op_weights_reduce' not in m and m['skip_normal'] == found.count('skip_connect')
     assert report.short(m['genotype']) == found
 
 

@@ -43,7 +43,7 @@ def test_tiny_search_writes_every_output(tmp_path):
     for m in metrics:
         assert {'train_loss', 'train_acc', 'valid_loss', 'valid_acc', 'genotype', 'seconds'} <= m.keys()
         assert 0 <= m['train_acc'] <= 100 and 0 <= m['valid_acc'] <= 100 and m['seconds'] > 0
-        for key in ('alphas_normal', 'alphas_reduce'):
+        for key in ('op_weights_normal', 'op_weights_reduce'):
             assert len(m[key]) == 14 and all(len(r) == 8 and abs(sum(r) - 1) < 1e-5 for r in m[key])
 
     final = genotypes.load(os.path.join(save, 'genotype.json'))
@@ -51,7 +51,7 @@ def test_tiny_search_writes_every_output(tmp_path):
     state = checkpoint(save)
     assert state['epoch'] == 2 and state['kind'] == 'search'
     alphas = state['alphas'][0]
-    assert torch.allclose(torch.softmax(alphas, -1), torch.tensor(metrics[-1]['alphas_normal']))
+    assert torch.allclose(torch.softmax(alphas, -1), torch.tensor(metrics[-1]['op_weights_normal']))
     cli.seed_everything(2, torch.device('cpu'))  # the run's --seed, then its network: alpha as it started
     start = Network(4, 10, 3, torch.nn.CrossEntropyLoss()).alphas_normal
     assert (alphas - start).abs().max() > 1e-4  # four Adam steps of 3e-4 moved it
