@@ -143,7 +143,7 @@ def train(args, run, ctx, genotype, queues, num_classes):
             if queue is not None:
                 meters = distributed.all_reduce_meters(evaluate(net, queue, criterion, ctx.device), ctx)
                 held_out.update({f'{name}_loss': meters[0].avg, f'{name}_acc': meters[1].avg})
-        test_loss, test_acc = held_out['test_loss'], held_out['test_acc']
+        test_loss = held_out['test_loss']
         if not math.isfinite(test_loss):  # weights broken by the epoch's last steps: keep the last good checkpoint
             run.log.error(f'stopped: the test loss became {test_loss} after epoch {epoch}; the last checkpoint is kept')
             return 3

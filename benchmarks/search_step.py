@@ -4,9 +4,9 @@
     python benchmarks/search_step.py --device cuda --dtype bf16 --channels_last   # paper size by default
     python benchmarks/search_step.py --device cpu --init_channels 8 --layers 5 --batch_size 16 --w_optimizer adam
 
-Times, in this process, one after the other (median seconds over --repeats after one warm-up): one
-forward+backward of the supernet for all gradients (F), one for alpha gradients only (F_alpha), a
-first-order step (alpha step + w step) and a second-order step. The limit of a first-order step is 2F,
+Times, in this process, in rounds of one call of each (median seconds over --repeats rounds after a warm-up
+round, so that a slower spell of a shared machine weighs on every figure alike): one forward+backward of the
+supernet for all gradients (F), one for alpha gradients only (F_alpha), a first-order step (alpha step + w step) and a second-order step. The limit of a first-order step is 2F,
 of a second-order step 3F + 2F_alpha (virtual step, valid loss at w', w step, and the two
 finite-difference passes). F_alpha freezes w, as the architect does. --w_optimizer (a registry name,
 default DARTS's momentum) is the w optimizer of the steps; the second-order step's virtual step is its
@@ -95,16 +95,20 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
-def timed(fn, device, repeats):
-    fn()  # warm-up (cuDNN autotuning, allocator)
-    times = []
-    for _ in range(repeats):
-        sync(device)
-        t0 = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def timed(fns, device, repeats):
+    """{name: median seconds} of the functions `fns`, timed in rounds of one call each after a warm-up round (cuDNN
+    autotuning, the allocator): a slower spell of a shared machine then weighs on every figure alike, and the
+    ratios between them hold."""
+    times = {name: [] for name in fns}
+    for round in range(repeats + 1):
+        for name, fn in fns.items():
+            sync(device)
+            t0 = time.perf_counter()
+            fn()
+            sync(device)
+            if round:
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def rss_bytes(field='VmRSS'):
@@ -141,7 +145,7 @@ def main():
     if a.memory_of:
         print(memory_mb(steps[a.memory_of], device))
         return
-    seconds = {name: timed(fn, device, a.repeats) for name, fn in steps.items()}
+    seconds = timed(steps, device, a.repeats)
     del steps
     memory = {}
     # A fresh process each, so one kind's peak does not hide another's; glibc returns blocks of 128 KiB and more to

@@ -171,7 +171,7 @@ def _load_benchmark(path):
         from nas_201_api import NASBench201API
     except ImportError:
         raise GenotypeError(f'--nb201_table {path}: not a .csv, and reading the benchmark file needs its API '
-                            'package: pip install nas-bench-201 (or convert it to a CSV, see the README)') from None
+                            'package: pip install nas-bench-201 (or convert it to a CSV, see docs/nb201.md)') from None
     try:
         api = NASBench201API(path, verbose=False)
     except Exception as e:  # a missing or foreign file: whatever the API raises, one line

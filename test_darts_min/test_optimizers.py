@@ -25,6 +25,19 @@ def test_every_entry_builds_a_torch_optimizer_that_lowers_a_quadratic(name):
     assert (p < 1).all()
 
 
+# One step from w = 1 on L = w² (gradient 2) at lr 0.1, worked by hand from each optimizer's update rule:
+# sgd and momentum w - lr·g (a new heavy-ball buffer is g); Nesterov w - lr·(g + 0.9·g); RMSprop
+# w - lr·g/√((1 - 0.99)·g²) = w - lr·10; Adam and AdamW w - lr (their first step moves by lr whatever g).
+FIRST_STEP = {'sgd': 0.8, 'momentum': 0.8, 'nesterov': 1 - 0.1 * 3.8, 'rmsprop': 0.0, 'adam': 0.9, 'adamw': 0.9}
+
+
+@pytest.mark.parametrize('name', list(optimizers.REGISTRY))
+def test_each_entry_takes_its_own_optimizers_first_step(name):
+    p = torch.nn.Parameter(torch.ones(1, dtype=torch.float64))
+    quadratic_step(optimizers.build(name, [p], lr=0.1, weight_decay=0.0), [p])
+    assert p.item() == pytest.approx(FIRST_STEP[name], abs=1e-6)
+
+
 def test_defaults_reproduce_darts():
     args = train_search.parse_args([])
     assert (args.learning_rate, args.learning_rate_min, args.arch_learning_rate) == (0.025, 0.001, 3e-4)
@@ -96,15 +109,16 @@ def test_momentum_flag_sets_w_momentum_only_where_the_entry_has_one():
 
 
 def test_adamw_decays_decoupled_and_adam_couples_l2():
-    # With a zero loss gradient, AdamW shrinks w by lr * wd; Adam's L2 term goes through the adaptive step.
+    # With a zero loss gradient, AdamW shrinks w by lr * wd (2 -> 1.96); Adam's L2 term wd * w is its gradient,
+    # and its first step moves by lr whatever the gradient (2 -> 1.9). The values differ, so a swap fails.
     pw, pa = torch.nn.Parameter(torch.full((1,), 2.0)), torch.nn.Parameter(torch.full((1,), 2.0))
-    adamw = optimizers.build('adamw', [pw], lr=0.1, weight_decay=0.5)
-    adam = optimizers.build('adam', [pa], lr=0.1, weight_decay=0.5)
+    adamw = optimizers.build('adamw', [pw], lr=0.1, weight_decay=0.2)
+    adam = optimizers.build('adam', [pa], lr=0.1, weight_decay=0.2)
     for opt, p in ((adamw, pw), (adam, pa)):
         p.grad = torch.zeros(1)
         opt.step()
-    assert pw.item() == pytest.approx(2.0 * (1 - 0.1 * 0.5))
-    assert pa.item() == pytest.approx(2.0 - 0.1, rel=1e-6)  # Adam's first step moves by lr whatever the gradient
+    assert pw.item() == pytest.approx(2.0 * (1 - 0.1 * 0.2), rel=1e-6)
+    assert pa.item() == pytest.approx(2.0 - 0.1, rel=1e-6)
 
 
 def test_unknown_names_and_keys_are_rejected_with_the_valid_ones():
