@@ -149,6 +149,10 @@ class Run:
               f'{self.path} already holds a run: continue it with --resume {self.path} or choose another --save')
         if args.resume and state is None:
             self.log.info(f'{self.path} has no checkpoint yet: starting from epoch 0')
+        if args.resume and self.main:  # a run killed inside atomic_write leaves its temporary file behind
+            for name in os.listdir(self.path):
+                if name.startswith(('.checkpoint.pt.', '.metrics.jsonl.', '.args.json.')):
+                    os.remove(self.file(name))
         self.write_json('args.json', {'kind': self.kind, **{k: v for k, v in vars(args).items() if k != 'resume'}})
         return state
 

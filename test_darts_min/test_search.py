@@ -135,6 +135,7 @@ def test_resume_after_a_sigkill_between_writing_and_renaming_a_checkpoint(tmp_pa
     assert train_search.main(['--resume', save]) == 0
     assert [m['epoch'] for m in read_metrics(save)] == [0, 1, 2]
     assert checkpoint(save)['epoch'] == 3 and 'resumed' in open(os.path.join(save, 'log.txt')).read()
+    assert not [f for f in os.listdir(save) if f.startswith('.')]  # the resume removed it
 
 
 def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path):
