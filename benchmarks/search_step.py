@@ -6,9 +6,10 @@
 
 Times, in this process, in rounds of one call of each (median seconds over --repeats rounds after a warm-up
 round, so that a slower spell of a shared machine weighs on every figure alike): one forward+backward of the
-supernet for all gradients (F), one for alpha gradients only (F_alpha), a first-order step (alpha step + w step) and a second-order step. The limit of a first-order step is 2F,
-of a second-order step 3F + 2F_alpha (virtual step, valid loss at w', w step, and the two
-finite-difference passes). F_alpha freezes w, as the architect does. --w_optimizer (a registry name,
+supernet for all gradients (F), one for alpha gradients only (F_alpha), a first-order step (alpha step + w
+step) and a second-order step. The limit of a first-order step is 2F, of a second-order step 3F + 2F_alpha
+(virtual step, valid loss at w', w step, and the two finite-difference passes). F_alpha freezes w, as the
+architect does. --w_optimizer (a registry name,
 default DARTS's momentum) is the w optimizer of the steps; the second-order step's virtual step is its
 next step. Step memory: the peak during three steps of one kind above what was in use before them, after
 one warm-up step, in a fresh process per kind (CUDA: the allocator's peak; CPU: peak RSS, with glibc's
@@ -100,13 +101,13 @@ def timed(fns, device, repeats):
     autotuning, the allocator): a slower spell of a shared machine then weighs on every figure alike, and the
     ratios between them hold."""
     times = {name: [] for name in fns}
-    for round in range(repeats + 1):
+    for warm_up_done in [False] + [True] * repeats:
         for name, fn in fns.items():
             sync(device)
             t0 = time.perf_counter()
             fn()
             sync(device)
-            if round:
+            if warm_up_done:
                 times[name].append(time.perf_counter() - t0)
     return {name: statistics.median(t) for name, t in times.items()}
 
