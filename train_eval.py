@@ -170,14 +170,8 @@ def main(argv=None):
         genotype = load_genotype(args)
         train_queue, valid_queue, test_queue, num_classes = data.eval_loaders(args, ctx.device, ctx.rank, ctx.world)
         args.save = distributed.broadcast(args.save or runs.default_dir('eval'), ctx)
-        run = runs.Run(args.save, 'eval', main=ctx.main)
-        try:
+        with runs.Run(args.save, 'eval', main=ctx.main) as run:
             return train(args, run, ctx, genotype, (train_queue, valid_queue, test_queue), num_classes)
-        except data.UnreadableImage as e:
-            run.log.error(f'stopped: {e}')
-            raise
-        finally:
-            run.close()
     finally:
         distributed.cleanup(ctx)
 

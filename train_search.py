@@ -283,14 +283,8 @@ def main(argv=None):
     device = cli.resolve_device(args.device)
     train_queue, valid_queue, num_classes = load_data(args, device)  # missing data: no run directory
     args.save = args.save or runs.default_dir('search')
-    run = runs.Run(args.save, 'search')
-    try:
+    with runs.Run(args.save, 'search') as run:
         return search(args, run, device, (train_queue, valid_queue), num_classes)
-    except data.UnreadableImage as e:
-        run.log.error(f'stopped: {e}')
-        raise
-    finally:
-        run.close()
 
 
 if __name__ == '__main__':

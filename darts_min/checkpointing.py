@@ -35,10 +35,6 @@ def checkpoint_edges(model, on=True):
                 op.__dict__.pop('forward', None)
 
 
-def is_checkpointed(model):
-    return any('forward' in vars(op) for op in model.modules() if isinstance(op, MixedOp))
-
-
 def add_terms(total, ops, x, op_weights, states):
     """total + sum of op_weights[k] * ops[k](x), left to right as in MixedOp.forward (`none` skipped); each op
     at the tensors of `states[k]` (None: its own parameters)."""

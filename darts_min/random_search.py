@@ -69,8 +69,7 @@ def main(argv=None):
     cli.check(not os.path.exists(os.path.join(args.save, 'metrics.jsonl')) and
               not os.path.exists(os.path.join(args.save, 'checkpoint.pt')),
               f'{args.save} already holds a run: choose another --save')
-    run = runs.Run(args.save, 'random')
-    try:
+    with runs.Run(args.save, 'random') as run:
         g = torch.Generator().manual_seed(args.seed)
         draw = sample_nb201 if args.search_space == 'nb201' else sample_darts
         samples = [draw(g) for _ in range(args.samples)]
@@ -96,8 +95,6 @@ def main(argv=None):
         for k, r in enumerate(records):
             run.log.info(f'sample {k}: ' + ' '.join(f'{n} {v}' for n, v in r.items() if n != 'genotype') + f' {r["genotype"]}')
         run.log.info(f'done: {args.samples} samples in {os.path.join(args.save, "samples")}, chosen cell in {run.file("genotype.json")}')
-    finally:
-        run.close()
     return 0
 
 

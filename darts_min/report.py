@@ -27,7 +27,7 @@ from . import cli, genotypes, optimizers
 from .model_nb201 import NB201_PRIMITIVES
 from .runs import atomic_write, read_metrics
 from .sweep import cell_status
-from .visualize import pyplot
+from .visualize import pyplot, save_figure
 
 ABBREVIATIONS = {'none': 'no', 'max_pool_3x3': 'mp', 'avg_pool_3x3': 'ap', 'skip_connect': 'sk',
                  'sep_conv_3x3': 's3', 'sep_conv_5x5': 's5', 'dil_conv_3x3': 'd3', 'dil_conv_5x5': 'd5'}
@@ -307,8 +307,7 @@ def plot_run(plt, name, metrics, folder):
     fig.suptitle(f'{name}: softmax(alpha) per edge')
     fig.tight_layout()
     paths.append(os.path.join(folder, f'{name}_alphas.png'))
-    fig.savefig(paths[-1], dpi=80)
-    plt.close(fig)
+    save_figure(fig, paths[-1], dpi=80)
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
     hessian = [(m['epoch'], m['hessian_eigenvalue']) for m in metrics if m.get('hessian_eigenvalue') is not None]
@@ -323,8 +322,7 @@ def plot_run(plt, name, metrics, folder):
     right.legend()
     fig.tight_layout()
     paths.append(os.path.join(folder, f'{name}_dynamics.png'))
-    fig.savefig(paths[-1], dpi=80)
-    plt.close(fig)
+    save_figure(fig, paths[-1], dpi=80)
     return paths
 
 
@@ -381,8 +379,7 @@ def plot_heatmaps(plt, rows, folder):
             fig.suptitle(f'{method}' + (f' ({settings[keys[0]]})' if settings[keys[0]] else ''))
             fig.tight_layout()
             paths.append(os.path.join(folder, f'heatmap_{method}{f"-{n + 1}" if len(variants) > 1 else ""}.png'))
-            fig.savefig(paths[-1], dpi=90)
-            plt.close(fig)
+            save_figure(fig, paths[-1], dpi=90)
     return paths
 
 

@@ -118,6 +118,7 @@ class Run:
 
     def __init__(self, path, kind, main=True):
         self.path, self.kind, self.main = path, kind, main
+        self.begun = False
         self.log = logging.getLogger(f'darts_min.{os.path.abspath(path)}')
         self.log.setLevel(logging.INFO)
         self.log.propagate = False
@@ -142,6 +143,16 @@ class Run:
             handler.close()
             self.log.removeHandler(handler)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        """Close the log; an error that stops the run once it has begun (an image that cannot be decoded, say) is
+        logged first, so that log.txt says why the run ended. An error before `begin` is not this run's."""
+        if self.begun and isinstance(error, UserError):
+            self.log.error(f'stopped: {error}')
+        self.close()
+
     def begin(self, args, device):
         """Write args.json; the checkpoint to continue from (None for a new run). Refuses to overwrite a run."""
         state = self.load_checkpoint(device) if args.resume else None
@@ -154,6 +165,7 @@ class Run:
                 if name.startswith(('.checkpoint.pt.', '.metrics.jsonl.', '.args.json.')):
                     os.remove(self.file(name))
         self.write_json('args.json', {'kind': self.kind, **{k: v for k, v in vars(args).items() if k != 'resume'}})
+        self.begun = True
         return state
 
     def write_json(self, name, obj):

@@ -162,13 +162,19 @@ SET_BY_SWEEP = ('genotype', 'arch', 'seed', 'save', 'resume', 'epochs')  # what 
 
 def split_eval_flags(passthrough):
     """(the search's flags, the evaluation's): --eval_X [value ...] is train_eval.py's --X [value ...]."""
-    search, evaluation, target = [], [], []
+    search, evaluation = [], []
+    target = search
     for token in passthrough:
         if token.startswith('--'):
             target = evaluation if token.startswith('--eval_') else search
             token = '--' + token[len('--eval_'):] if token.startswith('--eval_') else token
-        (target if target is evaluation else search).append(token)
+        target.append(token)
     return search, evaluation
+
+
+def evaluating(args):
+    """Whether the sweep trains the found cells from scratch (--evaluate_epochs N or --evaluate_paper)."""
+    return bool(args.evaluate_epochs or args.evaluate_paper)
 
 
 def eval_argv(args, space, eval_flags, cell, source):
@@ -194,13 +200,19 @@ def plan(args, passthrough, space, eval_flags=()):
         elif status == 'new':
             chain.append(['search', *search_argv(passthrough, cell), '--save', path])
         evaluation = path + '-eval'  # skipped when done, resumed when started, as a search (a run of its own genotype)
-        if (args.evaluate_epochs or args.evaluate_paper) and cell_status(evaluation) == 'started':
+        eval_status = cell_status(evaluation) if evaluating(args) else 'done'
+        if eval_status == 'started':
             chain.append(['eval', '--resume', evaluation])
-        elif (args.evaluate_epochs or args.evaluate_paper) and cell_status(evaluation) == 'new':
+        elif eval_status == 'new':
             chain.append(['eval', *eval_argv(args, space, eval_flags, cell, path), '--save', evaluation])
         if chain:
             todo.append((path, chain))
     return todo
+
+
+def names_flag(tokens, flag):
+    """Whether the command-line tokens give `flag` ('--seed 1' or '--seed=1')."""
+    return any(x == flag or x.startswith(flag + '=') for x in tokens)
 
 
 def parse_rates(p, flag, values, names):
@@ -258,10 +270,10 @@ def parse(argv):
         if unknown:
             p.error(f'--{name}: unknown {", ".join(unknown)} (choose from {", ".join(known)})')
     for flag in ('--save', '--seed', '--method', '--w_optimizer', '--arch_optimizer', '--resume'):
-        if any(x == flag or x.startswith(flag + '=') for x in passthrough):
+        if names_flag(passthrough, flag):
             p.error(f'{flag} is set by the sweep for each cell; drop it')
     for flag, grid in (('--learning_rate', '--w_learning_rates'), ('--arch_learning_rate', '--arch_learning_rates')):
-        if any(x == flag or x.startswith(flag + '=') for x in passthrough):
+        if names_flag(passthrough, flag):
             p.error(f'{flag} is set by the sweep for each cell: give rates per optimizer with {grid} OPTIMIZER=RATE,...')
     if args.random_samples < 1:
         p.error(f'--random_samples must be positive, got {args.random_samples}')
@@ -270,7 +282,7 @@ def parse(argv):
     if args.evaluate_epochs < 0 or args.evaluate_epochs and args.evaluate_paper:
         p.error('--evaluate_epochs must be positive, or 0 (no evaluation); --evaluate_paper sets its own 600 epochs')
     for flag in SET_BY_SWEEP:
-        if any(x == f'--{flag}' or x.startswith(f'--{flag}=') for x in eval_flags):
+        if names_flag(eval_flags, f'--{flag}'):
             p.error(f'--eval_{flag} is set by the sweep for each evaluation'
                     + ('; use --evaluate_epochs' if flag == 'epochs' else '; drop it'))
     args.w_learning_rates = parse_rates(p, 'w_learning_rates', args.w_learning_rates, args.w_optimizers)
@@ -283,7 +295,7 @@ def parse(argv):
         if cell.method != 'random' and cell._replace(name='', seed=0) not in checked:
             train_search.parse_args(search_argv(passthrough, cell))
             checked.add(cell._replace(name='', seed=0))
-    if args.evaluate_epochs or args.evaluate_paper:
+    if evaluating(args):
         if space.search_space != 'darts':
             p.error(f'--evaluate_epochs/--evaluate_paper train DARTS cells; the {space.search_space} space has its '
                     'benchmark table instead (--nb201_table)')

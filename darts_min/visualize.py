@@ -34,13 +34,20 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path, dpi):
-    """Write `fig` as a PNG at `path` atomically (an interrupted write leaves no half picture), then close it."""
+def write_png(path, write):
+    """Call write(f) on a binary file that becomes `path` atomically (an interrupted write leaves no half picture);
+    the folder is made if missing."""
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=dpi), mode='wb')
+        atomic_write(path, write, mode='wb')
     except OSError as e:
         raise cli.UserError(f'cannot write {path}: {e.strerror or e}') from None
+
+
+def save_figure(fig, path, dpi):
+    """Write `fig` as a PNG at `path` (`write_png`), then close it."""
+    try:
+        write_png(path, lambda f: fig.savefig(f, format='png', dpi=dpi))
     finally:
         pyplot().close(fig)
 
@@ -80,8 +87,8 @@ def columns_of(names, edges):
 def layered_layout(names, edges, size):
     """A layered drawing as dot makes it, in inches. Each node sits in its column (`columns_of`); an edge
     crosses each column between its ends in a slot of its own, and its label fills its slot in the column just
-    before its target. Items of a column are
-    stacked without overlap and only edges run between columns, so no label overlaps anything but its own edge.
+    before its target. Items of a column are stacked without overlap and only edges run between columns, so no
+    label overlaps anything but its own edge.
 
     `size(item)` gives (width, height) of an item's content: a node index, ('label', edge) or ('slot', edge, column).
     Returns (columns: [(x, width)], place: {item: (column, y)}, routes: [[item, ...] per edge]), y downwards."""
@@ -252,10 +259,7 @@ def plot_cell(genes, concat, path, title, engine=None):
     engine: 'graphviz', 'matplotlib', or None for graphviz where it is installed."""
     if engine == 'graphviz' or engine is None and graphviz_available():
         png = graphviz_cell(genes, concat, title).pipe(format='png')
-        try:
-            atomic_write(path, lambda f: f.write(png), mode='wb')
-        except OSError as e:
-            raise cli.UserError(f'cannot write {path}: {e.strerror or e}') from None
+        write_png(path, lambda f: f.write(png))
     else:
         save_figure(draw_cell(genes, concat, title), path, dpi=150)
 

@@ -42,14 +42,17 @@ def checkpoints_equal(a, b):
     return torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
 
 
-# chi-square critical values at p = 0.001 by degrees of freedom (a uniform draw fails one in a thousand runs)
-CHI2_999 = {3: 16.27, 4: 18.47, 6: 22.46, 17: 40.79, 63: 103.44}
-
-
 def chi_square(counts, categories):
     """Pearson's statistic of `counts` ({category: count}) against equally likely `categories`."""
     n = sum(counts.values())
     return sum((counts.get(c, 0) - n / len(categories)) ** 2 / (n / len(categories)) for c in categories)
+
+
+def chi2_999(categories):
+    """The statistic's critical value at p = 0.001 for `categories` (len - 1 degrees of freedom): a uniform draw
+    exceeds it one run in a thousand."""
+    from scipy import stats
+    return stats.chi2.ppf(0.999, len(categories) - 1)
 
 
 def run_script(*argv, timeout=300):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import train_eval
-from conftest import CHI2_999, chi_square
+from conftest import chi2_999, chi_square
 from darts_min import genotypes, random_search, report, sweep
 from darts_min.model import NetworkCIFAR, count_parameters
 from darts_min.model_nb201 import NB201Genotype
@@ -17,11 +17,11 @@ def test_darts_samples_are_uniform_over_ops_and_inputs_and_never_none():
     samples = [random_search.sample_darts(g) for _ in range(1500)]
     ops = Counter(op for s in samples for op, _ in s.normal + s.reduce)
     assert 'none' not in ops and set(ops) == set(random_search.DARTS_OPS)
-    assert chi_square(ops, random_search.DARTS_OPS) < CHI2_999[6]
+    assert chi_square(ops, random_search.DARTS_OPS) < chi2_999(random_search.DARTS_OPS)
     last_node = [s.normal[6:8] for s in samples]  # node 3: two distinct inputs among 0..4, each with p = 2/5
     assert all(a[1] != b[1] for a, b in last_node)
     inputs = Counter(j for genes in last_node for _, j in genes)
-    assert chi_square(inputs, range(5)) < CHI2_999[4]
+    assert chi_square(inputs, range(5)) < chi2_999(range(5))
     for s in samples[:20]:
         assert genotypes.from_dict(s.to_dict()) == s  # valid cells of the space
 
@@ -29,7 +29,7 @@ def test_darts_samples_are_uniform_over_ops_and_inputs_and_never_none():
 def test_nb201_samples_are_uniform_and_never_none():
     g = torch.Generator().manual_seed(1)
     ops = Counter(op for _ in range(1000) for node in random_search.sample_nb201(g).nodes for op, _ in node)
-    assert 'none' not in ops and chi_square(ops, random_search.NB201_OPS) < CHI2_999[3]
+    assert 'none' not in ops and chi_square(ops, random_search.NB201_OPS) < chi2_999(random_search.NB201_OPS)
 
 
 def test_sampled_cells_build_evaluation_networks():

@@ -243,9 +243,11 @@ def test_a_finished_run_is_never_overwritten(tmp_path, capsys):
     save = str(tmp_path / 'done')
     assert train_search.main(TINY + ['--epochs', '1', '--save', save]) == 0
     before = open(os.path.join(save, 'checkpoint.pt'), 'rb').read()
+    log = open(os.path.join(save, 'log.txt')).read()
     code, err = run_cli(TINY + ['--epochs', '1', '--save', save], capsys)
     assert code == 2 and 'already holds a run' in err
     assert open(os.path.join(save, 'checkpoint.pt'), 'rb').read() == before
+    assert open(os.path.join(save, 'log.txt')).read() == log  # the refusal is not that run's: nothing logged there
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message on a machine without a GPU')
