@@ -1,12 +1,14 @@
 """The architecture step (DARTS section 2.3): one update of alpha on a validation batch.
 
 First order (Eq. 7 with xi = 0): grad_alpha L_val(w, alpha).
-Second order (`unrolled`, Eqs. 6-8): the derivative of L_val(w'(alpha), alpha) through one virtual step of w,
-    grad_alpha L_val(w', alpha) + grad2_{alpha,w} L_train(w, alpha) . v,   v = (dw'/dg)^T grad_w' L_val(w', alpha),
-with g = grad_w L_train(w, alpha). By default (--unrolled_step optimizer) w' is the w optimizer's own next step at
-learning rate xi; with --unrolled_step gradient it is Eq. 6 as printed, w' = w - xi (g + wd w), for which
-dw'/dg = -xi and the formula is Eq. 7. torch.optim's updates are elementwise, so dw'/dg is diagonal; autograd takes
-it through torch's own step (`next_step`). The Hessian-vector product is by central finite differences (Eq. 8).
+Second order (`unrolled`): the derivative of L_val(w'(alpha), alpha) through one virtual step of w, with
+g = grad_w L_train(w, alpha):
+    Eq. 6 (the original code's, heavy-ball momentum mu, L2 decay wd):  w' = w - xi (mu buf + g + wd w)
+    Eq. 7:  grad_alpha L_val(w', alpha) - xi grad2_{alpha,w} L_train(w, alpha) . v,   v = grad_w' L_val(w', alpha)
+    Eq. 8:  grad2_{alpha,w} L_train . v ~ (grad_alpha L_train(w + eps_fd v) - grad_alpha L_train(w - eps_fd v)) / 2 eps_fd
+Any other w optimizer (`virtual_step.next_step`) steps w' by torch's own update at learning rate xi, whose
+Jacobian dw'/dg is diagonal but not -xi: then v = (dw'/dg / (-xi)) grad_w' L_val, so Eq. 7 keeps its form.
+--unrolled_step gradient takes Eq. 6 as printed, w' = w - xi (g + wd w), whatever the w optimizer.
 The network is evaluated at w' with `torch.func.functional_call` (no second Network is built), and the finite
 differences perturb w in place and put it back, as the original code does.
 """
@@ -15,89 +17,37 @@ from torch.func import functional_call
 
 from . import optimizers
 from .training import autocast, frozen
+from .virtual_step import next_step
 
 UNROLLED_STEPS = ('optimizer', 'gradient')  # --unrolled_step: what the virtual step w' is
 
 
-def next_step(optimizer, weights, grads, lr):
-    """(w', dw'/dg): the step `optimizer` would take next from `weights` with the gradients g = `grads` at learning
-    rate lr, and the diagonal of its Jacobian in g, one tensor per weight. Torch's own update, run with
-    differentiable=True on copies of the weights and of the optimizer's state, then differentiated by autograd; the
-    optimizer itself is left untouched. torch.optim's updates are elementwise, so each bucket of weights
-    (`_buckets`) is stepped as one flat tensor: a few dozen operations instead of as many per weight.
-    """
-    sgd = isinstance(optimizer, torch.optim.SGD)
-    grad_of = dict(zip(weights, grads))
-    buckets = _buckets(optimizer, sgd)
-    groups, states, flat_w, flat_g = [], {}, [], []
-    for (i, fresh, _), ws in buckets.items():
-        group = optimizer.param_groups[i]
-        hyper = {**group, 'lr': lr, 'differentiable': True, 'foreach': False}
-        w = torch.cat([v.detach().reshape(-1) for v in ws])  # a copy, stepped in place into w'
-        g = torch.cat([grad_of[v].reshape(-1) for v in ws]).requires_grad_()
-        if sgd and not group['maximize']:
-            # The original code's d = g + wd * w, rounded twice; torch's SGD fuses it into one multiply-add, which
-            # can differ in the last bit. The same update, as in SGD's definition: L2 decay added to the gradient.
-            hyper['weight_decay'] = 0
-            w.grad = g + group['weight_decay'] * w
-        else:
-            w.grad = g
-        states[w] = {k: torch.cat([optimizer.state[v][k].reshape(-1) for v in ws]) if _elementwise(s, ws[0])
-                     else s.to(torch.float64, copy=True) if torch.is_tensor(s) else s  # a step count, see below
-                     for k, s in optimizer.state.get(ws[0], {}).items()}
-        if fresh:
-            # torch's first momentum step sets buf = d.detach(), which autograd does not see through; a zero buffer
-            # without dampening gives the same buf = 0 * momentum + 1 * d, to the bit, and its derivative
-            states[w]['momentum_buffer'] = torch.zeros_like(w)
-            hyper['dampening'] = 0
-        groups.append({**hyper, 'params': [w]})
-        flat_w.append(w)
-        flat_g.append(g)
-    virtual = type(optimizer)(groups, differentiable=True)
-    virtual.state.update(states)
-    # Step counts in double precision, new ones too: the differentiable step computes Adam's bias corrections in the
-    # step count's dtype, the regular step in Python floats (in float32 Adam's first update would change by 1e-5).
-    default_dtype = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        virtual.step()
-    finally:
-        torch.set_default_dtype(default_dtype)
-    jacobian = torch.autograd.grad(flat_w, flat_g, [torch.ones_like(w) for w in flat_w])
-    w_prime, diagonal = {}, {}
-    for ws, w, j in zip(buckets.values(), flat_w, jacobian):
-        # Autograd's 0/0 where the square root of a zero second moment meets a zero gradient (Adam, RMSprop, for a
-        # weight whose gradient has been exactly zero so far) is taken as 0, see docs/second_order.md.
-        j.nan_to_num_(nan=0.0)
-        sizes = [v.numel() for v in ws]
-        for v, w_part, j_part in zip(ws, w.detach().split(sizes), j.split(sizes)):
-            w_prime[v] = torch.empty_like(v).copy_(w_part.view(v.shape))  # in v's memory format
-            diagonal[v] = j_part.view(v.shape)
-    return [w_prime[w] for w in weights], [diagonal[w] for w in weights]
+def is_heavy_ball(optimizer):
+    """Whether `optimizer` steps as the original code's Eq. 6 assumes: torch's SGD, heavy-ball momentum or none,
+    without dampening, Nesterov or maximize."""
+    return type(optimizer) is torch.optim.SGD and all(
+        g['dampening'] == 0 and not g['nesterov'] and not g['maximize'] for g in optimizer.param_groups)
 
 
-def _buckets(optimizer, sgd):
-    """{(param group index, fresh, shared state): weights}: the weights that one flat tensor can step together, those
-    of one param group with the same non-elementwise state (a step count) and, for SGD with momentum, all with a
-    momentum buffer or all without one yet (`fresh`)."""
-    buckets = {}
-    for i, group in enumerate(optimizer.param_groups):
-        for w in group['params']:
-            state = optimizer.state.get(w, {})  # not state[w]: the optimizer's state is a defaultdict
-            fresh = sgd and group['momentum'] != 0 and state.get('momentum_buffer') is None
-            shared = tuple((k, 'elementwise' if _elementwise(v, w) else v.item() if torch.is_tensor(v) else v)
-                           for k, v in sorted(state.items()))
-            buckets.setdefault((i, fresh, shared), []).append(w)
-    return buckets
-
-
-def _elementwise(state, w):
-    """Whether an optimizer's state entry holds one value per element of w (a moment, a momentum buffer)."""
-    return torch.is_tensor(state) and state.shape == w.shape
+def heavy_ball_step(optimizer, weights, grads, xi):
+    """w' of DARTS Eq. 6 for SGD with heavy-ball momentum mu and L2 decay wd, as the original code's
+    `theta - eta * (moment + dtheta)`: the step optimizer.step() would take next at learning rate xi, rounded as the
+    original (torch's SGD fuses g + wd w into one multiply-add, which can differ in the last bit)."""
+    group_of = {w: group for group in optimizer.param_groups for w in group['params']}
+    w_prime = []
+    for w, g in zip(weights, grads):
+        mu, wd = group_of[w]['momentum'], group_of[w]['weight_decay']
+        buf = optimizer.state.get(w, {}).get('momentum_buffer')  # none before the first weight step: moment 0
+        d = g + wd * w.detach()  # the original's dtheta: L2 decay added to the gradient
+        if buf is not None:
+            d = buf * mu + d  # + the original's moment
+        # DARTS Eq. 6, with momentum; alpha=: one kernel, as torch's SGD and the original's theta.sub(eta, ...)
+        w_prime.append(torch.sub(w.detach(), d, alpha=xi))
+    return w_prime
 
 
 class Architect:
-    fd_scale = 1e-2  # DARTS section 2.3: eps = 0.01 / ||v||
+    fd_scale = 1e-2  # DARTS section 2.3: eps_fd = 0.01 / ||v||
 
     def __init__(self, model, args):
         self.model = model
@@ -115,11 +65,12 @@ class Architect:
             buffers = {name: b.clone() for name, b in model.named_buffers()}  # BN statistics at w' are thrown away
             return model._criterion(functional_call(model, {**weights, **buffers}, (input,)), target)
 
-    def step(self, input_train, target_train, input_valid, target_valid, eta, network_optimizer, unrolled):
-        """One alpha update; afterwards each alpha's .grad holds the hypergradient that was applied."""
+    def step(self, input_train, target_train, input_valid, target_valid, xi, network_optimizer, unrolled):
+        """One alpha update; xi is the virtual step's learning rate (Eq. 6). Afterwards each alpha's .grad holds the
+        hypergradient that was applied."""
         self.optimizer.zero_grad()
         if unrolled:
-            grads = self.unrolled_grad(input_train, target_train, input_valid, target_valid, eta, network_optimizer)
+            grads = self.unrolled_grad(input_train, target_train, input_valid, target_valid, xi, network_optimizer)
         else:
             # DARTS Eq. 7 with xi = 0: the first-order approximation w*(alpha) ~ w
             with frozen(self.model.parameters()):
@@ -132,20 +83,25 @@ class Architect:
         self.optimizer.step()
 
     def virtual_step(self, input, target, xi, network_optimizer):
-        """The virtual step w' of DARTS Eq. 6 and the diagonal of dw'/dg: ({name: w'}, [dw'/dg]).
+        """The virtual step w' of DARTS Eq. 6 and the diagonal of dw'/dg: ({name: w'}, [dw'/dg], or None where
+        dw'/dg = -xi).
 
         --unrolled_step optimizer: the step the w optimizer would take next, from its present state, with learning
-        rate xi (section 2.3: "when momentum is enabled ... equation 6 is modified accordingly"; the original code
-        adds SGD's momentum buffer). --unrolled_step gradient: Eq. 6 as printed, w' = w - xi (g + wd w) with the
-        w optimizer's weight decay, whatever the optimizer. No gradient clipping, as in the original.
+        rate xi (section 2.3: "when momentum is enabled ... equation 6 is modified accordingly"): the original code's
+        formula for heavy-ball SGD (`heavy_ball_step`), torch's own update for any other optimizer (`next_step`).
+        --unrolled_step gradient: Eq. 6 as printed, w' = w - xi (g + wd w) with the w optimizer's weight decay,
+        whatever the optimizer. No gradient clipping, as in the original.
         """
         names, weights = zip(*self.model.named_parameters())
         with frozen(self.model.arch_parameters()):
             grads = torch.autograd.grad(self._loss(input, target), weights)
-        if self.unrolled_step == 'gradient':
+        if self.unrolled_step == 'gradient':  # plain SGD with the w optimizer's weight decay
             network_optimizer = torch.optim.SGD([{'params': group['params'], 'weight_decay': group['weight_decay']}
                                                  for group in network_optimizer.param_groups], lr=xi)
-        w_prime, jacobian = next_step(network_optimizer, weights, grads, xi)
+        if is_heavy_ball(network_optimizer):
+            w_prime, jacobian = heavy_ball_step(network_optimizer, weights, grads, xi), None
+        else:
+            w_prime, jacobian = next_step(network_optimizer, weights, grads, xi)
         return {name: w.requires_grad_() for name, w in zip(names, w_prime)}, jacobian
 
     def unrolled_grad(self, input_train, target_train, input_valid, target_valid, xi, network_optimizer):
@@ -153,36 +109,36 @@ class Architect:
         w_prime, jacobian = self.virtual_step(input_train, target_train, xi, network_optimizer)
         loss = self._loss(input_valid, target_valid, weights=w_prime)
         grads = torch.autograd.grad(loss, [*alphas, *w_prime.values()])
-        dalpha = grads[:len(alphas)]
-        # v / (-xi) with v = (dw'/dg)^T grad_w' L_val: grad_w' L_val itself, to the bit, where dw'/dg = -xi (a
-        # gradient step, heavy-ball momentum), so that eps and w+- of Eq. 8 are the original code's there.
-        # A tensor divisor: CUDA divides by a Python number through its reciprocal, which can miss 1 by a bit.
-        minus_xi = jacobian[0].new_tensor(-xi)
-        vector = [d * j.div_(minus_xi) for d, j in zip(grads[len(alphas):], jacobian)]
+        dalpha, v = grads[:len(alphas)], grads[len(alphas):]  # v = grad_w' L_val(w', alpha), Eq. 7
+        if jacobian is not None:
+            # v = (dw'/dg / (-xi)) grad_w' L_val, so that Eq. 7 below holds for any step. A tensor divisor: CUDA
+            # divides by a Python number through its reciprocal, which can miss 1 by a bit.
+            minus_xi = jacobian[0].new_tensor(-xi)
+            v = [d * j.div_(minus_xi) for d, j in zip(v, jacobian)]
         del w_prime, grads, jacobian
-        implicit = self.fd_alpha_w_hessian_product(vector, input_train, target_train)
-        # DARTS Eq. 7 for this w': grad_alpha L_val(w', alpha) - xi * grad2_{alpha,w} L_train(w, alpha) . (v / (-xi))
+        implicit = self.fd_alpha_w_hessian_product(v, input_train, target_train)
+        # DARTS Eq. 7: grad_alpha L_val(w', alpha) - xi * grad2_{alpha,w} L_train(w, alpha) . v
         return [g.sub(ig, alpha=xi) for g, ig in zip(dalpha, implicit)]
 
-    def fd_alpha_w_hessian_product(self, vector, input, target):
-        """grad2_{alpha,w} L_train(w, alpha) . vector by central finite differences (DARTS Eq. 8):
-        (grad_alpha L_train(w+, alpha) - grad_alpha L_train(w-, alpha)) / (2 eps), w+- = w +- eps * vector,
-        eps = fd_scale / ||vector||.
+    def fd_alpha_w_hessian_product(self, v, input, target):
+        """grad2_{alpha,w} L_train(w, alpha) . v by central finite differences (DARTS Eq. 8):
+        (grad_alpha L_train(w+, alpha) - grad_alpha L_train(w-, alpha)) / (2 eps_fd), w+- = w +- eps_fd * v,
+        eps_fd = fd_scale / ||v||.
 
         ReLU and max-pool kinks crossed between w- and w+ make this differ from the exact product; with
-        the paper's eps that error can be of the order of the product itself on small networks
+        the paper's eps_fd that error can be of the order of the product itself on small networks
         (test_architect.py measures it).
         """
         model, weights = self.model, list(self.model.parameters())
-        # the norm of the concatenated vector, as the original: the same eps to the last bit
-        eps = (self.fd_scale / torch.cat([v.flatten() for v in vector]).norm()).item()
+        # the norm of the concatenated v, as the original: the same eps_fd to the last bit
+        eps_fd = (self.fd_scale / torch.cat([x.flatten() for x in v]).norm()).item()
         grads = []
-        for step in (eps, -2 * eps):  # to w+, then to w-
+        for step in (eps_fd, -2 * eps_fd):  # to w+, then to w-
             with torch.no_grad():
-                torch._foreach_add_(weights, vector, alpha=step)
+                torch._foreach_add_(weights, v, alpha=step)
             with frozen(weights):
                 grads.append(torch.autograd.grad(model._loss(input, target), model.arch_parameters()))
         with torch.no_grad():
-            torch._foreach_add_(weights, vector, alpha=eps)  # back to w
+            torch._foreach_add_(weights, v, alpha=eps_fd)  # back to w
         grads_p, grads_n = grads
-        return [(p - n).div_(2 * eps) for p, n in zip(grads_p, grads_n)]
+        return [(p - n).div_(2 * eps_fd) for p, n in zip(grads_p, grads_n)]

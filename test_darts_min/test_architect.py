@@ -8,7 +8,8 @@ from torch.func import functional_call
 import train_search
 from conftest import batch, checkpoints_equal, tiny_network
 from darts_min import cli, model_search, optimizers
-from darts_min.architect import Architect
+from darts_min.architect import Architect, heavy_ball_step, is_heavy_ball
+from darts_min.virtual_step import next_step
 
 D = torch.float64
 
@@ -46,7 +47,7 @@ def exact_hypergradient(model, w_opt, xt, yt, xv, yv, xi, monkeypatch):
     grad_w L_train with its graph. No formula of the update is written here."""
     names, weights = zip(*model.named_parameters())
     grads = torch.autograd.grad(model._loss(xt, yt), weights, create_graph=True)
-    for g in grads:  # the architect's convention where autograd's derivative of the step is 0/0 (see next_step)
+    for g in grads:  # the architect's convention where autograd's derivative of the step is 0/0 (see virtual_step.next_step)
         g.register_hook(lambda cotangent: cotangent.nan_to_num(nan=0.0))
     w_prime = [w.detach().clone() for w in weights]
     group = {**w_opt.param_groups[0], 'params': w_prime, 'lr': xi, 'differentiable': True}
@@ -151,7 +152,7 @@ def test_unrolled_step_leaves_the_w_optimizer_and_w_untouched_and_builds_no_netw
         assert torch.allclose(w, w0, rtol=0, atol=1e-12)
 
 
-def original_hypergradient(model, w_opt, xt, yt, xv, yv, eta):
+def original_hypergradient(model, w_opt, xt, yt, xv, yv, xi):
     """The original DARTS code's second-order alpha gradient for heavy-ball SGD (architect.py of Liu et al.), as
     darts-min computed it before the virtual step became the optimizer's own: the frozen reference."""
     weights, alphas = list(model.parameters()), model.arch_parameters()
@@ -163,7 +164,7 @@ def original_hypergradient(model, w_opt, xt, yt, xv, yv, eta):
             d = g + group['weight_decay'] * w
             buf = w_opt.state.get(w, {}).get('momentum_buffer')
             d = d if buf is None else torch.add(buf * group['momentum'], d, alpha=1)
-            w_prime[name] = torch.sub(w, d, alpha=eta).requires_grad_()
+            w_prime[name] = torch.sub(w, d, alpha=xi).requires_grad_()
     out = torch.autograd.grad(val_loss_at(model, w_prime, xv, yv), [*alphas, *w_prime.values()])
     dalpha, v = out[:len(alphas)], out[len(alphas):]
     eps = (1e-2 / torch.cat([x.flatten() for x in v]).norm()).item()
@@ -174,24 +175,52 @@ def original_hypergradient(model, w_opt, xt, yt, xv, yv, eta):
         sides.append(torch.autograd.grad(model._loss(xt, yt), alphas))
     with torch.no_grad():
         torch._foreach_add_(weights, v, alpha=eps)
-    return [g.sub((p - n).div_(2 * eps), alpha=eta) for g, p, n in zip(dalpha, *sides)]
+    return [g.sub((p - n).div_(2 * eps), alpha=xi) for g, p, n in zip(dalpha, *sides)]
 
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 @pytest.mark.parametrize('warm_steps', [0, 2])
-def test_heavy_ball_hypergradient_is_the_originals_to_the_bit(dtype, warm_steps, eta=0.5, weight_decay=0.1):
-    # eta and weight decay large enough that g + wd w rounded once (as torch's SGD does) instead of twice changes w'
+def test_heavy_ball_hypergradient_is_the_originals_to_the_bit(dtype, warm_steps, xi=0.5, weight_decay=0.1):
+    # xi and weight decay large enough that g + wd w rounded once (as torch's SGD does) instead of twice changes w'
     grads = []
     for compute in ('architect', 'original'):
         model, args, w_opt = setup('momentum', warm_steps=warm_steps, dtype=dtype, argv=['--weight_decay', str(weight_decay)])
         xt, yt = batch(dtype=dtype, seed=1)
         xv, yv = batch(dtype=dtype, seed=2)
         if compute == 'architect':
-            Architect(model, args).step(xt, yt, xv, yv, eta, w_opt, unrolled=True)
+            Architect(model, args).step(xt, yt, xv, yv, xi, w_opt, unrolled=True)
             grads.append([a.grad for a in model.arch_parameters()])
         else:
-            grads.append(original_hypergradient(model, w_opt, xt, yt, xv, yv, eta))
+            grads.append(original_hypergradient(model, w_opt, xt, yt, xv, yv, xi))
     assert all(torch.equal(a, b) for a, b in zip(*grads))
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('warm_steps', [0, 2])
+def test_heavy_ball_formula_is_torchs_next_step_to_the_bit(dtype, warm_steps):
+    # architect.py's Eq. 6 in a few lines and virtual_step.next_step (torch's own update, differentiated) agree on
+    # momentum SGD with L2 decay: w' to the bit, and dw'/dg is -xi exactly, so v is grad_w' L_val on both paths
+    model, _, w_opt = setup('momentum', warm_steps=warm_steps, dtype=dtype, argv=['--weight_decay', '0.1'])
+    assert is_heavy_ball(w_opt)
+    xt, yt = batch(dtype=dtype, seed=1)
+    weights = list(model.parameters())
+    grads = torch.autograd.grad(model._loss(xt, yt), weights)
+    formula = heavy_ball_step(w_opt, weights, grads, 0.5)
+    general, jacobian = next_step(w_opt, weights, grads, 0.5)
+    assert all(torch.equal(a, b) for a, b in zip(formula, general))
+    assert all(torch.equal(j, torch.full_like(j, -0.5)) for j in jacobian)
+    # and the formula is the step itself: the momentum buffer and the decay are in it
+    expected = next_weights(w_opt, model, xt, yt, 0.5)
+    assert all(torch.allclose(a, e, rtol=0, atol=1e-6 if dtype == torch.float32 else 1e-14)
+               for a, e in zip(formula, expected.values()))
+
+
+@pytest.mark.parametrize('w_optimizer, w_args, heavy_ball', [
+    ('sgd', (), True), ('momentum', (), True), ('momentum', ('dampening=0.5',), False), ('nesterov', (), False),
+    ('momentum', ('maximize=true',), False), ('adam', (), False), ('rmsprop', ('momentum=0.9',), False)])
+def test_the_formula_is_taken_exactly_for_the_originals_optimizer(w_optimizer, w_args, heavy_ball):
+    _, _, w_opt = setup(w_optimizer, warm_steps=0, w_args=w_args)
+    assert is_heavy_ball(w_opt) == heavy_ball
 
 
 def test_unrolled_step_gradient_is_eq6_as_printed_whatever_the_w_optimizer(monkeypatch):
@@ -203,9 +232,9 @@ def test_unrolled_step_gradient_is_eq6_as_printed_whatever_the_w_optimizer(monke
     architect = Architect(model, args)
     w_prime, jacobian = architect.virtual_step(xt, yt, 0.1, w_opt)
     wd = w_opt.param_groups[0]['weight_decay']
-    for n, w, g, j in zip(names, weights, grads, jacobian):
+    assert jacobian is None  # dw'/dg = -xi: Eq. 7 as printed
+    for n, w, g in zip(names, weights, grads):
         assert torch.equal(w_prime[n], torch.sub(w, g + wd * w, alpha=0.1)), n  # DARTS Eq. 6 with weight decay
-        assert torch.equal(j, torch.full_like(j, -0.1))
     # its hypergradient: double backprop through torch's plain SGD step with that weight decay
     sgd = torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=wd)
     exact, direct = map(flat, exact_hypergradient(model, sgd, xt, yt, xv, yv, 0.1, monkeypatch))

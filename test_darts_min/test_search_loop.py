@@ -33,9 +33,9 @@ def test_each_step_moves_alpha_on_a_valid_batch_then_w_on_its_train_batch_clippe
     model.forward = lambda x: inputs.append(x) or forward(x)
     alpha_step = Architect.step
 
-    def spy_alpha_step(self, xt, yt, xv, yv, eta, network_optimizer, unrolled):
-        events.append(('alpha', xt, xv, eta, perturbed()))
-        return alpha_step(self, xt, yt, xv, yv, eta, network_optimizer, unrolled)
+    def spy_alpha_step(self, xt, yt, xv, yv, xi, network_optimizer, unrolled):
+        events.append(('alpha', xt, xv, xi, perturbed()))
+        return alpha_step(self, xt, yt, xv, yv, xi, network_optimizer, unrolled)
 
     def spy_w_step(*a, **k):
         norm = torch.stack([p.grad.norm() for p in model.parameters()]).norm().item()
@@ -49,9 +49,9 @@ def test_each_step_moves_alpha_on_a_valid_batch_then_w_on_its_train_batch_clippe
 
     assert [e[0] for e in events] == ['alpha', 'w'] * 3  # alpha first, then w (DARTS Algorithm 1)
     for k in range(3):
-        (_, xt, xv, eta, alpha_perturbed), (_, xw, norm, w_perturbed) = events[2 * k:2 * k + 2]
+        (_, xt, xv, xi, alpha_perturbed), (_, xw, norm, w_perturbed) = events[2 * k:2 * k + 2]
         assert torch.equal(xt, train[k][0]) and torch.equal(xv, valid[k % 2][0])  # alpha on the valid batch
-        assert eta == 0.0125  # the virtual step's xi: the w learning rate this epoch runs at
+        assert xi == 0.0125  # the virtual step's xi: the w learning rate this epoch runs at
         assert torch.equal(xw, train[k][0])  # w on the train batch
         assert norm <= 1e-3 * (1 + 1e-5)  # clipped to --grad_clip
         assert not alpha_perturbed and w_perturbed == (method == 'sdarts_rs')
@@ -61,15 +61,15 @@ def test_xi_follows_the_cosine_schedule_and_the_method_is_wired_in(tmp_path, mon
     calls = []
     alpha_step = Architect.step
 
-    def spy(self, xt, yt, xv, yv, eta, network_optimizer, unrolled):
-        calls.append((eta, self.regularizer))
-        return alpha_step(self, xt, yt, xv, yv, eta, network_optimizer, unrolled)
+    def spy(self, xt, yt, xv, yv, xi, network_optimizer, unrolled):
+        calls.append((xi, self.regularizer))
+        return alpha_step(self, xt, yt, xv, yv, xi, network_optimizer, unrolled)
 
     monkeypatch.setattr(Architect, 'step', spy)
     assert train_search.main(TINY + ['--epochs', '3', '--method', 'beta_darts', '--save', str(tmp_path / 'b')]) == 0
     # DARTS appendix A.1: cosine from 0.025 to the original code's floor 0.001; two steps an epoch (16 images, 8 a batch)
     cosine = [0.001 + 0.024 * (1 + math.cos(math.pi * e / 3)) / 2 for e in range(3)]
-    assert [eta for eta, _ in calls] == pytest.approx([lr for lr in cosine for _ in range(2)], rel=1e-12)
+    assert [xi for xi, _ in calls] == pytest.approx([lr for lr in cosine for _ in range(2)], rel=1e-12)
     assert all(getattr(regularizer, '__self__', None) is not None and regularizer.__self__.name == 'beta_darts'
                for _, regularizer in calls)
 
