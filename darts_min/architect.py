@@ -5,7 +5,7 @@ Second order (`unrolled`): the derivative of L_val(w'(alpha), alpha) through one
 g = grad_w L_train(w, alpha):
     Eq. 6 (the original code's, heavy-ball momentum mu, L2 decay wd):  w' = w - xi (mu buf + g + wd w)
     Eq. 7:  grad_alpha L_val(w', alpha) - xi grad2_{alpha,w} L_train(w, alpha) . v,   v = grad_w' L_val(w', alpha)
-    Eq. 8:  grad2_{alpha,w} L_train . v ~ (grad_alpha L_train(w + eps_fd v) - grad_alpha L_train(w - eps_fd v)) / 2 eps_fd
+    Eq. 8:  grad2_{alpha,w} L_train . v ~ (grad_alpha L_train(w + eps_fd v, alpha) - (w - eps_fd v, alpha)) / 2 eps_fd
 Any other w optimizer (`virtual_step.next_step`) steps w' by torch's own update at learning rate xi, whose
 Jacobian dw'/dg is diagonal but not -xi: then v = (dw'/dg / (-xi)) grad_w' L_val, so Eq. 7 keeps its form.
 --unrolled_step gradient takes Eq. 6 as printed, w' = w - xi (g + wd w), whatever the w optimizer.

@@ -38,9 +38,9 @@ def checkpoint_edges(model, on=True):
 def add_terms(total, ops, x, op_weights, states):
     """total + sum of op_weights[k] * ops[k](x), left to right as in MixedOp.forward (`none` skipped); each op
     at the tensors of `states[k]` (None: its own parameters)."""
-    for w, op, state in zip(op_weights, ops, states):
+    for weight, op, state in zip(op_weights, ops, states):
         if not isinstance(op, Zero):
-            total = total + w * (op(x) if state is None else functional_call(op, state, (x,)))
+            total = total + weight * (op(x) if state is None else functional_call(op, state, (x,)))
     return total
 
 

@@ -1,4 +1,5 @@
-"""The DARTS supernet (Liu et al., ICLR 2019, section 2.1-2.2): cells of mixed ops weighted by softmax(alpha).
+"""The DARTS supernet (Liu et al., ICLR 2019, sections 2.1-2.2; its genotype, section 2.4): cells of mixed ops
+weighted by softmax(alpha).
 
 Layout and names follow the original code, so `Network.state_dict()` keys, parameter order and
 (for the same torch seed) initial weights match it. The alphas are plain leaf tensors, not
@@ -14,7 +15,8 @@ from .operations import OPS, FactorizedReduce, ReLUConvBN, Zero
 
 
 class MixedOp(nn.Module):
-    """One edge (i, j) of a cell: every candidate op, weighted by softmax(alpha^(i,j))."""
+    """One edge (i, j) of a cell, from node i to node j: every candidate op, weighted by softmax(alpha^(i,j))
+    (DARTS section 2.2)."""
 
     def __init__(self, C, stride, primitives=PRIMITIVES, ops=OPS, bn_after_pool=True):
         super().__init__()
@@ -29,7 +31,7 @@ class MixedOp(nn.Module):
     def forward(self, x, op_weights):
         # DARTS Eq. 2: o_bar(x) = sum_o softmax(alpha)_o * o(x). The `none` term is exactly zero, so it is skipped:
         # no work, no stored activation, and the sum is bit-identical to including it.
-        return sum(w * op(x) for w, op in zip(op_weights, self._ops) if not isinstance(op, Zero))
+        return sum(weight * op(x) for weight, op in zip(op_weights, self._ops) if not isinstance(op, Zero))
 
 
 class Cell(nn.Module):
@@ -44,20 +46,21 @@ class Cell(nn.Module):
         self._steps = steps
         self._multiplier = multiplier
         self._ops = nn.ModuleList()
-        for i in range(steps):
-            for j in range(2 + i):
-                stride = 2 if reduction and j < 2 else 1
+        # DARTS section 2.1: nodes 0 and 1 are the cell's inputs, node j >= 2 has an edge (i, j) from every i < j
+        for j in range(2, 2 + steps):
+            for i in range(j):
+                stride = 2 if reduction and i < 2 else 1  # a reduction cell halves its inputs
                 self._ops.append(MixedOp(C, stride))
 
     def forward(self, s0, s1, op_weights):
-        """op_weights: one row of softmax(alpha) per edge, the edges of node 0 first, then those of node 1, ..."""
+        """op_weights: one row of softmax(alpha) per edge (i, j), ordered by j, then i: (0, 2), (1, 2), (0, 3), ..."""
         states = [self.preprocess0(s0), self.preprocess1(s1)]
-        offset = 0
+        offset = 0  # the index of edge (0, j)
         for _ in range(self._steps):
-            # DARTS Eq. 1: x_j = sum_{i<j} o_bar^(i,j)(x_i)
-            s = sum(self._ops[offset + j](h, op_weights[offset + j]) for j, h in enumerate(states))
+            # DARTS Eq. 1: x_j = sum_{i<j} o_bar^(i,j)(x_i), j = len(states)
+            x_j = sum(self._ops[offset + i](x_i, op_weights[offset + i]) for i, x_i in enumerate(states))
             offset += len(states)
-            states.append(s)
+            states.append(x_j)
         return torch.cat(states[-self._multiplier:], dim=1)
 
 
@@ -135,16 +138,17 @@ class Network(nn.Module):
 
 
 def parse_cell(op_weights, steps):
-    """op_weights: one row of softmax(alpha) per edge (edges of node i follow those of node i-1).
+    """The genotype of one cell: a (op, i) per kept edge (i, j), node j's two in a row, j = 2, 3, ...
+    op_weights: one row of softmax(alpha) per edge (i, j), ordered by j, then i (as Cell).
 
     Ties go to the lower edge / op index, as in the original code.
     """
     none = PRIMITIVES.index('none')
     gene, start = [], 0
-    for i in range(steps):
-        rows = op_weights[start:start + 2 + i]
+    for j in range(2, 2 + steps):
+        rows = op_weights[start:start + j]  # the edges (0, j) ... (j - 1, j)
         best_op = [max((k for k in range(len(row)) if k != none), key=lambda k: (row[k], -k)) for row in rows]
-        edges = sorted(range(2 + i), key=lambda j: -rows[j][best_op[j]])[:2]
-        gene += [(PRIMITIVES[best_op[j]], j) for j in edges]
-        start += 2 + i
+        inputs = sorted(range(j), key=lambda i: -rows[i][best_op[i]])[:2]
+        gene += [(PRIMITIVES[best_op[i]], i) for i in inputs]
+        start += j
     return gene
