@@ -2,6 +2,7 @@
 
     python -m darts_min.toy                                   # SGD on both sides; xi = 0 (first order), 0.1, 0.5, 1
     python -m darts_min.toy --arch_optimizer adam --xi 0 0.5 --save toy-adam.png
+    python -m darts_min.toy --grid                            # every w x alpha pair of the registry: a table, a picture
 
     L_val(w, alpha) = alpha w - 2 alpha + 1,    L_train(w, alpha) = w^2 - 2 alpha w + alpha^2 = (w - alpha)^2,
 
@@ -11,9 +12,11 @@ train_search.py's (Algorithm 1): the alpha step by `Architect.step` (first order
 with the virtual step's learning rate xi), then one w step by the registry's w optimizer. The optimizer flags are
 train_search.py's (--w_optimizer, --arch_optimizer, their learning rates, --momentum, weight decays and
 --*_optimizer_args); here they default to plain SGD at learning rate 0.1 on both sides and no weight decay.
-Prints where each run ended (or that it diverged) and draws the trajectories over the contours of L_val.
-docs/toy.md explains what the picture shows.
+Prints where each run ended (or that it diverged) and draws the trajectories over the contours of L_val; with
+--grid, prints a table of where every pair ended and draws it. docs/toy.md explains what the pictures show and
+derives where second order ends for each w optimizer: alpha = 2 / (1 + 2 xi c), c the factor of dw'/dg = -xi c.
 """
+import copy
 import math
 import sys
 
@@ -32,6 +35,7 @@ VALID = torch.tensor([0., 1., 0., -2., 0., 1.], dtype=torch.float64)  # L_val = 
 # The flags of train_search.py that mean something here, and this problem's defaults for them.
 OPTIMIZER_FLAGS = ['w_optimizer', 'arch_optimizer', 'w_optimizer_args', 'arch_optimizer_args', 'learning_rate',
                    'arch_learning_rate', 'momentum', 'weight_decay', 'arch_weight_decay']
+GRID_SETS = ['w_optimizer', 'arch_optimizer', 'w_optimizer_args', 'arch_optimizer_args']  # --grid sets them per pair
 DEFAULTS = ['--w_optimizer', 'sgd', '--arch_optimizer', 'sgd', '--learning_rate', '0.1', '--learning_rate_min', '0',
             '--arch_learning_rate', '0.1', '--weight_decay', '0', '--arch_weight_decay', '0']
 
@@ -64,22 +68,27 @@ class Toy(nn.Module):
         return self.alpha.item(), self.w.item()
 
 
-def solve(args, xi, steps, bound):
+def iterate(args, xi):
     """Algorithm 1 on the toy, in train_search.py's order: each step the alpha step on VALID (second order with
-    the virtual step's learning rate xi, first order where xi = 0), then the w step on TRAIN.
-
-    Returns (path, diverged): the (alpha, w) points from START, one per step; diverged is the step at which a
-    coordinate became non-finite or left [-bound, bound] (the path stops there), else None."""
+    the virtual step's learning rate xi, first order where xi = 0), then the w step on TRAIN. Yields the model and
+    the w optimizer after each step, without end."""
     model = Toy(*START)
     w_optimizer = optimizers.for_weights(args, model.parameters())
     architect = Architect(model, args)
-    path = [model.point()]
-    for step in range(1, steps + 1):
+    while True:
         architect.step(TRAIN, None, VALID, None, xi, w_optimizer, unrolled=xi > 0)
         with frozen(model.arch_parameters()):  # the w step of train_search.py, without its gradient clipping
             w_optimizer.zero_grad()
             model._loss(TRAIN, None).backward()
             w_optimizer.step()
+        yield model, w_optimizer
+
+
+def solve(args, xi, steps, bound):
+    """Returns (path, diverged): the (alpha, w) points of `iterate` from START, one per step; diverged is the step at
+    which a coordinate became non-finite or left [-bound, bound] (the path stops there), else None."""
+    path = [START]
+    for step, (model, _) in zip(range(1, steps + 1), iterate(args, xi)):
         path.append(model.point())
         if not all(math.isfinite(v) and abs(v) <= bound for v in path[-1]):
             return path, step
@@ -90,14 +99,51 @@ def order(xi):
     return 'second order' if xi > 0 else 'first order'
 
 
+def last_move(path):
+    return math.dist(path[-2], path[-1]) if len(path) > 1 else 0.0
+
+
 def describe(xi, path, diverged):
     """One line: where the run ended, or where it diverged."""
     name = f'xi {xi:g} ({order(xi)})'
     alpha, w = path[-1]
     if diverged is not None:
         return f'{name}: diverged at step {diverged} (alpha {alpha:.4g}, w {w:.4g})'
-    moved = math.dist(path[-2], path[-1]) if len(path) > 1 else 0.0
-    return f'{name}: ended at alpha {alpha:.6f}, w {w:.6f} after {len(path) - 1} steps (the last moved {moved:.1e})'
+    return (f'{name}: ended at alpha {alpha:.6f}, w {w:.6f} after {len(path) - 1} steps '
+            f'(the last moved {last_move(path):.1e})')
+
+
+# c in dw'/dg = -xi c where the w step has settled: second order's fixed point is alpha = 2 / (1 + 2 xi c)
+FACTOR = {'sgd': 'c = 1', 'momentum': 'c = 1', 'nesterov': 'c = 1 + μ', 'rmsprop': 'c = 1/(√s + ε): grows',
+          'adam': 'c ≈ (1 − β₁)/(√v̂ + ε): grows', 'adamw': 'as adam'}
+STILL_MOVING = 1e-3  # a run whose last step moved (alpha, w) farther has not settled: its end is where steps ran out
+
+
+def outcome(path, diverged):
+    """A run in a few words, as the grid's table prints it: '(alpha, w)', '..., still moving' or 'diverged at ...'."""
+    if diverged is not None:
+        return f'diverged at step {diverged}'
+    alpha, w = path[-1]
+    return f'({alpha:.3f}, {w:.3f})' + (', still moving' if last_move(path) > STILL_MOVING else '')
+
+
+def grid(args, xis, steps, bound, pairs=None):
+    """{(w optimizer, alpha optimizer): [(path, diverged) per xi]} for `pairs`, by default every pair of the
+    registry; `args` gives the other optimizer flags."""
+    runs = {}
+    for w, arch in pairs or [(w, a) for w in optimizers.REGISTRY for a in optimizers.REGISTRY]:
+        pair_args = copy.copy(args)
+        pair_args.w_optimizer, pair_args.arch_optimizer = w, arch
+        runs[w, arch] = [solve(pair_args, xi, steps, bound) for xi in xis]
+    return runs
+
+
+def table(runs, xis):
+    """The grid as a Markdown table, one row per pair (docs/toy.md shows some of its rows)."""
+    lines = ['| w | α | ' + ' | '.join(f'ξ = {xi:g}' for xi in xis) + ' |', '| --- ' * (2 + len(xis)) + '|']
+    lines += [f'| {w} | {arch} | ' + ' | '.join(outcome(*run) for run in row) + ' |'
+              for (w, arch), row in runs.items()]
+    return '\n'.join(lines)
 
 
 def plot(runs, args, path):
@@ -134,6 +180,50 @@ def plot(runs, args, path):
     save_figure(fig, path, dpi=90)
 
 
+def plot_grid(runs, xis, args, path):
+    """A panel per w optimizer, a cell per (alpha optimizer, xi): where the run ended, coloured by its alpha (white:
+    the bilevel optimum alpha = 1), framed in red where it reached (1, 1); grey where it diverged, '...' where it is
+    still moving."""
+    import matplotlib.colors
+    import numpy as np
+
+    from .visualize import pyplot, save_figure
+    plt = pyplot()
+    ws, archs = list(dict.fromkeys(w for w, _ in runs)), list(dict.fromkeys(a for _, a in runs))
+    columns = math.ceil(len(ws) / 2)
+    fig, axes = plt.subplots(math.ceil(len(ws) / columns), columns, squeeze=False, layout='constrained',
+                             figsize=(3.4 * columns, 0.5 * len(archs) * 2 + 1.6))
+    norm = matplotlib.colors.TwoSlopeNorm(vmin=0, vcenter=OPTIMUM[0], vmax=2 * START[0] - OPTIMUM[0])
+    cmap = plt.get_cmap('RdBu_r').copy()
+    cmap.set_bad('0.6')  # diverged
+    for ax, w in zip(axes.flat, ws):
+        ends = np.full((len(archs), len(xis)), np.nan)
+        for r, arch in enumerate(archs):
+            for c, (points, diverged) in enumerate(runs[w, arch]):
+                alpha, w_end = points[-1]
+                if diverged is not None:
+                    text = f'diverged\nstep {diverged}'
+                else:
+                    ends[r, c] = alpha
+                    text = f'{alpha:.3f}\n{w_end:.3f}' + (' …' if last_move(points) > STILL_MOVING else '')
+                    if math.dist(points[-1], OPTIMUM) < STILL_MOVING:
+                        ax.add_patch(plt.Rectangle((c - 0.45, r - 0.45), 0.9, 0.9, fill=False, ec='red', lw=2))
+                dark = diverged is None and abs(norm(alpha) - 0.5) > 0.35
+                ax.text(c, r, text, ha='center', va='center', fontsize=6.5, color='white' if dark else 'black')
+        image = ax.imshow(np.ma.masked_invalid(ends), cmap=cmap, norm=norm, aspect='auto')
+        ax.set_xticks(range(len(xis)), [f'ξ={xi:g}' for xi in xis], fontsize=7)
+        ax.set_yticks(range(len(archs)), archs, fontsize=7)
+        ax.set_title(f'w: {w}' + (f' ({FACTOR[w]})' if w in FACTOR else ''), fontsize=9)
+    for ax in axes.flat[len(ws):]:
+        ax.axis('off')
+    fig.colorbar(image, ax=axes, shrink=0.6, label='α at the end (bilevel optimum: α = 1)')
+    fig.suptitle(f'DARTS toy: where each pair ends after {len(runs[ws[0], archs[0]][0][0]) - 1} steps '
+                 f'(cell: α, w; rows: α optimizer; red frame: the optimum (1, 1); …: still moving)\n'
+                 f'learning rates: w {args.learning_rate:g}, α {args.arch_learning_rate:g}; second order settles at '
+                 f'α = 2 / (1 + 2ξc), ∂w\'/∂g = −ξc (docs/toy.md)', fontsize=9)
+    save_figure(fig, path, dpi=90)
+
+
 def parse(argv):
     """(toy arguments, search arguments): the search's own parser builds and checks the optimizer flags."""
     from .sweep import load_script
@@ -144,13 +234,19 @@ def parse(argv):
                    help="learning rates of the virtual step (DARTS Eq. 6); 0: first order")
     p.add_argument('--steps', type=int, default=200, help='alpha and w steps of each run')
     p.add_argument('--bound', type=float, default=100, help='a run whose alpha or w leaves [-bound, bound] diverged')
-    p.add_argument('--save', default='toy.png', help='the picture (PNG)')
+    p.add_argument('--grid', action='store_true', help='every w x alpha pair of the registry: a table and a picture')
+    p.add_argument('--save', help='the picture (PNG); default toy.png, with --grid toy-grid.png')
     args, passthrough = p.parse_known_args(argv)
+    args.save = args.save or ('toy-grid.png' if args.grid else 'toy.png')
     train_search = load_script('train_search')
-    other = cli.given_flags(train_search.build_parser(), passthrough) - set(OPTIMIZER_FLAGS)
+    given = cli.given_flags(train_search.build_parser(), passthrough)
+    other = given - set(OPTIMIZER_FLAGS)
     if other:
         p.error(f'--{", --".join(sorted(other))}: not a flag of the toy (of train_search.py it takes only the '
                 f'optimizer flags --{", --".join(OPTIMIZER_FLAGS)})')
+    per_pair = given & set(GRID_SETS)
+    if args.grid and per_pair:
+        p.error(f'--{", --".join(sorted(per_pair))}: --grid runs every pair of the registry with its own defaults')
     if not all(0 <= xi < cli.FLOAT32_MAX for xi in args.xi):
         p.error(f'--xi must be non-negative and finite, got {" ".join(f"{xi:g}" for xi in args.xi)}')
     if args.steps < 1 or not 0 < args.bound < math.inf:
@@ -160,6 +256,12 @@ def parse(argv):
 
 def main(argv=None):
     args, search_args = parse(argv)
+    if args.grid:
+        runs = grid(search_args, args.xi, args.steps, args.bound)
+        print(table(runs, args.xi))
+        plot_grid(runs, args.xi, search_args, args.save)
+        print(args.save)
+        return 0
     runs = []
     for xi in args.xi:
         points, diverged = solve(search_args, xi, args.steps, args.bound)
