@@ -194,8 +194,7 @@ def plot_grid(runs, xis, args, path):
     fig, axes = plt.subplots(math.ceil(len(ws) / columns), columns, squeeze=False, layout='constrained',
                              figsize=(3.4 * columns, 0.5 * len(archs) * 2 + 1.6))
     norm = matplotlib.colors.TwoSlopeNorm(vmin=0, vcenter=OPTIMUM[0], vmax=2 * START[0] - OPTIMUM[0])
-    cmap = plt.get_cmap('RdBu_r').copy()
-    cmap.set_bad('0.6')  # diverged
+    cmap = plt.get_cmap('RdBu_r').with_extremes(bad='0.6')  # grey: diverged
     for ax, w in zip(axes.flat, ws):
         ends = np.full((len(archs), len(xis)), np.nan)
         for r, arch in enumerate(archs):

@@ -32,7 +32,7 @@ def next_step(optimizer, weights, grads, lr):
             w.grad = g + group['weight_decay'] * w
         else:
             w.grad = g
-        states[w] = {k: torch.cat([optimizer.state[v][k].reshape(-1) for v in ws]) if _elementwise(s, ws[0])
+        states[w] = {k: torch.cat([optimizer.state[v][k].reshape(-1) for v in ws]) if _elementwise(k, s, ws[0])
                      else s.to(torch.float64, copy=True) if torch.is_tensor(s) else s  # a step count, see below
                      for k, s in optimizer.state.get(ws[0], {}).items()}
         if fresh:
@@ -75,12 +75,13 @@ def _buckets(optimizer, sgd):
         for w in group['params']:
             state = optimizer.state.get(w, {})  # not state[w]: the optimizer's state is a defaultdict
             fresh = sgd and group['momentum'] != 0 and state.get('momentum_buffer') is None
-            shared = tuple((k, 'elementwise' if _elementwise(v, w) else v.item() if torch.is_tensor(v) else v)
+            shared = tuple((k, 'elementwise' if _elementwise(k, v, w) else v.item() if torch.is_tensor(v) else v)
                            for k, v in sorted(state.items()))
             buckets.setdefault((i, fresh, shared), []).append(w)
     return buckets
 
 
-def _elementwise(state, w):
-    """Whether an optimizer's state entry holds one value per element of w (a moment, a momentum buffer)."""
-    return torch.is_tensor(state) and state.shape == w.shape
+def _elementwise(key, state, w):
+    """Whether an optimizer's state entry holds one value per element of w (a moment, a momentum buffer). Not torch's
+    step count 'step', a scalar tensor, even where w is a scalar too (the toy's w): it is stepped in double."""
+    return key != 'step' and torch.is_tensor(state) and state.shape == w.shape

@@ -9,11 +9,13 @@ At a fixed point the w step stops, so w = alpha, w' = alpha, and the hypergradie
 alpha = w = 2 / (1 + 2 xi). First order (xi = 0) stops at (2, 2); xi = 0.5 reaches the bilevel optimum (1, 1).
 """
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from darts_min import optimizers, toy
+from darts_min.architect import Architect
 
 SGD = ['--learning_rate', '0.1', '--arch_learning_rate', '0.1']
 
@@ -95,9 +97,117 @@ def test_the_command_prints_every_run_and_writes_the_picture(tmp_path, capsys):
     (['--xi', '-1'], '--xi must be non-negative'),
     (['--steps', '0'], '--steps and --bound must be positive'),
     (['--arch_optimizer', 'lbfgs'], "--arch_optimizer: unknown optimizer 'lbfgs'"),
+    (['--grid', '--w_optimizer', 'adam'], '--w_optimizer: --grid runs every pair of the registry'),
 ])
 def test_bad_arguments_are_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
         toy.parse(argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+
+
+# Second order through the w optimizer's own step: dw'/dg = -xi c where the w step has settled (g = 0, w = alpha,
+# no momentum left), so the hypergradient is (alpha - 2) + 2 xi c alpha and the fixed point alpha = 2 / (1 + 2 xi c)
+# (docs/toy.md). Heavy-ball momentum: c = 1; Nesterov: w' = w - xi (g + mu (mu buf + g)), c = 1 + mu = 1.9.
+@pytest.mark.parametrize('w_optimizer, c', [('sgd', 1), ('momentum', 1), ('nesterov', 1.9)])
+@pytest.mark.parametrize('xi', [0.1, 0.5, 1])
+def test_second_order_ends_at_2_over_1_plus_2_xi_c(w_optimizer, c, xi):
+    _, args = toy.parse(['--w_optimizer', w_optimizer])
+    path, diverged = toy.solve(args, xi, 2000 if w_optimizer == 'momentum' and xi < 0.5 else 300, bound=100)
+    assert diverged is None
+    np.testing.assert_allclose(path[-1], [2 / (1 + 2 * xi * c)] * 2, rtol=0, atol=1e-6)
+
+
+def test_nesterov_at_xi_one_half_ends_at_0_6897():
+    _, args = toy.parse(['--w_optimizer', 'nesterov'])
+    path, _ = toy.solve(args, 0.5, 200, bound=100)
+    assert path[-1] == pytest.approx((0.689655, 0.689655), abs=1e-6)  # 2 / 2.9, not the optimum (1, 1)
+    path, _ = toy.solve(args, 0.263158, 200, bound=100)  # 2 xi (1 + mu) = 1: the optimum (docs/toy.md, exercise 7)
+    assert path[-1] == pytest.approx((1, 1), abs=1e-6)
+
+
+def adaptive_c(w_optimizer, state, group, g):
+    """-(dw'/dg) / xi of RMSprop's or Adam's next step at gradient g, from the state before it (torch's update as
+    docs/second_order.md writes it). At g = 0, docs/toy.md's c: RMSprop 1 / (sqrt(rho s) + eps), Adam
+    (1 - beta1) / (b1 (sqrt(beta2 v / b2) + eps)), b = 1 - beta^(t + 1)."""
+    eps = group['eps']
+    if w_optimizer == 'rmsprop':
+        rho = group['alpha']
+        r = math.sqrt(rho * state['square_avg'].item() + (1 - rho) * g * g)
+        return 1 / (r + eps) - (1 - rho) * g * g / (r * (r + eps) ** 2) if g else 1 / (r + eps)
+    (beta1, beta2), t = group['betas'], state['step'].item() + 1
+    b1, b2 = 1 - beta1 ** t, 1 - beta2 ** t
+    m = beta1 * state['exp_avg'].item() + (1 - beta1) * g
+    v = beta2 * state['exp_avg_sq'].item() + (1 - beta2) * g * g
+    D = math.sqrt(v / b2) + eps
+    return ((1 - beta1) / D - m * (1 - beta2) * g / (math.sqrt(v * b2) * D * D)) / b1
+
+
+@pytest.mark.parametrize('w_optimizer', ['rmsprop', 'adam'])
+def test_rmsprop_and_adam_on_w_settle_where_their_second_moment_puts_c(w_optimizer):
+    # The fixed point moves as the second moment decays: alpha follows 2 / (1 + 2 xi c(state)), and c grows
+    _, args = toy.parse(['--w_optimizer', w_optimizer])
+    xi, cs = 0.5, []
+    ends = {'rmsprop': (500, 0.172), 'adam': (1000, 1.599)}  # step, alpha there
+    for step, (model, w_opt) in enumerate(toy.iterate(args, xi), 1):
+        if step in (200, 500):
+            state, group = w_opt.state[model.w], w_opt.param_groups[0]
+            alpha, w = model.point()
+            _, jacobian = Architect(model, args).virtual_step(toy.TRAIN, None, xi, w_opt)
+            assert jacobian[0].item() == pytest.approx(-xi * adaptive_c(w_optimizer, state, group, 2 * (w - alpha)),
+                                                       rel=1e-9)  # the code differentiates torch's step as derived
+            cs.append(adaptive_c(w_optimizer, state, group, 0))
+        if step == 500:
+            assert alpha == pytest.approx(2 / (1 + 2 * xi * cs[-1]), abs=1e-3) and w == pytest.approx(alpha, abs=1e-2)
+            assert cs[1] > 1.5 * cs[0]  # the second moment decays: c grows, the fixed point slides towards alpha = 0
+        if step == ends[w_optimizer][0]:
+            break
+    assert model.point()[0] == pytest.approx(ends[w_optimizer][1], abs=5e-4)  # docs/toy.md's numbers
+
+
+def run_grid_table(pairs, xis, steps=200):
+    _, args = toy.parse([])
+    return toy.table(toy.grid(args, xis, steps, bound=100, pairs=pairs), xis).splitlines()
+
+
+def test_the_grid_says_where_each_pair_ends():
+    lines = run_grid_table([('sgd', 'sgd'), ('nesterov', 'adam'), ('momentum', 'momentum'), ('adam', 'sgd')], [0, 0.5])
+    assert lines == ['| w | α | ξ = 0 | ξ = 0.5 |', '| --- | --- | --- | --- |',
+                     '| sgd | sgd | (2.000, 2.000) | (1.000, 1.000) |',
+                     '| nesterov | adam | (2.000, 2.000) | (0.690, 0.690) |',  # 2 / (1 + 2 xi (1 + mu))
+                     '| momentum | momentum | diverged at step 37 | diverged at step 53 |',
+                     '| adam | sgd | (3.117, 2.574), still moving | (1.816, 1.900), still moving |']
+
+
+def test_the_grid_command_runs_every_pair_and_draws_them(tmp_path, capsys):
+    picture = tmp_path / 'grid.png'
+    assert toy.main(['--grid', '--xi', '0.5', '--steps', '150', '--save', str(picture)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = {tuple(line.split(' | ')[:2]): line.split(' | ')[2] for line in out[2:-1]}
+    names = list(optimizers.REGISTRY)
+    assert list(rows) == [(f'| {w}', a) for w in names for a in names]
+    for a in ('sgd', 'rmsprop', 'adam', 'adamw'):  # with SGD or Nesterov on w, 2 / (1 + 2 xi c) at xi = 0.5
+        assert (rows['| sgd', a], rows['| nesterov', a]) == ('(1.000, 1.000) |', '(0.690, 0.690) |')
+    assert out[-1] == str(picture) and picture.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['grid.png']
+
+
+DOCS = Path(__file__).resolve().parents[1] / 'docs' / 'toy.md'
+
+
+def test_the_docs_table_is_the_codes():
+    # every row of docs/toy.md's table of optimizer pairs, rerun: the docs fail this test when the code moves
+    text = DOCS.read_text()
+    lines = [line for line in text[text.index('## Other optimizers'):].splitlines() if line.startswith('|')]
+    xis = [float(cell.split('=')[1]) for cell in lines[0].strip('| ').split(' | ')[2:]]
+    pairs = [tuple(cell.strip() for cell in line.strip('|').split('|')[:2]) for line in lines[2:]]
+    assert len(pairs) >= 6 and run_grid_table(pairs, xis) == lines
+
+
+def test_the_docs_run_is_the_codes(tmp_path, capsys):
+    text = DOCS.read_text()
+    block = text[text.index('    python -m darts_min.toy --save docs/toy.png\n\nprints'):].split('\n\n')[2]
+    printed = [line[4:] for line in block.splitlines()]
+    assert toy.main(['--save', str(tmp_path / 'toy.png')]) == 0
+    assert capsys.readouterr().out.splitlines() == printed[:-1] + [str(tmp_path / 'toy.png')]
+    assert printed[-1] == 'docs/toy.png'
