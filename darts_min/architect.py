@@ -4,10 +4,11 @@ First order (Eq. 7 with xi = 0): grad_alpha L_val(w, alpha).
 Second order (`unrolled`): the derivative of L_val(w'(alpha), alpha) through one virtual step of w, with
 g = grad_w L_train(w, alpha):
     Eq. 6 (the original code's, heavy-ball momentum mu, L2 decay wd):  w' = w - xi (mu buf + g + wd w)
-    Eq. 7:  grad_alpha L_val(w', alpha) - xi grad2_{alpha,w} L_train(w, alpha) . v,   v = grad_w' L_val(w', alpha)
-    Eq. 8:  grad2_{alpha,w} L_train . v ~ (grad_alpha L_train(w + eps_fd v, alpha) - (w - eps_fd v, alpha)) / 2 eps_fd
+    Eq. 7:  grad_alpha L_val(w', alpha) - xi grad2_{alpha,w} L_train(w, alpha) . grad_w' L_val(w', alpha)
+    Eq. 8:  grad2_{alpha,w} L_train . u ~ (grad_alpha L_train(w + eps_fd u, alpha) - (w - eps_fd u, alpha)) / 2 eps_fd,
+            u = grad_w' L_val(w', alpha) (`grad_w_prime`), eps_fd = 0.01 / ||u||
 Any other w optimizer (`virtual_step.next_step`) steps w' by torch's own update at learning rate xi, whose
-Jacobian dw'/dg is diagonal but not -xi: then v = (dw'/dg / (-xi)) grad_w' L_val, so Eq. 7 keeps its form.
+Jacobian dw'/dg is diagonal but not -xi: there grad_w' L_val is scaled by (dw'/dg) / (-xi), so Eq. 7 keeps its form.
 --unrolled_step gradient takes Eq. 6 as printed, w' = w - xi (g + wd w), whatever the w optimizer.
 The network is evaluated at w' with `torch.func.functional_call` (no second Network is built), and the finite
 differences perturb w in place and put it back, as the original code does.
@@ -47,7 +48,7 @@ def heavy_ball_step(optimizer, weights, grads, xi):
 
 
 class Architect:
-    fd_scale = 1e-2  # DARTS section 2.3: eps_fd = 0.01 / ||v||
+    fd_scale = 1e-2  # DARTS section 2.3: eps_fd = 0.01 / ||grad_w' L_val||
 
     def __init__(self, model, args):
         self.model = model
@@ -109,36 +110,36 @@ class Architect:
         w_prime, jacobian = self.virtual_step(input_train, target_train, xi, network_optimizer)
         loss = self._loss(input_valid, target_valid, weights=w_prime)
         grads = torch.autograd.grad(loss, [*alphas, *w_prime.values()])
-        dalpha, v = grads[:len(alphas)], grads[len(alphas):]  # v = grad_w' L_val(w', alpha), Eq. 7
+        dalpha, grad_w_prime = grads[:len(alphas)], grads[len(alphas):]
         if jacobian is not None:
-            # v = (dw'/dg / (-xi)) grad_w' L_val, so that Eq. 7 below holds for any step. A tensor divisor: CUDA
-            # divides by a Python number through its reciprocal, which can miss 1 by a bit.
+            # scaled by (dw'/dg) / (-xi), so that Eq. 7 below holds for any step. A tensor divisor: CUDA divides by a
+            # Python number through its reciprocal, which can miss 1 by a bit.
             minus_xi = jacobian[0].new_tensor(-xi)
-            v = [d * j.div_(minus_xi) for d, j in zip(v, jacobian)]
+            grad_w_prime = [d * j.div_(minus_xi) for d, j in zip(grad_w_prime, jacobian)]
         del w_prime, grads, jacobian
-        implicit = self.fd_alpha_w_hessian_product(v, input_train, target_train)
-        # DARTS Eq. 7: grad_alpha L_val(w', alpha) - xi * grad2_{alpha,w} L_train(w, alpha) . v
+        implicit = self.fd_alpha_w_hessian_product(grad_w_prime, input_train, target_train)
+        # DARTS Eq. 7: grad_alpha L_val(w', alpha) - xi * grad2_{alpha,w} L_train(w, alpha) . grad_w' L_val(w', alpha)
         return [g.sub(ig, alpha=xi) for g, ig in zip(dalpha, implicit)]
 
-    def fd_alpha_w_hessian_product(self, v, input, target):
-        """grad2_{alpha,w} L_train(w, alpha) . v by central finite differences (DARTS Eq. 8):
-        (grad_alpha L_train(w+, alpha) - grad_alpha L_train(w-, alpha)) / (2 eps_fd), w+- = w +- eps_fd * v,
-        eps_fd = fd_scale / ||v||.
+    def fd_alpha_w_hessian_product(self, u, input, target):
+        """grad2_{alpha,w} L_train(w, alpha) . u by central finite differences (DARTS Eq. 8, u = grad_w' L_val):
+        (grad_alpha L_train(w+, alpha) - grad_alpha L_train(w-, alpha)) / (2 eps_fd), w+- = w +- eps_fd * u,
+        eps_fd = fd_scale / ||u||.
 
         ReLU and max-pool kinks crossed between w- and w+ make this differ from the exact product; with
         the paper's eps_fd that error can be of the order of the product itself on small networks
         (test_architect.py measures it).
         """
         model, weights = self.model, list(self.model.parameters())
-        # the norm of the concatenated v, as the original: the same eps_fd to the last bit
-        eps_fd = (self.fd_scale / torch.cat([x.flatten() for x in v]).norm()).item()
+        # the norm of the concatenated u, as the original: the same eps_fd to the last bit
+        eps_fd = (self.fd_scale / torch.cat([x.flatten() for x in u]).norm()).item()
         grads = []
         for step in (eps_fd, -2 * eps_fd):  # to w+, then to w-
             with torch.no_grad():
-                torch._foreach_add_(weights, v, alpha=step)
+                torch._foreach_add_(weights, u, alpha=step)
             with frozen(weights):
                 grads.append(torch.autograd.grad(model._loss(input, target), model.arch_parameters()))
         with torch.no_grad():
-            torch._foreach_add_(weights, v, alpha=eps_fd)  # back to w
+            torch._foreach_add_(weights, u, alpha=eps_fd)  # back to w
         grads_p, grads_n = grads
         return [(p - n).div_(2 * eps_fd) for p, n in zip(grads_p, grads_n)]
