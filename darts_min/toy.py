@@ -180,7 +180,7 @@ def plot(runs, args, path):
     save_figure(fig, path, dpi=90)
 
 
-def plot_grid(runs, xis, args, path):
+def plot_grid(runs, xis, steps, args, path):
     """A panel per w optimizer, a cell per (alpha optimizer, xi): where the run ended, coloured by its alpha (white:
     the bilevel optimum alpha = 1), framed in red where it reached (1, 1); grey where it diverged, '...' where it is
     still moving."""
@@ -192,7 +192,7 @@ def plot_grid(runs, xis, args, path):
     ws, archs = list(dict.fromkeys(w for w, _ in runs)), list(dict.fromkeys(a for _, a in runs))
     columns = math.ceil(len(ws) / 2)
     fig, axes = plt.subplots(math.ceil(len(ws) / columns), columns, squeeze=False, layout='constrained',
-                             figsize=(3.4 * columns, 0.5 * len(archs) * 2 + 1.6))
+                             figsize=(3.4 * columns, len(archs) + 1.6))
     norm = matplotlib.colors.TwoSlopeNorm(vmin=0, vcenter=OPTIMUM[0], vmax=2 * START[0] - OPTIMUM[0])
     cmap = plt.get_cmap('RdBu_r').with_extremes(bad='0.6')  # grey: diverged
     for ax, w in zip(axes.flat, ws):
@@ -216,7 +216,7 @@ def plot_grid(runs, xis, args, path):
     for ax in axes.flat[len(ws):]:
         ax.axis('off')
     fig.colorbar(image, ax=axes, shrink=0.6, label='α at the end (bilevel optimum: α = 1)')
-    fig.suptitle(f'DARTS toy: where each pair ends after {len(runs[ws[0], archs[0]][0][0]) - 1} steps '
+    fig.suptitle(f'DARTS toy: where each pair ends after {steps} steps '
                  f'(cell: α, w; rows: α optimizer; red frame: the optimum (1, 1); …: still moving)\n'
                  f'learning rates: w {args.learning_rate:g}, α {args.arch_learning_rate:g}; second order settles at '
                  f'α = 2 / (1 + 2ξc), ∂w\'/∂g = −ξc (docs/toy.md)', fontsize=9)
@@ -258,7 +258,7 @@ def main(argv=None):
     if args.grid:
         runs = grid(search_args, args.xi, args.steps, args.bound)
         print(table(runs, args.xi))
-        plot_grid(runs, args.xi, search_args, args.save)
+        plot_grid(runs, args.xi, args.steps, search_args, args.save)
         print(args.save)
         return 0
     runs = []
