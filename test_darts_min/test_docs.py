@@ -1,15 +1,66 @@
-"""docs/walkthrough.md runs: every Python snippet, in order, in one namespace, with its asserts (so the page cannot rot)."""
+"""docs/walkthrough.md runs: every Python snippet, in order, in one namespace, with its asserts, and what each prints
+is what the page shows in the ```output block below it (so the page cannot rot, and a wrong figure fails)."""
+import contextlib
+import io
 import os
 import re
 
+import pytest
+import torch
+
 from conftest import ROOT
 
+WALKTHROUGH = os.path.join(ROOT, 'docs', 'walkthrough.md')
+# a ```python block, then (after blank lines only) the ```output block of what it prints, if it prints anything
+SNIPPET = re.compile(r'^```python\n(.*?)^```\n(?:\s*^```output\n(.*?)^```\n)?', flags=re.S | re.M)
 
-def test_every_snippet_of_the_walkthrough_runs_and_its_asserts_hold(monkeypatch):
-    text = open(os.path.join(ROOT, 'docs', 'walkthrough.md')).read()
-    snippets = re.findall(r'^```python\n(.*?)^```', text, flags=re.S | re.M)
-    assert len(snippets) >= 10
+
+def snippets(text):
+    """[(code, shown output or None)] of a page, in order."""
+    return [(m.group(1), m.group(2)) for m in SNIPPET.finditer(text)]
+
+
+def run_snippets(text, name):
+    """Run every snippet of a page in one namespace; [(shown, printed)] per snippet (shown None: no block)."""
+    namespace, results = {}, []
+    for k, (code, shown) in enumerate(snippets(text)):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, f'{name}, snippet {k + 1}', 'exec'), namespace)
+        results.append((shown, out.getvalue()))
+    return results
+
+
+def test_every_snippet_of_the_walkthrough_runs_and_prints_what_the_page_shows(monkeypatch):
+    text = open(WALKTHROUGH).read()
+    assert len(snippets(text)) >= 12 and text.count('```output') == sum(s is not None for _, s in snippets(text))
     monkeypatch.chdir(ROOT)  # as the page says: a session started at the root of the repository
-    namespace = {}
-    for k, snippet in enumerate(snippets):
-        exec(compile(snippet, f'docs/walkthrough.md, snippet {k + 1}', 'exec'), namespace)
+    for k, (shown, printed) in enumerate(run_snippets(text, 'docs/walkthrough.md')):
+        assert printed == (shown or ''), f'snippet {k + 1} printed\n{printed}but the page shows\n{shown}'
+
+
+NUMBER = re.compile(r'(?<![\w.])\d+\.\d+(?:e[-+]?\d+)?(?![\w])|(?<![\w.])\d+e[-+]?\d+(?![\w])')
+
+
+def given_constants():
+    """{figure as written: what it is} for the figures the page states that are settings, not results: each read
+    from the code here, so the page's figure is checked against it."""
+    from darts_min import optimizers
+    from darts_min.architect import Architect
+    darts_w, darts_alpha = optimizers.REGISTRY['momentum'], optimizers.REGISTRY['adam']
+    return {'0.025': darts_w.w_lr, '0.9': darts_w.defaults['momentum'], '3e-4': darts_alpha.arch_lr,
+            '0.5': darts_alpha.defaults['betas'][0], '0.999': darts_alpha.defaults['betas'][1],
+            '1e-8': torch.optim.Adam([torch.zeros(1)]).defaults['eps'], '0.01': Architect.fd_scale,
+            '1e-2': Architect.fd_scale, '1e-3': 1e-3, '1e-7': 1e-7}
+
+
+def test_every_figure_in_the_walkthroughs_text_is_printed_by_a_snippet_or_is_a_setting_of_the_code():
+    text = open(WALKTHROUGH).read()
+    prose = re.sub(r'^```.*?^```', '', text, flags=re.S | re.M)
+    prose = re.sub(r'(sections?|Eqs?\.) \d+\.\d+', '', prose)  # the paper's section numbers
+    printed = set(NUMBER.findall(' '.join(shown for _, shown in snippets(text) if shown)))
+    constants = given_constants()
+    for figure in NUMBER.findall(prose):
+        assert figure in printed or figure in constants, f'{figure} in the text is neither printed nor a setting'
+        if figure not in printed:
+            assert float(figure) == pytest.approx(constants[figure], rel=1e-12), f'{figure}: the code has {constants[figure]}'
