@@ -4,6 +4,8 @@ import contextlib
 import io
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -64,3 +66,13 @@ def test_every_figure_in_the_walkthroughs_text_is_printed_by_a_snippet_or_is_a_s
         assert figure in printed or figure in constants, f'{figure} in the text is neither printed nor a setting'
         if figure not in printed:
             assert float(figure) == pytest.approx(constants[figure], rel=1e-12), f'{figure}: the code has {constants[figure]}'
+
+
+def test_the_checks_of_docs_try_md_pass_in_a_fresh_process():
+    """Each "to try X, change Y" of docs/try.md makes its change at run time and asserts that the code takes it; in
+    a process of its own, as the changes (a new op, a dataset, a registry entry) are global."""
+    code = "import re; exec('\\n'.join(re.findall(r'^```python\\n(.*?)^```', open('docs/try.md').read(), re.S | re.M)))"
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
+    result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert open(os.path.join(ROOT, 'docs', 'try.md')).read().count('```python') == 6
