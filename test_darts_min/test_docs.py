@@ -76,3 +76,32 @@ def test_the_checks_of_docs_try_md_pass_in_a_fresh_process():
     result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert open(os.path.join(ROOT, 'docs', 'try.md')).read().count('```python') == 6
+
+
+def make_notebook():
+    sys.path.insert(0, os.path.join(ROOT, 'docs'))
+    try:
+        import make_notebook
+    finally:
+        sys.path.remove(os.path.join(ROOT, 'docs'))
+    return make_notebook
+
+
+def test_the_committed_notebook_is_made_from_the_walkthrough():
+    with open(os.path.join(ROOT, 'docs', 'walkthrough.ipynb')) as f:
+        assert f.read() == make_notebook().notebook(), 'docs/walkthrough.ipynb is stale: run python docs/make_notebook.py'
+
+
+def test_the_notebook_runs_in_a_kernel_with_its_figure(monkeypatch):
+    import nbclient
+    import nbformat
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')  # the kernel's threads
+    nb = nbformat.reads(make_notebook().notebook(), as_version=4)
+    attached = [cell for cell in nb.cells if 'attachment:search-cell.png' in cell.source]
+    assert len(attached) == 1 and attached[0].attachments['search-cell.png']['image/png'].startswith('iVBORw0KGgo')  # a PNG
+    # opened where it lies, in docs/, as Jupyter does; every cell runs and each snippet's asserts hold
+    nbclient.NotebookClient(nb, timeout=300, kernel_name='python3',
+                            resources={'metadata': {'path': os.path.join(ROOT, 'docs')}}).execute()
+    printed = [''.join(o.get('text', '') for o in cell.outputs) for cell in nb.cells if cell.cell_type == 'code']
+    shown = [shown or '' for _, shown in snippets(open(WALKTHROUGH).read())]
+    assert printed == ['', *shown]  # the set-up cell, then what the page shows below each snippet
