@@ -226,7 +226,8 @@ def search_cell_edges(steps=4):
 def draw_search_cell(steps=4, edge=1):
     """The walkthrough's figure: a search cell's DAG, each edge labelled `k: (i, j)` (its row k of alpha), and the
     mixed op of edge `edge` (Eq. 2). Edges are arcs over a line of nodes, so no two labels meet. gids: 'arc:K' is
-    the label of edge K, 'node:N' the name of node N."""
+    the label of edge K, 'node:N' the name of node N. docs/search-cell.png is
+    `save_figure(draw_search_cell(), 'docs/search-cell.png', dpi=110)`."""
     from matplotlib.patches import Arc, FancyBboxPatch
     from .genotypes import PRIMITIVES
     plt = pyplot()
