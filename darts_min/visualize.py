@@ -229,7 +229,6 @@ def draw_search_cell(steps=4, edge=1):
     the label of edge K, 'node:N' the name of node N. docs/search-cell.png is
     `save_figure(draw_search_cell(), 'docs/search-cell.png', dpi=110)`."""
     from matplotlib.patches import Arc, FancyBboxPatch
-    from .genotypes import PRIMITIVES
     plt = pyplot()
     fig, (ax, mix) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={'width_ratios': [1.7, 1]})
     names = ['$c_{k-2}$', '$c_{k-1}$', *(f'node {n}' for n in range(steps))]
@@ -253,16 +252,17 @@ def draw_search_cell(steps=4, edge=1):
     i, j = search_cell_edges(steps)[edge]
     mix.axis('off')
     mix.set_xlim(0, 1)
-    mix.set_ylim(-0.5, len(PRIMITIVES) + 0.5)
+    primitives = genotypes.PRIMITIVES
+    mix.set_ylim(-0.5, len(primitives) + 0.5)
     mix.set_title(f'the mixed op of edge {edge} = ({i},{j}), Eq. 2', fontsize=11)
-    for row, op in enumerate(PRIMITIVES):
-        y = len(PRIMITIVES) - 1 - row
-        mix.annotate('', (0.3, y), (0.08, len(PRIMITIVES) / 2 - 0.5), arrowprops={'arrowstyle': '-', 'color': '#888888'})
-        mix.annotate('', (0.9, len(PRIMITIVES) / 2 - 0.5), (0.62, y), arrowprops={'arrowstyle': '->', 'color': '#888888'})
+    for row, op in enumerate(primitives):
+        y = len(primitives) - 1 - row
+        mix.annotate('', (0.3, y), (0.08, len(primitives) / 2 - 0.5), arrowprops={'arrowstyle': '-', 'color': '#888888'})
+        mix.annotate('', (0.9, len(primitives) / 2 - 0.5), (0.62, y), arrowprops={'arrowstyle': '->', 'color': '#888888'})
         mix.text(0.46, y, f'{op}  x $p_{{{row}}}$', ha='center', va='center', fontsize=LABEL_SIZE,
                  bbox={'fc': '#f4f4f4', 'ec': '#999999', 'boxstyle': 'round'})
-    mix.text(0.04, len(PRIMITIVES) / 2 - 0.5, f'$x_{i}$', ha='center', va='center', fontsize=NODE_SIZE + 2)
-    mix.text(0.95, len(PRIMITIVES) / 2 - 0.5, '$\\Sigma$', ha='center', va='center', fontsize=NODE_SIZE + 4)
+    mix.text(0.04, len(primitives) / 2 - 0.5, f'$x_{i}$', ha='center', va='center', fontsize=NODE_SIZE + 2)
+    mix.text(0.95, len(primitives) / 2 - 0.5, '$\\Sigma$', ha='center', va='center', fontsize=NODE_SIZE + 4)
     mix.text(0.5, -0.6, f'p = softmax($\\alpha^{{({i},{j})}}$), row {edge} of alpha; the sum goes into $x_{j}$',
              ha='center', va='top', fontsize=LABEL_SIZE)
     fig.tight_layout()
