@@ -45,15 +45,18 @@ NUMBER = re.compile(r'(?<![\w.])\d+\.\d+(?:e[-+]?\d+)?(?![\w])|(?<![\w.])\d+e[-+
 
 
 def given_constants():
-    """{figure as written: what it is} for the figures the page states that are settings, not results: each read
-    from the code here, so the page's figure is checked against it."""
+    """{figure as written: its value in the code} for the figures the page states that are settings, not results,
+    so the page's figure is checked against the code. 1e-7 is the snippets' own radius."""
     from darts_min import optimizers
     from darts_min.architect import Architect
+    from darts_min.model_search import Network
+    torch.manual_seed(0)
+    alpha_scale = float(f'{Network(4, 10, 3, None).alphas_normal.std().item():.0e}')  # alpha starts at 1e-3 N(0, 1)
     darts_w, darts_alpha = optimizers.REGISTRY['momentum'], optimizers.REGISTRY['adam']
     return {'0.025': darts_w.w_lr, '0.9': darts_w.defaults['momentum'], '3e-4': darts_alpha.arch_lr,
             '0.5': darts_alpha.defaults['betas'][0], '0.999': darts_alpha.defaults['betas'][1],
             '1e-8': torch.optim.Adam([torch.zeros(1)]).defaults['eps'], '0.01': Architect.fd_scale,
-            '1e-2': Architect.fd_scale, '1e-3': 1e-3, '1e-7': 1e-7}
+            '1e-2': Architect.fd_scale, '1e-3': alpha_scale, '1e-7': 1e-7}
 
 
 def test_every_figure_in_the_walkthroughs_text_is_printed_by_a_snippet_or_is_a_setting_of_the_code():
