@@ -217,6 +217,58 @@ def draw_cell(genes, concat, title):
     return fig
 
 
+def search_cell_edges(steps=4):
+    """[(i, j)] of a search cell in the order of its mixed ops (and of alpha's rows): node j = 2, 3, ... takes an
+    edge from every node i < j; nodes 0 and 1 are the inputs c_{k-2}, c_{k-1}, node j >= 2 is intermediate node j - 2."""
+    return [(i, j) for j in range(2, 2 + steps) for i in range(j)]
+
+
+def draw_search_cell(steps=4, edge=1):
+    """The walkthrough's figure: a search cell's DAG, each edge labelled `k: (i, j)` (its row k of alpha), and the
+    mixed op of edge `edge` (Eq. 2). Edges are arcs over a line of nodes, so no two labels meet. gids: 'arc:K' is
+    the label of edge K, 'node:N' the name of node N. docs/search-cell.png is
+    `save_figure(draw_search_cell(), 'docs/search-cell.png', dpi=110)`."""
+    from matplotlib.patches import Arc, FancyBboxPatch
+    plt = pyplot()
+    fig, (ax, mix) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={'width_ratios': [1.7, 1]})
+    names = ['$c_{k-2}$', '$c_{k-1}$', *(f'node {n}' for n in range(steps))]
+    for j, name in enumerate(names):
+        kind = 'input' if j < 2 else 'node'
+        ax.add_patch(FancyBboxPatch((2 * j - 0.55, -0.35), 1.1, 0.7, boxstyle='round,pad=0,rounding_size=0.1',
+                                    fc=COLORS[kind], ec='#333333', lw=1.2))
+        ax.text(2 * j, 0, f'{name}\n$x_{j}$', ha='center', va='center', fontsize=NODE_SIZE, gid=f'node:{j}')
+    for k, (i, j) in enumerate(search_cell_edges(steps)):
+        width, height = 2 * (j - i), 0.9 * (j - i)
+        mine = k == edge
+        ax.add_patch(Arc((i + j, 0.35), width, 2 * height, theta1=0, theta2=180, lw=2.2 if mine else 1,
+                         color='#c0392b' if mine else '#555555'))
+        ax.text(i + j, 0.35 + height, f'{k}: ({i},{j})', ha='center', va='bottom', fontsize=LABEL_SIZE,
+                color='#c0392b' if mine else 'black', gid=f'arc:{k}', bbox={'fc': 'white', 'ec': 'none', 'pad': 0.5})
+    ax.set_xlim(-0.8, 2 * (steps + 1) + 0.8)
+    ax.set_ylim(-0.6, 0.9 * (steps + 1) + 1.1)
+    ax.set_aspect('equal')
+    ax.axis('off')
+    ax.set_title('a search cell: edge k of alpha\'s rows = edge (i, j), node $x_i$ to node $x_j$', fontsize=11)
+    i, j = search_cell_edges(steps)[edge]
+    mix.axis('off')
+    mix.set_xlim(0, 1)
+    primitives = genotypes.PRIMITIVES
+    mix.set_ylim(-0.5, len(primitives) + 0.5)
+    mix.set_title(f'the mixed op of edge {edge} = ({i},{j}), Eq. 2', fontsize=11)
+    for row, op in enumerate(primitives):
+        y = len(primitives) - 1 - row
+        mix.annotate('', (0.3, y), (0.08, len(primitives) / 2 - 0.5), arrowprops={'arrowstyle': '-', 'color': '#888888'})
+        mix.annotate('', (0.9, len(primitives) / 2 - 0.5), (0.62, y), arrowprops={'arrowstyle': '->', 'color': '#888888'})
+        mix.text(0.46, y, f'{op}  x $p_{{{row}}}$', ha='center', va='center', fontsize=LABEL_SIZE,
+                 bbox={'fc': '#f4f4f4', 'ec': '#999999', 'boxstyle': 'round'})
+    mix.text(0.04, len(primitives) / 2 - 0.5, f'$x_{i}$', ha='center', va='center', fontsize=NODE_SIZE + 2)
+    mix.text(0.95, len(primitives) / 2 - 0.5, '$\\Sigma$', ha='center', va='center', fontsize=NODE_SIZE + 4)
+    mix.text(0.5, -0.6, f'p = softmax($\\alpha^{{({i},{j})}}$), row {edge} of alpha; the sum goes into $x_{j}$',
+             ha='center', va='top', fontsize=LABEL_SIZE)
+    fig.tight_layout()
+    return fig
+
+
 def graphviz_available():
     """Whether the graphviz Python package and its `dot` program are both installed."""
     try:

@@ -125,3 +125,20 @@ def test_asking_for_graphviz_where_it_is_missing_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         visualize.main(['DARTS_V2', '--out', str(tmp_path), '--engine', 'graphviz'])
     assert e.value.code == 2 and 'needs the dot program' in capsys.readouterr().err
+
+
+def test_the_search_cells_edge_k_is_the_edge_i_j_of_alpha_row_k_and_the_figure_says_so():
+    from darts_min.genotypes import PRIMITIVES
+    from darts_min.model_search import parse_cell
+    edges = visualize.search_cell_edges()
+    assert edges == [(0, 2), (1, 2), (0, 3), (1, 3), (2, 3), (0, 4), (1, 4), (2, 4), (3, 4),
+                     (0, 5), (1, 5), (2, 5), (3, 5), (4, 5)]
+    for k, (i, j) in enumerate(edges):  # alpha's row k strongest: the genotype's node x_j takes input i
+        rows = [[1.0] * len(PRIMITIVES) for _ in edges]
+        rows[k][PRIMITIVES.index('sep_conv_3x3')] = 9.0
+        assert parse_cell(rows, 4)[2 * (j - 2)] == ('sep_conv_3x3', i)
+    fig = visualize.draw_search_cell()
+    labels = {t.get_gid(): t.get_text() for t in fig.findobj(lambda a: (a.get_gid() or '').startswith('arc:'))}
+    assert labels == {f'arc:{k}': f'{k}: ({i},{j})' for k, (i, j) in enumerate(edges)}
+    pyplot = visualize.pyplot()
+    pyplot.close(fig)

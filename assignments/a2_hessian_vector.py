@@ -1,0 +1,37 @@
+"""Assignment 2: the finite-difference Hessian-vector product of DARTS Eq. 8.
+
+Second-order DARTS needs grad2_{alpha,w} L_train(w, alpha) . v, a product of the |alpha| x |w| matrix of mixed second
+derivatives with a vector v the size of w, without ever forming the matrix. With f(w) = grad_alpha L_train(w, alpha),
+a Taylor expansion along v on both sides of w gives the central difference (Eq. 8)
+
+    (grad_alpha L_train(w + eps v, alpha) - grad_alpha L_train(w - eps v, alpha)) / (2 eps)
+        = grad2_{alpha,w} L_train(w, alpha) . v + O(eps^2),        eps = scale / ||v||   (DARTS: scale = 0.01)
+
+where ||v|| is the norm of all of v's tensors together.
+
+Task: write `fd_hessian_vector_product(loss_fn, weights, alphas, vector, scale=0.01)`.
+  loss_fn(): returns L_train at the current values of `weights` and `alphas` (it reads the tensors themselves).
+  weights: the list of weight tensors w (leaf tensors that require grad); move them in place, within
+      `torch.no_grad()`, to w + eps v and to w - eps v, and leave them as they were when you return.
+  alphas: the list of architecture tensors alpha.
+  vector: v, one tensor per weight, of the same shapes.
+Return the product, one tensor per alpha, of alpha's shapes. Two forward and two backward passes in all.
+
+Grade it with `python -m pytest -q assignments/test_a2_hessian_vector.py`: on a smooth model (tanh, softplus) the
+grader compares your product with the exact one, computed by double backpropagation, and checks that the error
+falls like eps^2.
+
+Questions:
+  a. Why is the error O(eps^2) and not O(eps)? What would a one-sided difference give?
+  b. On the DARTS supernet (ReLU, max-pooling) the product at the paper's scale 0.01 can be off by more than its
+     own size (docs/walkthrough.md, exercise 2), while scale 1e-7 is exact to 1e-8. Why? Why is a smaller scale
+     not always the answer in float32?
+  c. How many passes and how much memory does the exact product by double backpropagation cost instead?
+"""
+
+
+def fd_hessian_vector_product(loss_fn, weights, alphas, vector, scale=0.01):
+    raise NotImplementedError(
+        'assignment 2: eps = scale / (norm of all of vector); with torch.no_grad() add eps * v to each weight, '
+        'take torch.autograd.grad(loss_fn(), alphas); move to w - eps v, take it again; move back to w; '
+        'return (g_plus - g_minus) / (2 eps) per alpha')

@@ -1,0 +1,51 @@
+"""Make docs/walkthrough.ipynb, the notebook of docs/walkthrough.md (for Jupyter or Colab), from the page itself:
+
+    python docs/make_notebook.py
+
+jupytext turns the page's prose into markdown cells and its snippets into code cells; its figures are attached to
+their cells (the notebook is one file, which Colab can open alone), and a first cell moves to the repository's
+root, where the snippets run. The notebook is committed unexecuted; test_darts_min/test_docs.py checks that it is
+what this script makes of the page and executes it.
+"""
+import base64
+import os
+import re
+import sys
+
+import jupytext
+import nbformat
+
+DOCS = os.path.dirname(os.path.abspath(__file__))
+PAGE, NOTEBOOK = os.path.join(DOCS, 'walkthrough.md'), os.path.join(DOCS, 'walkthrough.ipynb')
+IMAGE = re.compile(r'!\[([^\]]*)\]\(([\w.-]+\.png)\)')
+SETUP = """# The snippets run from the repository's root. On Colab, first get the repository: run
+#   !git clone <this repository's URL> darts-min && pip install -q -e darts-min
+# in a cell of its own, then this one.
+import os
+for root in ('..', 'darts-min'):
+    if not os.path.exists('train_search.py') and os.path.exists(os.path.join(root, 'train_search.py')):
+        os.chdir(root)"""
+
+
+def notebook():
+    nb = jupytext.reads(open(PAGE).read(), fmt='md')
+    for cell in nb.cells:
+        if cell.cell_type == 'markdown':
+            for _, name in IMAGE.findall(cell.source):
+                with open(os.path.join(DOCS, name), 'rb') as f:
+                    cell.setdefault('attachments', {})[name] = {'image/png': base64.b64encode(f.read()).decode()}
+            cell.source = IMAGE.sub(r'![\1](attachment:\2)', cell.source)
+    nb.cells.insert(1, nbformat.v4.new_code_cell(SETUP))
+    nb.metadata = {'kernelspec': {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'},
+                   'language_info': {'name': 'python'}}
+    for k, cell in enumerate(nb.cells):
+        cell.id = f'cell-{k}'  # stable ids: the same page gives the same file
+    return nbformat.writes(nb) + '\n'
+
+
+if __name__ == '__main__':
+    sys.path.insert(0, os.path.dirname(DOCS))
+    from darts_min.runs import atomic_write
+    text = notebook()
+    atomic_write(NOTEBOOK, lambda f: f.write(text))
+    print(NOTEBOOK)
