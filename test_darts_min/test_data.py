@@ -341,9 +341,10 @@ def test_digits_are_cropped_but_never_flipped_on_either_data_path(dataset):
 
 
 def test_a_search_and_an_evaluation_on_the_digits_learn(tmp_path, monkeypatch):
-    """One epoch each at 8 px; chance is 10 % (at most 46 of the 449 test images for a constant answer). The
-    supernet is judged as the alpha step sees it, on BatchNorm's batch statistics: the logged valid_acc, in eval
-    mode, waits for the running statistics to settle (docs/data.md), 12 % here where the batch statistics give 74 %."""
+    """A search of one epoch and an evaluation of two at 8 px; chance is 10 % (at most 46 of the 449 test images
+    for a constant answer). The supernet is judged as the alpha step sees it, on BatchNorm's batch statistics: the
+    logged valid_acc, in eval mode, lags while the running statistics settle (docs/data.md), 35 % here where the
+    batch statistics give 67 % (12 % and 74 % with --seed 0)."""
     reads, load = [], data.load_dataset
     monkeypatch.setattr(data, 'load_dataset', lambda args, train=True: reads.append(train) or load(args, train))
     argv = ['--dataset', 'digits', '--image_size', '8'] + SMALL + ['--learning_rate', '0.1', '--report_freq', '100']
@@ -362,12 +363,12 @@ def test_a_search_and_an_evaluation_on_the_digits_learn(tmp_path, monkeypatch):
             a.copy_(saved)
         correct = sum((model(xb).argmax(1) == yb).sum().item()  # in the search's batches, for their statistics
                       for xb, yb in zip(x.split(32), y.split(32)))
-    assert correct / len(alpha_idx) >= 0.4  # 0.74 measured on the 674 images of alpha's half
+    assert correct / len(alpha_idx) >= 0.4  # 0.67 measured on the 674 images of alpha's half (0.63-0.74, 6 runs)
 
     assert train_eval.main(argv + ['--genotype', search, '--valid_portion', '0.2', '--save', evaluation]
-                           + ['--batch_size', '16']) == 0
-    [epoch] = read_metrics(evaluation)
-    assert epoch['valid_acc'] >= 20 and epoch['test_acc'] >= 20  # 37 % and 35 % measured
+                           + ['--batch_size', '16', '--epochs', '2']) == 0
+    epoch = read_metrics(evaluation)[-1]
+    assert epoch['valid_acc'] >= 30 and epoch['test_acc'] >= 30  # 81 %, 81 % here; 46-72 % for 4 other cells (1 epoch: 20-46 %)
 
 
 def test_the_package_modules_import_one_another_without_a_cycle():
