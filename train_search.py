@@ -72,7 +72,7 @@ def build_parser():
       help='bf16 autocast for the forward passes; alpha, the virtual step and the finite differences stay fp32')
     a('--channels_last', action=argparse.BooleanOptionalAction, default=False, help='channels-last memory format')
     a('--data_on_device', action=argparse.BooleanOptionalAction, default=None,
-      help='dataset on the device as uint8, augmented there in batches (CIFAR and fake data); default: on for CUDA')
+      help='dataset on the device as uint8, augmented there in batches (CIFAR, digits, fake data); default: on for CUDA')
     a('--checkpoint_cells', action='store_true',
       help="recompute each edge's ops with weights in the backward pass: ~0.3x the step memory, ~1.2x the time on CPU")
     data.add_args(p)

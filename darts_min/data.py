@@ -1,8 +1,9 @@
-"""Datasets and loaders: CIFAR-10/100 (torchvision), a folder of images per class, and synthetic `fake` images for
-offline runs; the search's two halves of the training set and the evaluation's validation share.
+"""Datasets and loaders: CIFAR-10/100 (torchvision), a folder of images per class, scikit-learn's handwritten
+`digits` (real images without a download), and synthetic `fake` images for offline runs; the search's two halves
+of the training set and the evaluation's validation share.
 
 Augmentation is the original DARTS one (appendix A.1/A.2): random crop with 4-pixel padding,
-horizontal flip, per-channel normalisation, optional cutout (DeVries & Taylor 2017).
+horizontal flip (not for digits), per-channel normalisation, optional cutout (DeVries & Taylor 2017).
 """
 import copy
 import math
@@ -18,7 +19,10 @@ from .cli import UserError, check, check_positive
 
 CIFAR_MEAN = [0.49139968, 0.48215827, 0.44653124]
 CIFAR_STD = [0.24703233, 0.24348505, 0.26158768]
-DATASETS = ['cifar10', 'cifar100', 'imagefolder', 'fake']
+# the digits' train part at 8 px, pixel / 255, one grey value in all three channels (test_data.py recomputes them)
+DIGITS_MEAN, DIGITS_STD = 0.3058, 0.3760
+DIGITS_TEST_PORTION, DIGITS_TEST_SEED = 0.25, 1797  # the digits' fixed test split, whatever --seed and --split_seed
+DATASETS = ['cifar10', 'cifar100', 'imagefolder', 'digits', 'fake']
 IN_RANDOM_ORDER = ('cifar10', 'cifar100')  # files shuffled when the set was made: any slice holds every class
 IMAGE_EXTENSIONS = dset.folder.IMG_EXTENSIONS  # .jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp, any case
 
@@ -61,12 +65,19 @@ class Cutout:
         return img
 
 
-def transform(image_size, train, cutout_length=0, resize=False):
+def augmentation(dataset):
+    """transform()'s and DeviceLoader's keywords for a dataset: its normalisation, and whether it flips."""
+    if dataset == 'digits':  # no flip: a mirrored digit is another glyph or none
+        return dict(mean=[DIGITS_MEAN] * 3, std=[DIGITS_STD] * 3, flip=False)
+    return dict(mean=CIFAR_MEAN, std=CIFAR_STD, flip=True)
+
+
+def transform(image_size, train, cutout_length=0, resize=False, mean=CIFAR_MEAN, std=CIFAR_STD, flip=True):
     """Train: (resize) -> random crop, padding image_size/8 (4 px at 32) -> flip -> normalise -> cutout."""
     steps = [T.Resize((image_size, image_size))] if resize else []
     if train:
-        steps += [T.RandomCrop(image_size, padding=image_size // 8), T.RandomHorizontalFlip()]
-    steps += [T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)]
+        steps += [T.RandomCrop(image_size, padding=image_size // 8)] + ([T.RandomHorizontalFlip()] if flip else [])
+    steps += [T.ToTensor(), T.Normalize(mean, std)]
     if train and cutout_length > 0:
         steps.append(Cutout(cutout_length))
     return T.Compose(steps)
@@ -74,9 +85,9 @@ def transform(image_size, train, cutout_length=0, resize=False):
 
 def dataset_transform(args, train):
     """The transform of args.dataset's training (augmented) or test images; an image folder's are resized."""
-    native_size = {'cifar10': 32, 'cifar100': 32, 'fake': args.image_size}.get(args.dataset)
+    native_size = {'cifar10': 32, 'cifar100': 32, 'fake': args.image_size, 'digits': args.image_size}.get(args.dataset)
     return transform(args.image_size, train, args.cutout_length if args.cutout else 0,
-                     resize=native_size != args.image_size)
+                     resize=native_size != args.image_size, **augmentation(args.dataset))
 
 
 class FakeImages(torch.utils.data.Dataset):
@@ -103,6 +114,39 @@ class FakeImages(torch.utils.data.Dataset):
     def __getitem__(self, i):
         img = Image.fromarray(self.images[i])
         return (self.transform(img) if self.transform else img), int(self.targets[i])
+
+
+class Digits(torch.utils.data.Dataset):
+    """scikit-learn's 1,797 handwritten digits (8 x 8, grey levels 0..16, 10 classes): the train part (1,348) or
+    the test part (449) of a fixed class-stratified split, held as uint8 RGB at image_size.
+
+    Grey level v becomes round(v * 255 / 16) in all three channels; other sizes than 8 are upsampled
+    bilinearly (half-pixel centres, as PIL and OpenCV), once, here.
+    """
+
+    def __init__(self, image_size, transform=None, train=True):
+        try:
+            from sklearn.datasets import load_digits
+        except ImportError:
+            raise UserError('--dataset digits needs scikit-learn: pip install -e ".[digits]"') from None
+        digits = load_digits()
+        test_idx, train_idx = stratified_split(digits.target, DIGITS_TEST_PORTION, DIGITS_TEST_SEED)
+        idx = train_idx if train else test_idx
+        pixels = torch.as_tensor(digits.images[idx], dtype=torch.float64)[:, None] * (255 / 16)  # N, 1, 8, 8
+        if image_size != 8:
+            pixels = torch.nn.functional.interpolate(pixels, size=(image_size, image_size), mode='bilinear')
+        self.images = pixels.round().to(torch.uint8).repeat(1, 3, 1, 1).permute(0, 2, 3, 1).contiguous().numpy()
+        self.targets = digits.target[idx].tolist()
+        self.source_index = idx  # each image's place in load_digits()
+        self.classes = [str(c) for c in range(10)]
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        img = Image.fromarray(self.images[i])
+        return (self.transform(img) if self.transform else img), self.targets[i]
 
 
 class UnreadableImage(UserError):
@@ -181,6 +225,8 @@ class ImageFolder(torch.utils.data.Dataset):
 def load_dataset(args, train=True):
     """The training (train=True) or test split of args.dataset, with the matching transform."""
     tf = dataset_transform(args, train)
+    if args.dataset == 'digits':
+        return Digits(args.image_size, transform=tf, train=train)
     if args.dataset == 'fake':
         return FakeImages(args.fake_size if train else max(args.fake_size // 5, 1), args.image_size, transform=tf, train=train)
     if args.dataset in ('cifar10', 'cifar100'):
@@ -293,19 +339,20 @@ class DeviceLoader:
     normalised there, replacing DataLoader workers and torchvision transforms.
 
     The augmentation draws the same distribution as `transform()`: a crop at a uniform offset of the
-    zero-padded image, a flip with probability 1/2, normalisation, cutout at a uniform centre; each is a
-    batched tensor operation with the device's random generator (so a checkpoint holds its state).
+    zero-padded image, a flip with probability 1/2 (if `flip`), normalisation, cutout at a uniform centre; each
+    is a batched tensor operation with the device's random generator (so a checkpoint holds its state).
     """
 
-    def __init__(self, images, targets, indices, batch_size, device, train, cutout_length=0, channels_last=False):
+    def __init__(self, images, targets, indices, batch_size, device, train, cutout_length=0, channels_last=False,
+                 mean=CIFAR_MEAN, std=CIFAR_STD, flip=True):
         self.images = torch.as_tensor(images).to(device)  # N, H, W, C uint8; a device tensor is shared, not copied
         self.targets = torch.as_tensor(targets).to(device)
         self.indices = torch.as_tensor(indices, device=device)
         self.batch_size, self.device, self.train = batch_size, device, train
-        self.cutout_length = cutout_length
+        self.cutout_length, self.flip = cutout_length, flip
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.mean = torch.tensor(CIFAR_MEAN, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(CIFAR_STD, device=device).view(1, 3, 1, 1)
+        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)
 
     def __len__(self):
         return math.ceil(len(self.indices) / self.batch_size)
@@ -316,15 +363,15 @@ class DeviceLoader:
             idx = order[start:start + self.batch_size]
             x = self.images[idx].permute(0, 3, 1, 2)  # N, C, H, W
             if self.train:
-                x = random_crop_flip(x, x.shape[-1] // 8)
+                x = random_crop_flip(x, x.shape[-1] // 8, self.flip)
             x = (x.float() / 255 - self.mean) / self.std  # as ToTensor then Normalize
             if self.train and self.cutout_length > 0:
                 x = batch_cutout(x, self.cutout_length)
             yield x.contiguous(memory_format=self.memory_format), self.targets[idx]
 
 
-def random_crop_flip(x, pad):
-    """RandomCrop(size, padding=pad) then RandomHorizontalFlip, for a whole uint8 batch at once."""
+def random_crop_flip(x, pad, flip=True):
+    """RandomCrop(size, padding=pad) then (if `flip`) RandomHorizontalFlip, for a whole uint8 batch at once."""
     B, C, H, W = x.shape
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
     oy = torch.randint(0, 2 * pad + 1, (B,), device=x.device)
@@ -333,8 +380,10 @@ def random_crop_flip(x, pad):
     cols = (ox[:, None] + torch.arange(W, device=x.device))[:, None, None, :]
     x = padded[torch.arange(B, device=x.device)[:, None, None, None], torch.arange(C, device=x.device)[None, :, None, None],
                rows, cols]
-    flip = torch.rand(B, device=x.device) < 0.5
-    return torch.where(flip[:, None, None, None], x.flip(3), x)
+    if not flip:
+        return x
+    flipped = torch.rand(B, device=x.device) < 0.5
+    return torch.where(flipped[:, None, None, None], x.flip(3), x)
 
 
 def batch_cutout(x, length):
@@ -365,7 +414,8 @@ def search_device_loaders(args, device, data):
     train_idx, valid_idx = search_split(args, data)
     images, targets = (torch.as_tensor(t).to(device) for t in raw)  # uploaded once, shared by both halves
     kwargs = dict(batch_size=args.batch_size, device=device, train=True,
-                  cutout_length=args.cutout_length if args.cutout else 0, channels_last=args.channels_last)
+                  cutout_length=args.cutout_length if args.cutout else 0, channels_last=args.channels_last,
+                  **augmentation(args.dataset))
     return (DeviceLoader(images, targets, train_idx, **kwargs), DeviceLoader(images, targets, valid_idx, **kwargs),
             num_classes(data))
 
