@@ -101,7 +101,7 @@ def train_epoch(epoch, queue, model, optimizer, criterion, args, device, run):
 
 
 def train(args, run, ctx, genotype, queues, num_classes):
-    state = run.begin(args, ctx.device)
+    state = run.begin(args, ctx.device, lambda decision: distributed.broadcast(decision, ctx))
     run.write_json('genotype.json', genotypes.to_dict(genotype))
     cli.seed_everything(args.seed, ctx.device)  # the same initial weights on every rank
     criterion = nn.CrossEntropyLoss()

@@ -153,19 +153,40 @@ class Run:
             self.log.error(f'stopped: {error}')
         self.close()
 
-    def begin(self, args, device):
-        """Write args.json; the checkpoint to continue from (None for a new run). Refuses to overwrite a run."""
+    def begin(self, args, device, agree=lambda decision: decision):
+        """Write args.json; the checkpoint to continue from (None for a new run). Refuses to overwrite a run.
+
+        Only rank 0 (main) looks at the directory and decides; `agree` hands its decision to every rank
+        (distributed.broadcast under torchrun), after rank 0 has written args.json: a rank that looked for itself
+        could find that file and refuse the very run it belongs to. The other ranks then read the checkpoint."""
+        refusal, state = None, None
+        if self.main:
+            try:
+                state = self._claim(args, device)
+            except UserError as e:
+                refusal = str(e)
+        refusal, resumed = agree((refusal, state is not None))
+        if refusal:
+            if self.main:
+                raise UserError(refusal)
+            raise SystemExit(2)  # rank 0 says why, once
+        if not self.main and resumed:
+            state = self.load_checkpoint(device)
+        self.begun = True
+        return state
+
+    def _claim(self, args, device):
+        """Rank 0's part of `begin`: check the directory, tidy it, write args.json; the checkpoint or None."""
         state = self.load_checkpoint(device) if args.resume else None
         check(args.resume or not any(os.path.exists(self.file(f)) for f in ('checkpoint.pt', 'args.json')),
               f'{self.path} already holds a run: continue it with --resume {self.path} or choose another --save')
         if args.resume and state is None:
             self.log.info(f'{self.path} has no checkpoint yet: starting from epoch 0')
-        if args.resume and self.main:  # a run killed inside atomic_write leaves its temporary file behind
+        if args.resume:  # a run killed inside atomic_write leaves its temporary file behind
             for name in os.listdir(self.path):
                 if name.startswith(('.checkpoint.pt.', '.metrics.jsonl.', '.args.json.')):
                     os.remove(self.file(name))
         self.write_json('args.json', {'kind': self.kind, **{k: v for k, v in vars(args).items() if k != 'resume'}})
-        self.begun = True
         return state
 
     def write_json(self, name, obj):
