@@ -1,8 +1,14 @@
 """Reliable on a cluster: one decision per run under torchrun; sweep jobs that a signal stops are requeued and resume
 their cells; one sweep at a time on a sweep directory."""
 import os
+import re
+import signal
+import time
 
-from conftest import run_script
+import torch
+
+from conftest import TINY, checkpoints_equal, read_metrics, run_script
+from darts_min import sweep
 
 EVAL = ['--dataset', 'fake', '--device', 'cpu', '--init_channels', '4', '--layers', '3', '--batch_size', '8',
         '--fake_size', '16', '--workers', '0', '--report_freq', '1', '--epochs', '1']
@@ -34,3 +40,50 @@ def test_two_processes_start_on_a_new_directory_every_time(tmp_path):
         result = run_script(*TORCHRUN, 'train_eval.py', *EVAL, '--save', save)
         assert result.returncode == 0, (k, result.stderr[-3000:])
         assert 'weights identical on 2 ranks' in open(os.path.join(save, 'log.txt')).read()
+
+
+def children(pid):
+    with open(f'/proc/{pid}/task/{pid}/children') as f:
+        return [int(p) for p in f.read().split()]
+
+
+def wait_for(path, limit=600):
+    for _ in range(limit * 100):
+        if os.path.exists(path):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f'{path} never appeared')
+
+
+def test_a_signalled_sweep_job_is_requeued_and_its_cell_ends_as_if_never_stopped(tmp_path, monkeypatch):
+    """submitit's local executor: the job's process gets the preemption signal (SIGUSR2, as SLURM sends it) once the
+    first cell has written its first checkpoint; the job stops its cell and is requeued, and the requeued job resumes
+    that cell and runs the second: both end once, the first exactly as the same search run without a stop."""
+    import submitit
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    save = str(tmp_path / 'sweep')
+    args, passthrough, space, eval_flags = sweep.parse(['--save', save, '--w_optimizers', 'sgd', 'momentum', '--seeds',
+                                                        '0', *TINY, '--fake_size', '16', '--epochs', '4'])
+    (first, chain), (second, _) = sweep.plan(args, passthrough, space, eval_flags)
+    executor = submitit.LocalExecutor(folder=str(tmp_path / 'submitit'))
+    executor.update_parameters(timeout_min=30)  # no time-limit signal of the executor's own
+    job = executor.submit(sweep.Job((args, passthrough, space, eval_flags), 1), [first, second])
+    wait_for(os.path.join(first, 'checkpoint.pt'))
+    [task] = children(job._process.pid)  # the executor's controller runs the job's process
+    os.kill(task, signal.SIGUSR2)
+    assert job.result() == [0, 0]
+    assert 'Requeued job' in job.stdout(), job.stdout() + job.stderr()
+
+    logs = [open(os.path.join(path, 'log.txt')).read() for path in (first, second)]
+    assert [log.count('done: final genotype') for log in logs] == [1, 1]  # each cell ended once
+    assert re.search(rf'resumed {first} at epoch [123]\n', logs[0]) and 'resumed' not in logs[1]
+    alone = str(tmp_path / 'alone')
+    [[_, *argv]] = chain
+    result = run_script('train_search.py', *argv[:argv.index('--save')], '--save', alone)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for path in (first, second):
+        assert [m['epoch'] for m in read_metrics(path)] == [0, 1, 2, 3]
+    keys = ('train_loss', 'train_acc', 'valid_loss', 'valid_acc', 'genotype', 'op_weights_normal', 'op_weights_reduce')
+    assert [[m[k] for k in keys] for m in read_metrics(first)] == [[m[k] for k in keys] for m in read_metrics(alone)]
+    load = lambda path: torch.load(os.path.join(path, 'checkpoint.pt'), weights_only=True)  # noqa: E731
+    assert checkpoints_equal(load(first), load(alone))
