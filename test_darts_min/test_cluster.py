@@ -3,12 +3,16 @@ their cells; one sweep at a time on a sweep directory."""
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 
+import pytest
 import torch
 
-from conftest import TINY, checkpoints_equal, read_metrics, run_script
-from darts_min import sweep
+import train_search
+from conftest import ROOT, TINY, checkpoints_equal, read_metrics, run_script
+from darts_min import cli, runs, sweep
 
 EVAL = ['--dataset', 'fake', '--device', 'cpu', '--init_channels', '4', '--layers', '3', '--batch_size', '8',
         '--fake_size', '16', '--workers', '0', '--report_freq', '1', '--epochs', '1']
@@ -87,3 +91,73 @@ def test_a_signalled_sweep_job_is_requeued_and_its_cell_ends_as_if_never_stopped
     assert [[m[k] for k in keys] for m in read_metrics(first)] == [[m[k] for k in keys] for m in read_metrics(alone)]
     load = lambda path: torch.load(os.path.join(path, 'checkpoint.pt'), weights_only=True)  # noqa: E731
     assert checkpoints_equal(load(first), load(alone))
+
+
+class OneJob:
+    """submitit.AutoExecutor's surface that sweep.main uses, its one job's result() calling `while_running`."""
+    while_running = None
+
+    def __init__(self, folder, cluster):
+        self.cluster = cluster
+
+    def update_parameters(self, **kwargs):
+        pass
+
+    def submit(self, function, paths):
+        return self
+
+    def result(self):
+        OneJob.while_running()
+        return [0]
+
+
+GRID = ['--w_optimizers', 'sgd', '--seeds', '0', '--cluster', 'local', '--dataset', 'fake']
+
+
+def test_a_second_sweep_on_a_directory_in_use_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    import submitit
+    save = str(tmp_path / 'sweep')
+    monkeypatch.setattr(submitit, 'AutoExecutor', OneJob)
+    seen = []
+    monkeypatch.setattr(OneJob, 'while_running', lambda: seen.append(run_script('-m', 'darts_min.sweep', '--save',
+                                                                                 save, *GRID)))
+    assert sweep.main(['--save', save, *GRID]) == 0  # the second sweep starts while the first waits for its job
+    [second] = seen
+    assert second.returncode == 2 and second.stdout == ''
+    assert second.stderr == (f'python -m darts_min.sweep: error: {save} is in use by another sweep (its driver is still '
+                             'running): wait for it to end, or stop it first\n')
+    monkeypatch.setattr(OneJob, 'while_running', lambda: None)
+    assert sweep.main(['--save', save, *GRID]) == 0  # the first one ended: its lock with it
+
+
+def test_a_killed_sweep_leaves_no_lock_behind(tmp_path, monkeypatch):
+    """The lock of a process that dies by SIGKILL, as a sweep's driver may: the kernel releases it."""
+    import submitit
+    save = str(tmp_path / 'sweep')
+    os.makedirs(save)
+    holder = subprocess.Popen([sys.executable, '-c', 'import sys, time; from darts_min import runs; '
+                               'held = runs.lock(sys.argv[1], "in use"); print("held", flush=True); time.sleep(600)',
+                               save], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == 'held\n'
+        with pytest.raises(cli.UserError, match='is in use by another sweep'):
+            sweep.main(['--save', save, *GRID])
+    finally:
+        holder.kill()
+        holder.wait()
+    monkeypatch.setattr(submitit, 'AutoExecutor', OneJob)
+    monkeypatch.setattr(OneJob, 'while_running', lambda: None)
+    assert sweep.main(['--save', save, *GRID]) == 0
+
+
+def test_two_processes_never_run_in_one_run_directory(tmp_path):
+    """A cell still run by a job of a sweep whose driver is gone, started again by a new sweep: refused, not doubled."""
+    save = str(tmp_path / 'run')
+    argv = [*TINY, '--fake_size', '16', '--epochs', '1']
+    assert train_search.main(argv + ['--save', save]) == 0
+    args = train_search.parse_args(['--resume', save])
+    with runs.Run(save, 'search') as run:
+        run.begin(args, torch.device('cpu'))
+        with pytest.raises(cli.UserError, match=f'^{save} is in use: another process runs there'):
+            train_search.main(['--resume', save])
+    assert train_search.main(['--resume', save]) == 0  # the run closed: its lock with it
