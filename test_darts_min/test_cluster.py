@@ -111,7 +111,8 @@ class OneJob:
         return [0]
 
 
-GRID = ['--w_optimizers', 'sgd', '--seeds', '0', '--cluster', 'local', '--dataset', 'fake']
+GRID = ['--w_optimizers', 'sgd', '--seeds', '0', '--cluster', 'local', *TINY, '--fake_size', '16', '--epochs', '1']  # tiny, in
+# case a broken lock lets it run
 
 
 def test_a_second_sweep_on_a_directory_in_use_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
