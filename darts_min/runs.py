@@ -172,25 +172,17 @@ class Run:
             self.log.error(f'stopped: {error}')
         self.close()
 
-    def begin(self, args, device, agree=lambda decision: decision):
+    def begin(self, args, device, first=lambda work: work()):
         """Write args.json; the checkpoint to continue from (None for a new run). Refuses to overwrite a run.
 
-        Only rank 0 (main) looks at the directory and decides; `agree` hands its decision to every rank
-        (distributed.broadcast under torchrun), after rank 0 has written args.json: a rank that looked for itself
-        could find that file and refuse the very run it belongs to. The other ranks then read the checkpoint."""
-        refusal, state = None, None
-        if self.main:
-            try:
-                state = self._claim(args, device)
-            except UserError as e:
-                refusal = str(e)
-        refusal, resumed = agree((refusal, state is not None))
-        if refusal:
+        Under torchrun `first` is distributed.rank_0_first: only rank 0 (main) looks at the directory and decides, and
+        the other ranks read the checkpoint after it has written args.json (a rank that looked for itself could find
+        that file and refuse the very run it belongs to); a refusal of rank 0's ends them all."""
+        def look():  # rank 0 claims the directory; the others read the checkpoint it found there
             if self.main:
-                raise UserError(refusal)
-            raise SystemExit(2)  # rank 0 says why, once
-        if not self.main and resumed:
-            state = self.load_checkpoint(device)
+                return self._claim(args, device)
+            return self.load_checkpoint(device) if args.resume else None
+        state = first(look)
         self.begun = True
         return state
 
