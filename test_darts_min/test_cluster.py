@@ -111,11 +111,11 @@ class OneJob:
         return [0]
 
 
-GRID = ['--w_optimizers', 'sgd', '--seeds', '0', '--cluster', 'local', *TINY, '--fake_size', '16', '--epochs', '1']  # tiny, in
-# case a broken lock lets it run
+# tiny, in case a broken lock lets a second sweep run
+GRID = ['--w_optimizers', 'sgd', '--seeds', '0', '--cluster', 'local', *TINY, '--fake_size', '16', '--epochs', '1']
 
 
-def test_a_second_sweep_on_a_directory_in_use_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+def test_a_second_sweep_on_a_directory_in_use_is_refused_in_one_line(tmp_path, monkeypatch):
     import submitit
     save = str(tmp_path / 'sweep')
     monkeypatch.setattr(submitit, 'AutoExecutor', OneJob)
@@ -125,8 +125,8 @@ def test_a_second_sweep_on_a_directory_in_use_is_refused_in_one_line(tmp_path, m
     assert sweep.main(['--save', save, *GRID]) == 0  # the second sweep starts while the first waits for its job
     [second] = seen
     assert second.returncode == 2 and second.stdout == ''
-    assert second.stderr == (f'python -m darts_min.sweep: error: {save} is in use by another sweep (its driver is still '
-                             'running): wait for it to end, or stop it first\n')
+    assert second.stderr == (f'python -m darts_min.sweep: error: {save} is in use by another sweep (its driver is '
+                             'still running): wait for it to end, or stop it first\n')
     monkeypatch.setattr(OneJob, 'while_running', lambda: None)
     assert sweep.main(['--save', save, *GRID]) == 0  # the first one ended: its lock with it
 
