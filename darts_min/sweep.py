@@ -171,7 +171,7 @@ class Job:
         from submitit.helpers import DelayedSubmission
         if self.processes:
             self.processes.stop()
-        return DelayedSubmission(Job(self.planning, self.at_once), paths, self.codes)
+        return DelayedSubmission(Job(self.planning, self.at_once), paths, self.codes)  # a new Job: Processes won't pickle
 
 
 def jobs(todo, gpus, per_gpu, slurm):

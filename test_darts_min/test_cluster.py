@@ -163,3 +163,17 @@ def test_two_processes_never_run_in_one_run_directory(tmp_path):
             train_search.main(['--resume', save])
     assert train_search.main(['--resume', save]) == 0  # the run closed: its lock with it
 
+
+
+def test_a_requeued_job_does_not_run_again_the_cells_that_ended(tmp_path, monkeypatch):
+    """Failed ones included: the codes of the cells that ended go with the requeued job (its checkpoint)."""
+    failed, stopped = str(tmp_path / 'failed'), str(tmp_path / 'stopped')
+    todo = [(failed, [['search', '--epochs', '0']]), (stopped, [['search', '--epochs', '0']])]
+    monkeypatch.setattr(sweep, 'plan', lambda *planning: todo)
+    job = sweep.Job((), 1)
+    monkeypatch.setattr(sweep.Processes, 'run', lambda self, cells, ended: ended(cells[0], 2))  # the second: stopped
+    assert job([failed, stopped]) == [2, 0]
+    requeued = job.checkpoint([failed, stopped])
+    ran = []
+    monkeypatch.setattr(sweep.Processes, 'run', lambda self, cells, ended: ran.extend(path for path, _ in cells))
+    assert requeued.result() == [2, 0] and ran == [stopped]
