@@ -177,3 +177,10 @@ def test_a_requeued_job_does_not_run_again_the_cells_that_ended(tmp_path, monkey
     ran = []
     monkeypatch.setattr(sweep.Processes, 'run', lambda self, cells, ended: ran.extend(path for path, _ in cells))
     assert requeued.result() == [2, 0] and ran == [stopped]
+
+
+def test_the_search_refuses_to_run_under_torchrun(tmp_path, monkeypatch):
+    monkeypatch.setenv('WORLD_SIZE', '2')  # as torchrun sets it: every process would write the same run directory
+    with pytest.raises(cli.UserError, match='start train_search.py with python, not torchrun'):
+        train_search.main([*TINY, '--save', str(tmp_path / 'run')])
+    assert not os.path.exists(tmp_path / 'run')
