@@ -101,7 +101,7 @@ def train_epoch(epoch, queue, model, optimizer, criterion, args, device, run):
 
 
 def train(args, run, ctx, genotype, queues, num_classes):
-    state = run.begin(args, ctx.device)
+    state = run.begin(args, ctx.device, lambda work: distributed.rank_0_first(work, ctx))
     run.write_json('genotype.json', genotypes.to_dict(genotype))
     cli.seed_everything(args.seed, ctx.device)  # the same initial weights on every rank
     criterion = nn.CrossEntropyLoss()
@@ -168,7 +168,9 @@ def main(argv=None):
     try:
         cli.check(args.batch_size % ctx.world == 0, f'--batch_size {args.batch_size} must divide over {ctx.world} processes')
         genotype = load_genotype(args)
-        train_queue, valid_queue, test_queue, num_classes = data.eval_loaders(args, ctx.device, ctx.rank, ctx.world)
+        # a missing CIFAR is downloaded by rank 0 alone (every rank at once would write the same files)
+        train_queue, valid_queue, test_queue, num_classes = distributed.rank_0_first(
+            lambda: data.eval_loaders(args, ctx.device, ctx.rank, ctx.world), ctx)
         args.save = distributed.broadcast(args.save or runs.default_dir('eval'), ctx)
         with runs.Run(args.save, 'eval', main=ctx.main) as run:
             return train(args, run, ctx, genotype, (train_queue, valid_queue, test_queue), num_classes)

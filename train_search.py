@@ -7,6 +7,7 @@ Each step: one alpha step on a search-valid batch (architect), then one w step o
 """
 import argparse
 import math
+import os
 import time
 
 import torch
@@ -280,6 +281,8 @@ def load_data(args, device):
 
 def main(argv=None):
     args = parse_args(argv)
+    cli.check(int(os.environ.get('WORLD_SIZE', 1)) == 1, 'the search runs in one process on one device: start '
+              'train_search.py with python, not torchrun (whose processes would all write the same run directory)')
     device = cli.resolve_device(args.device)
     train_queue, valid_queue, num_classes = load_data(args, device)  # missing data: no run directory
     args.save = args.save or runs.default_dir('search')

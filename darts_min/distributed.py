@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .cli import resolve_device
+from .cli import UserError, resolve_device
 
 
 @dataclass
@@ -43,6 +43,23 @@ def broadcast(obj, ctx):
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def rank_0_first(work, ctx):
+    """work() on rank 0, then, once it has succeeded, on the other ranks; each rank's result. What rank 0 decides or
+    creates on disk (a run directory, a CIFAR download) is done once, before any other rank looks. A UserError of rank
+    0's is raised there and ends the others with exit code 2 (rank 0 says why, once)."""
+    result, error = None, None
+    if ctx.main:
+        try:
+            result = work()
+        except UserError as e:
+            error = e
+    if broadcast(error is not None, ctx):
+        if error:
+            raise error
+        raise SystemExit(2)
+    return result if ctx.main else work()
 
 
 def all_reduce_meters(meters, ctx):

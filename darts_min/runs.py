@@ -3,6 +3,7 @@
 Every file is written atomically (a temporary file in the same folder, then os.replace), so a run
 killed at any moment leaves the previous complete version behind and `--resume` can continue it.
 """
+import fcntl
 import json
 import logging
 import os
@@ -63,6 +64,22 @@ def read_metrics(path):
     return records
 
 
+def lock(folder, refusal):
+    """Lock `folder` (fcntl.flock on folder/.lock) for as long as the returned file stays open, or raise UserError
+    `refusal` if another process holds it. The kernel releases the lock when its process ends, by kill -9 as well, so
+    none is ever left stuck. On a filesystem that locks nothing, a warning, and nothing guards the folder."""
+    f = open(os.path.join(folder, '.lock'), 'a')
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise UserError(refusal) from None
+    except OSError as e:  # ENOLCK, EOPNOTSUPP: a network filesystem mounted without locks
+        print(f'warning: {folder} cannot be locked here ({e.strerror or e}): nothing keeps a second process off it',
+              file=sys.stderr)
+    return f
+
+
 def default_dir(prefix):
     return os.path.join('runs', f'{prefix}-{time.strftime("%Y%m%d-%H%M%S")}')
 
@@ -118,7 +135,7 @@ class Run:
 
     def __init__(self, path, kind, main=True):
         self.path, self.kind, self.main = path, kind, main
-        self.begun = False
+        self.begun, self.held = False, None
         self.log = logging.getLogger(f'darts_min.{os.path.abspath(path)}')
         self.log.setLevel(logging.INFO)
         self.log.propagate = False
@@ -139,6 +156,8 @@ class Run:
         return os.path.join(self.path, name)
 
     def close(self):
+        if self.held:
+            self.held.close()
         for handler in list(self.log.handlers):
             handler.close()
             self.log.removeHandler(handler)
@@ -153,19 +172,35 @@ class Run:
             self.log.error(f'stopped: {error}')
         self.close()
 
-    def begin(self, args, device):
-        """Write args.json; the checkpoint to continue from (None for a new run). Refuses to overwrite a run."""
+    def begin(self, args, device, first=lambda work: work()):
+        """Write args.json; the checkpoint to continue from (None for a new run). Refuses to overwrite a run.
+
+        Under torchrun `first` is distributed.rank_0_first: only rank 0 (main) looks at the directory and decides, and
+        the other ranks read the checkpoint after it has written args.json (a rank that looked for itself could find
+        that file and refuse the very run it belongs to); a refusal of rank 0's ends them all."""
+        def look():  # rank 0 claims the directory; the others read the checkpoint it found there
+            if self.main:
+                return self._claim(args, device)
+            return self.load_checkpoint(device) if args.resume else None
+        state = first(look)
+        self.begun = True
+        return state
+
+    def _claim(self, args, device):
+        """Rank 0's part of `begin`: lock the directory for the run (two processes never write one run), check it,
+        tidy it, write args.json; the checkpoint or None."""
+        self.held = lock(self.path, f'{self.path} is in use: another process runs there (a sweep\'s job, say); '
+                                    'wait for it to end or choose another --save')
         state = self.load_checkpoint(device) if args.resume else None
         check(args.resume or not any(os.path.exists(self.file(f)) for f in ('checkpoint.pt', 'args.json')),
               f'{self.path} already holds a run: continue it with --resume {self.path} or choose another --save')
         if args.resume and state is None:
             self.log.info(f'{self.path} has no checkpoint yet: starting from epoch 0')
-        if args.resume and self.main:  # a run killed inside atomic_write leaves its temporary file behind
+        if args.resume:  # a run killed inside atomic_write leaves its temporary file behind
             for name in os.listdir(self.path):
                 if name.startswith(('.checkpoint.pt.', '.metrics.jsonl.', '.args.json.')):
                     os.remove(self.file(name))
         self.write_json('args.json', {'kind': self.kind, **{k: v for k, v in vars(args).items() if k != 'resume'}})
-        self.begun = True
         return state
 
     def write_json(self, name, obj):

@@ -13,7 +13,8 @@ skipped, an interrupted one resumed, so the same command continues a sweep. With
 --evaluate_paper) each cell goes on to train its genotype from scratch with train_eval.py, in
 SWEEP_DIR/<cell>-eval, skipped and resumed likewise. Jobs go through submitit:
 on SLURM one job per --jobs_per_gpu cells with one GPU; on this machine one job per visible GPU (or one
-job on a CPU machine), each running its share of the cells --jobs_per_gpu at a time.
+job on a CPU machine), each running its share of the cells --jobs_per_gpu at a time. A job that SLURM stops at its
+time limit or preempts is requeued and resumes its cells (Job); one sweep at a time runs on a SWEEP_DIR (main).
 """
 import importlib
 import itertools
@@ -21,7 +22,9 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
@@ -96,33 +99,79 @@ def run_cell(chain):
     return 0
 
 
-def _cell_process(chain, at_once):
-    """The body of a cell's own process: its share of the CPU threads, its exit code as the process's."""
+def _cell_process(cell, at_once):
+    """The body of a cell's own process: its share of the CPU threads, its exit code as the process's. SLURM may send
+    its time-limit or preemption signal to every process of a job: the cell leaves it to its job (Job.checkpoint)."""
+    signal.signal(getattr(signal, 'SIG' + os.environ.get('SUBMITIT_PREEMPT_SIGNAL', 'USR2')), signal.SIG_IGN)
     torch.set_num_threads(max(1, torch.get_num_threads() // at_once))
-    sys.exit(run_cell(chain))
+    sys.exit(run_cell(cell[1]))
 
 
-def run_concurrently(target, items, at_once):
-    """Run target(item, at_once) for each item in a fresh process of its own, `at_once` processes at a time.
-    Returns their exit codes in order; a process that dies (killed, out of memory) only fails its own item."""
-    context = multiprocessing.get_context('spawn')  # no fork of a process that holds torch's threads or CUDA
+class Processes:
+    """target(item, at_once) for each item in a fresh process of its own, `at_once` processes at a time; a process
+    that dies (killed, out of memory) only fails its own item. stop() ends the running ones and starts no more."""
 
-    def one(item):
-        process = context.Process(target=target, args=(item, at_once))
-        process.start()
-        process.join()
-        return process.exitcode
+    def __init__(self, target, at_once):
+        self.target, self.at_once = target, at_once
+        self.running, self.stopped = [], False
+        self.lock = threading.RLock()  # stop() runs in a signal handler, in the thread that waits in run()
 
-    with ThreadPoolExecutor(at_once) as pool:
-        return list(pool.map(one, items))
+    def run(self, items, ended=lambda item, code: None):
+        """Their exit codes in order (None: not started, as stopped); ended(item, code) as each one ends unstopped."""
+        context = multiprocessing.get_context('spawn')  # no fork of a process that holds torch's threads or CUDA
+
+        def one(item):
+            with self.lock:
+                if self.stopped:
+                    return None
+                process = context.Process(target=self.target, args=(item, self.at_once))
+                process.start()
+                self.running.append(process)
+            process.join()
+            with self.lock:
+                self.running.remove(process)
+                if not self.stopped:
+                    ended(item, process.exitcode)
+            return process.exitcode
+
+        with ThreadPoolExecutor(self.at_once) as pool:
+            return list(pool.map(one, items))
+
+    def stop(self):
+        with self.lock:
+            self.stopped = True
+            for process in self.running:
+                process.terminate()
 
 
-def run_cells(chains, at_once=1):
-    """A job: run its cells, `at_once` at a time (one after the other in this process when 1); a failing cell does
-    not stop the others. Returns their exit codes."""
-    if at_once == 1:
-        return [run_cell(chain) for chain in chains]
-    return run_concurrently(_cell_process, chains, at_once)
+class Job:
+    """A sweep job as submitit runs it: the unfinished cells among its paths, `at_once` at a time, each in a process
+    of its own; the exit code of each.
+
+    Before SLURM ends a job at its time limit or preempts it, it sends the job a signal (USR2); submitit's handler
+    calls checkpoint() and requeues the job checkpoint() returns (submitit.helpers.Checkpointable's protocol). The
+    running cells are stopped: each keeps the checkpoint of its last finished epoch. The requeued job plans its cells
+    anew from their run directories, as a rerun of the sweep would: a stopped cell resumes from its checkpoint (the
+    epoch it was in is trained again), a cell that ended, finished or failed, is not run again. A job takes no lock:
+    the sweep directory's lock belongs to the sweep's driver (main), so a requeued job is never refused by it; the lock
+    of each run directory (runs.Run) keeps two processes out of one cell."""
+
+    def __init__(self, planning, at_once):
+        self.planning, self.at_once = planning, at_once  # plan()'s arguments
+        self.processes, self.codes = None, {}
+
+    def __call__(self, paths, codes=None):
+        """`codes`: the exit codes of the cells that ended before a requeue."""
+        self.processes, self.codes = Processes(_cell_process, self.at_once), dict(codes or {})
+        todo = [(path, chain) for path, chain in plan(*self.planning) if path in paths and path not in self.codes]
+        self.processes.run(todo, ended=lambda cell, code: self.codes.__setitem__(cell[0], code))
+        return [self.codes.get(path, 0) for path in paths]  # a path without a code: finished before a requeue
+
+    def checkpoint(self, paths, codes=None):
+        from submitit.helpers import DelayedSubmission
+        if self.processes:
+            self.processes.stop()
+        return DelayedSubmission(Job(self.planning, self.at_once), paths, self.codes)  # a new Job: Processes won't pickle
 
 
 def jobs(todo, gpus, per_gpu, slurm):
@@ -315,6 +364,16 @@ def main(argv=None):
         os.makedirs(args.save, exist_ok=True)
     except OSError as e:
         raise cli.UserError(f'cannot write the sweep directory {args.save}: {e.strerror or e}') from None
+    # held by this driver until it ends (or is killed): a second sweep on the directory is refused; the jobs, requeued
+    # ones too, take no part in it
+    with runs.lock(args.save, f'{args.save} is in use by another sweep (its driver is still running): wait for it '
+                              'to end, or stop it first'):
+        return submit(args, passthrough, space, eval_flags)
+
+
+def submit(args, passthrough, space, eval_flags):
+    """Plan the sweep, submit its jobs and wait for them."""
+    import submitit  # main found it
     todo = plan(args, passthrough, space, eval_flags)
     blocked = [path for path, _ in todo if os.path.exists(path) and not os.path.isdir(path)]
     cli.check(not blocked, f'{blocked[0] if blocked else ""} is a file where a cell\'s run directory goes')
@@ -327,16 +386,17 @@ def main(argv=None):
     executor.update_parameters(timeout_min=args.timeout_min, name='darts-min-sweep')
     slurm = executor.cluster == 'slurm'
     gpus = torch.cuda.device_count() if executor.cluster == 'local' else 0
-    shares = jobs([chain for _, chain in todo], gpus, args.jobs_per_gpu, slurm)
+    shares = jobs([path for path, _ in todo], gpus, args.jobs_per_gpu, slurm)
+    work = Job((args, passthrough, space, eval_flags), args.jobs_per_gpu)
     if slurm:  # one GPU per job
         executor.update_parameters(gpus_per_node=1, slurm_partition=args.slurm_partition)
-        submitted = executor.map_array(run_cells, [share for _, share in shares], [args.jobs_per_gpu] * len(shares))
+        submitted = executor.map_array(work, [share for _, share in shares])
     else:
         submitted = []
         for gpu, share in shares:
             if gpu is not None:
                 executor.update_parameters(visible_gpus=[gpu], gpus_per_node=1)
-            submitted.append(executor.submit(run_cells, share, args.jobs_per_gpu))
+            submitted.append(executor.submit(work, share))
     print(f'submitted {len(submitted)} job(s) ({executor.cluster}), {args.jobs_per_gpu} cell(s) at once in each; '
           f'logs in {folder}')
     failed = 0

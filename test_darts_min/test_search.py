@@ -104,7 +104,7 @@ def test_a_failure_inside_the_checkpoint_write_loses_nothing_and_resume_redoes_t
         train_search.main(argv + ['--save', broken])
     monkeypatch.undo()
     assert checkpoint(broken)['epoch'] == 1  # the last complete checkpoint, intact
-    assert not [f for f in os.listdir(broken) if f.startswith('.')]  # no half-written file left behind
+    assert not [f for f in os.listdir(broken) if f.startswith('.') and f != '.lock']  # no half-written file left
     assert [m['epoch'] for m in read_metrics(broken)] == [0, 1]  # epoch 1's line was written before its checkpoint
 
     assert train_search.main(['--resume', broken]) == 0
@@ -135,7 +135,7 @@ def test_resume_after_a_sigkill_between_writing_and_renaming_a_checkpoint(tmp_pa
     assert train_search.main(['--resume', save]) == 0
     assert [m['epoch'] for m in read_metrics(save)] == [0, 1, 2]
     assert checkpoint(save)['epoch'] == 3 and 'resumed' in open(os.path.join(save, 'log.txt')).read()
-    assert not [f for f in os.listdir(save) if f.startswith('.')]  # the resume removed it
+    assert not [f for f in os.listdir(save) if f.startswith('.') and f != '.lock']  # the resume removed it
 
 
 def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path):

@@ -150,7 +150,7 @@ def test_jobs_put_at_most_k_cells_at_once_on_each_gpu():
 def test_k_cells_run_at_once_each_in_its_own_process(tmp_path):
     import cell_stub
     paths = [str(tmp_path / name) for name in ('a', 'b', 'c', 'exit3', 'kill')]
-    codes = sweep.run_concurrently(cell_stub.record, paths, at_once=2)
+    codes = sweep.Processes(cell_stub.record, at_once=2).run(paths)
     assert codes == [0, 0, 0, 3, -9]  # a failing or dying process fails only its own cell
     spans = [tuple(map(float, open(p).read().split()[:2])) for p in paths[:4]]
     assert all(open(p).read().split()[2] == '2' for p in paths[:4])
@@ -190,14 +190,14 @@ def test_main_submits_k_cells_at_once_per_gpu_or_per_slurm_job(tmp_path, monkeyp
     monkeypatch.setattr(FakeExecutor, 'jobs', [])
     assert sweep.main(['--save', str(tmp_path), '--w_optimizers', 'sgd', 'momentum', 'adam', '--seeds', '0', '1',
                        '--jobs_per_gpu', '2', '--cluster', cluster, '--dataset', 'fake']) == 0
-    argvs = [argv for _, _, (share, at_once) in FakeExecutor.jobs for [argv] in share]  # each cell: its search alone
-    assert sorted(a[a.index('--save') + 1] for a in argvs) == sorted(str(tmp_path / c.name) for c in sweep.cells(
+    paths = [path for _, _, (share,) in FakeExecutor.jobs for path in share]
+    assert sorted(paths) == sorted(str(tmp_path / c.name) for c in sweep.cells(
         sweep.parse(['--save', str(tmp_path), '--w_optimizers', 'sgd', 'momentum', 'adam', '--seeds', '0', '1'])[0]))
-    assert all(function is sweep.run_cells and at_once == 2 for _, function, (_, at_once) in FakeExecutor.jobs)
+    assert all(isinstance(function, sweep.Job) and function.at_once == 2 for _, function, _ in FakeExecutor.jobs)
     if cluster == 'local':  # one job per GPU, its 3 cells 2 at a time
-        assert [(p['visible_gpus'], len(share)) for p, _, (share, _) in FakeExecutor.jobs] == [([0], 3), ([1], 3)]
+        assert [(p['visible_gpus'], len(share)) for p, _, (share,) in FakeExecutor.jobs] == [([0], 3), ([1], 3)]
     else:  # one GPU per job, 2 cells in each
-        assert [(p['gpus_per_node'], len(share)) for p, _, (share, _) in FakeExecutor.jobs] == [(1, 2)] * 3
+        assert [(p['gpus_per_node'], len(share)) for p, _, (share,) in FakeExecutor.jobs] == [(1, 2)] * 3
     assert '2 cell(s) at once in each' in capsys.readouterr().out
 
 
