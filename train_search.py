@@ -224,14 +224,12 @@ def search(args, run, device, queues, num_classes):
             train_loss, train_acc = train_epoch(epoch, queues, model, architect, method, optimizer, lr, args, device, run)
         except NonFiniteLoss as e:
             kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch > 0 else 'no checkpoint was written'
-            run.log.error(f'stopped: {e}; {kept}')
-            return 3
+            return run.diverged(epoch, f'{e}; {kept}', num_classes)
         scheduler.step()
         valid_loss, valid_acc = (m.avg for m in evaluate(model, queues[1], criterion, device))
         if not math.isfinite(valid_loss):  # weights broken by the epoch's last steps: keep the last good checkpoint
             kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch else 'no checkpoint was written'
-            run.log.error(f'stopped: the validation loss became {valid_loss} after epoch {epoch}; {kept}')
-            return 3
+            return run.diverged(epoch, f'the validation loss became {valid_loss} after epoch {epoch}; {kept}', num_classes)
         genotype = model.genotype()
         dynamics_now = dynamics.epoch_metrics(model, genotype, previous)
         previous = genotype

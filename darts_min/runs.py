@@ -164,9 +164,19 @@ class Run:
             for name in os.listdir(self.path):
                 if name.startswith(('.checkpoint.pt.', '.metrics.jsonl.', '.args.json.')):
                     os.remove(self.file(name))
+        if args.resume and self.main and os.path.exists(self.file('status.json')):  # resumed: no longer stopped
+            os.remove(self.file('status.json'))
         self.write_json('args.json', {'kind': self.kind, **{k: v for k, v in vars(args).items() if k != 'resume'}})
         self.begun = True
         return state
+
+    def diverged(self, epoch, message, num_classes):
+        """Log why the run stopped at `epoch` and record it in status.json (read by the sweep and the report, which
+        count a diverged run as data, at chance accuracy 100 / num_classes); the exit code of a diverged run, 3."""
+        self.log.error(f'stopped: {message}')
+        self.write_json('status.json', {'status': 'diverged', 'epoch': epoch, 'reason': message,
+                                        'num_classes': num_classes})
+        return 3
 
     def write_json(self, name, obj):
         if self.main:
