@@ -46,6 +46,16 @@ def read_json(path, what):
         raise UserError(f'{path} is not a readable {what}: {e}') from None
 
 
+def read_status(path):
+    """The status.json of the run directory `path` (how a run stopped early, see Run.diverged); None if none."""
+    try:
+        with open(os.path.join(path, 'status.json')) as f:
+            status = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return status if isinstance(status, dict) else None
+
+
 def read_metrics(path):
     """The epoch records of a metrics.jsonl ([] if there is none); a line cut short by a kill is skipped."""
     records = []
