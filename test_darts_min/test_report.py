@@ -267,3 +267,33 @@ def test_failures_are_counted_and_protocols_kept_apart(tmp_path):
     assert '2 comparisons with the reference have a p-value' in text and '* below 0.05: 1 of them' in text
     assert 'The rows differ in eval.epochs' in text
     assert (ref['seeds vary'], short['seeds vary']) == ('init, order, search split, hold-out',) * 2
+
+
+def test_what_the_seeds_vary_says_what_an_interval_covers():
+    def row(dataset, split_seeds, holdout=0.0, valid_portion=0.1):
+        return [report.Result(f'r{s}', {'dataset': dataset, 'split_seed': s, 'holdout_portion': holdout}, [], None,
+                              eval_args={'split_seed': s, 'valid_portion': valid_portion}) for s in split_seeds]
+    assert report.seeds_vary(row('fake', [0, 1])) == 'init, order, search split, hold-out'
+    assert report.seeds_vary(row('cifar10', [0, 1])) == 'init, order, hold-out'  # CIFAR's halves are fixed
+    assert report.seeds_vary(row('cifar10', [0, 1], valid_portion=0)) == 'init, order'  # and no hold-out
+    assert report.seeds_vary(row('cifar10', [0, 1], holdout=0.1)) == 'init, order, search split, hold-out'
+    assert report.seeds_vary(row('fake', [3, 3])) == 'init, order'  # one --split_seed given for every seed
+    assert report.seeds_vary(row('fake', [3])) == '–'
+
+
+def test_the_numbers_of_the_rules_in_docs_study():
+    """docs/study.md's rules 5 and 6: the comparisons of the full grid, the t quantiles, the half-widths, the cost."""
+    from darts_min import sweep
+    args, *_ = sweep.parse(['--save', 'x', '--dataset', 'fake', '--seeds', '0', '--methods', 'darts', 'sdarts_rs',
+                            'darts_minus', 'beta_darts', 'random', '--w_optimizers', 'sgd', 'momentum', 'nesterov',
+                            'rmsprop', 'adam', 'adamw', '--arch_optimizers', 'sgd', 'momentum', 'rmsprop', 'adam', 'adamw'])
+    searches = [c for c in sweep.cells(args) if c.method != 'random']
+    references = [c for c in searches if (c.w, c.arch) == report.DARTS_PAIR]
+    assert (len(searches) - len(references), f'{0.05 / (len(searches) - len(references)):.2g}') == (116, '0.00043')
+    assert [round(stats.t.ppf(0.975, n - 1), 2) for n in (3, 5)] == [4.30, 2.78]
+    assert [round(stats.t.ppf(0.975, n - 1) / math.sqrt(n), 2) for n in (3, 5)] == [2.48, 1.24]
+    assert round(530 * 5 / 3, -1) == 880
+    text = ' '.join(open(os.path.join(os.path.dirname(__file__), '..', 'docs', 'study.md')).read().split())
+    for quoted in ('116 comparisons', '0.00043', 't(0.975, 2) = 4.30', '2.48 sd(d)', 't(0.975, 4) = 2.78', '1.24 sd(d)',
+                   'become about 880'):
+        assert quoted in text, quoted

@@ -54,7 +54,7 @@ def test_report_has_one_row_per_optimizer_pair_and_the_plots(swept):
                                                   [rate('momentum', 'w'), rate('rmsprop', 'arch')],
                                                   [rate('sgd', 'w'), rate('adam', 'arch')],
                                                   [rate('sgd', 'w'), rate('rmsprop', 'arch')]]
-    assert all(r.split(' | ')[3:5] == ['1', '1'] for r in rows)  # one seed each, its cell evaluated
+    assert all(r.split(' | ')[3:5] == ['1/1', '1'] for r in rows)  # one seed each, finished, its cell evaluated
     plots = os.listdir(os.path.join(swept, 'plots'))
     assert 'heatmap_darts.png' in plots and 'darts-w_sgd-a_adam-seed0_alphas.png' in plots
     assert '![heatmap_darts.png](plots/heatmap_darts.png)' in text
