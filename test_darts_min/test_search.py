@@ -199,6 +199,8 @@ def bad_inputs(tmp_path):
         (['--weight_decay', '-1'], '--weight_decay must not be negative'),
         (['--train_portion', '1.0'], '--train_portion must be in (0, 1)'),
         (['--train_portion', '0'], '--train_portion must be in (0, 1)'),
+        (['--holdout_portion', '1'], '--holdout_portion must be in [0, 1), got 1.0'),
+        (['--holdout_portion', '-0.1'], '--holdout_portion must be in [0, 1), got -0.1'),
         (['--epochs', 'ten'], "invalid int value: 'ten'"),
         (['--fake_size', '1'], 'leaves an empty search-train or search-valid split'),
         (['--resume', str(tmp_path / 'missing')], 'no such run directory'),
