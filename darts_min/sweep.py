@@ -8,8 +8,9 @@ and train the cell each search found from scratch.
 
 Each cell is a train_search.py run in SWEEP_DIR/<method>-w_<w>-a_<alpha>-seed<s>, where a learning rate
 other than its optimizer's default follows the optimizer's name (w_adam_lr0.0003), and -unrolled_gradient comes
-before -seed<s> under --unrolled_step gradient. A finished cell is
-skipped, an interrupted one resumed, so the same command continues a sweep. With --evaluate_epochs N (or
+before -seed<s> under --unrolled_step gradient. A finished (or diverged) cell is
+skipped, an interrupted one resumed, so the same command continues a sweep; a command whose flags differ from
+those the runs in SWEEP_DIR were made with is refused. Each cell's split seed is its seed (--split_seed: one for all). With --evaluate_epochs N (or
 --evaluate_paper) each cell goes on to train its genotype from scratch with train_eval.py, in
 SWEEP_DIR/<cell>-eval, skipped and resumed likewise. Jobs go through submitit:
 on SLURM one job per --jobs_per_gpu cells with one GPU; on this machine one job per visible GPU (or one
@@ -190,8 +191,7 @@ def protocol_changes(path, planned):
             saved = protocol(json.load(f))
     except (OSError, ValueError, TypeError, AttributeError):
         return ''  # no readable args.json: a run that never began, started over by the sweep
-    show = lambda v: json.dumps(v)
-    return ', '.join(f'--{k} {show(saved[k])} (now {show(v)})' for k, v in sorted(protocol(planned).items())
+    return ', '.join(f'--{k} {json.dumps(saved[k])} (now {json.dumps(v)})' for k, v in sorted(protocol(planned).items())
                      if k in saved and saved[k] != v)
 
 
@@ -246,7 +246,7 @@ def plan(args, passthrough, space, eval_flags=()):
     for cell in cells(args):
         path = os.path.join(args.save, cell.name)
         status, chain = cell_status(path), []
-        if cell.method != 'random':
+        if cell.method != 'random':  # runs already there must be of this sweep's protocol
             check_protocol(args, passthrough, space, eval_flags, cell, path)
         if cell.method == 'random':
             if status != 'done':  # a random search takes no time: start it over
