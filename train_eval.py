@@ -133,8 +133,7 @@ def train(args, run, ctx, genotype, queues, num_classes):
         try:
             train_meters = train_epoch(epoch, queues[0], model, optimizer, criterion, args, ctx.device, run)
         except NonFiniteLoss as e:
-            run.log.error(f'stopped: {e}; the last checkpoint is kept')
-            return 3
+            return run.diverged(epoch, f'{e}; the last checkpoint is kept', num_classes)
         scheduler.step()
         train_loss, train_acc = (m.avg for m in distributed.all_reduce_meters(train_meters, ctx))
         distributed.broadcast_buffers(net, ctx)
@@ -145,8 +144,8 @@ def train(args, run, ctx, genotype, queues, num_classes):
                 held_out.update({f'{name}_loss': meters[0].avg, f'{name}_acc': meters[1].avg})
         test_loss = held_out['test_loss']
         if not math.isfinite(test_loss):  # weights broken by the epoch's last steps: keep the last good checkpoint
-            run.log.error(f'stopped: the test loss became {test_loss} after epoch {epoch}; the last checkpoint is kept')
-            return 3
+            return run.diverged(epoch, f'the test loss became {test_loss} after epoch {epoch}; the last checkpoint is kept',
+                                num_classes)
         distributed.check_weights_agree(net, ctx)
         log_epoch(run, epoch, args.epochs, t0, began, start,
                   {'lr': lr, 'train_acc': train_acc, **{k: v for k, v in held_out.items() if k.endswith('acc')}})

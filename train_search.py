@@ -44,6 +44,9 @@ def build_parser():
     a('--seed', type=int, default=2)
     a('--grad_clip', type=float, default=5, help='clip the w gradient norm to this')
     a('--train_portion', type=float, default=0.5, help='part of the training set that trains w; the rest trains alpha')
+    a('--holdout_portion', type=float, default=0.0,
+      help="leave out the share of the training set that train_eval.py's --valid_portion of the same value and "
+           '--split_seed holds out (0: none, the original)')
     a('--unrolled', action='store_true', help='second-order architecture gradient (DARTS Eqs. 6-8)')
     a('--arch_learning_rate', type=float, default=None,
       help="alpha learning rate (default: the registry's for --arch_optimizer; 3e-4 for DARTS's adam)")
@@ -117,6 +120,7 @@ def validate(args):
               'the cosine schedule would rise')
     cli.check(0 <= args.momentum < 1, f'--momentum must be in [0, 1), got {args.momentum}')
     cli.check(0 < args.train_portion < 1, f'--train_portion must be in (0, 1), got {args.train_portion}')
+    cli.check(0 <= args.holdout_portion < 1, f'--holdout_portion must be in [0, 1), got {args.holdout_portion}')
     cli.check(args.method in methods.METHODS, f'unknown method {args.method!r} (choose from {", ".join(methods.METHODS)})')
     cli.check(not args.unrolled or methods.METHODS[args.method].second_order,
               f'--method {args.method} defines no second-order (--unrolled) search: drop --unrolled')
@@ -225,14 +229,12 @@ def search(args, run, device, queues, num_classes):
             train_loss, train_acc = train_epoch(epoch, queues, model, architect, method, optimizer, lr, args, device, run)
         except NonFiniteLoss as e:
             kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch > 0 else 'no checkpoint was written'
-            run.log.error(f'stopped: {e}; {kept}')
-            return 3
+            return run.diverged(epoch, f'{e}; {kept}', num_classes)
         scheduler.step()
         valid_loss, valid_acc = (m.avg for m in evaluate(model, queues[1], criterion, device))
         if not math.isfinite(valid_loss):  # weights broken by the epoch's last steps: keep the last good checkpoint
             kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch else 'no checkpoint was written'
-            run.log.error(f'stopped: the validation loss became {valid_loss} after epoch {epoch}; {kept}')
-            return 3
+            return run.diverged(epoch, f'the validation loss became {valid_loss} after epoch {epoch}; {kept}', num_classes)
         genotype = model.genotype()
         dynamics_now = dynamics.epoch_metrics(model, genotype, previous)
         previous = genotype

@@ -281,13 +281,20 @@ def search_split(args, dataset):
     CIFAR: the original's split, the first images and the last ones (its files are in random order). Other
     sets are in class order (an image folder lists class after class), where that split would train w on
     the first classes and alpha on the others: a class-stratified random split drawn with --split_seed.
+    With --holdout_portion P the search first leaves out the images train_eval.py's --valid_portion P holds
+    out under the same --split_seed, so that a found cell is judged on images neither half saw.
     """
-    n = len(dataset)
+    kept = list(range(len(dataset)))
+    if args.holdout_portion:
+        kept = stratified_split(dataset.targets, args.holdout_portion, args.split_seed)[1]
+    n = len(kept)
     if args.dataset in IN_RANDOM_ORDER:
         split = int(math.floor(args.train_portion * n))
-        w_idx, alpha_idx = list(range(split)), list(range(split, n))
+        w_idx, alpha_idx = kept[:split], kept[split:]
     else:
-        w_idx, alpha_idx = stratified_split(dataset.targets, args.train_portion, args.split_seed)
+        targets = torch.as_tensor(dataset.targets)[kept]
+        w_part, alpha_part = stratified_split(targets, args.train_portion, args.split_seed)
+        w_idx, alpha_idx = [kept[i] for i in w_part], [kept[i] for i in alpha_part]
     check(w_idx and alpha_idx,
           f'--train_portion {args.train_portion} of {n} images leaves an empty search-train or search-valid split')
     return w_idx, alpha_idx

@@ -24,18 +24,21 @@ from collections import defaultdict
 from typing import NamedTuple
 
 from . import cli, genotypes, optimizers
+from .data import IN_RANDOM_ORDER
 from .model_nb201 import NB201_PRIMITIVES
-from .runs import atomic_write, read_metrics
-from .sweep import cell_status
+from .runs import atomic_write, read_metrics, read_status
+from .sweep import NOT_PROTOCOL, cell_status
 from .visualize import pyplot, save_figure
 
 ABBREVIATIONS = {'none': 'no', 'max_pool_3x3': 'mp', 'avg_pool_3x3': 'ap', 'skip_connect': 'sk',
                  'sep_conv_3x3': 's3', 'sep_conv_5x5': 's5', 'dil_conv_3x3': 'd3', 'dil_conv_5x5': 'd5'}
 DARTS_PAIR = ('momentum', 'adam')
-# args.json entries that do not make two runs different configurations: where and how a run ran, its seed
-# (pooled in a row), and those the row names itself (the floor of the w schedule counts as its ratio to the rate)
-NOT_SETTINGS = {'kind', 'save', 'resume', 'seed', 'device', 'workers', 'data_on_device', 'data', 'report_freq',
-                'method', 'w_optimizer', 'arch_optimizer', 'learning_rate', 'arch_learning_rate', 'learning_rate_min'}
+# args.json entries that do not make two runs different configurations: where and how a run ran (the sweep's
+# NOT_PROTOCOL), its seed and the split seed that follows it (pooled in a row), and those the row names itself
+# (the floor of the w schedule counts as its ratio to the rate)
+POOLED = {'seed', 'split_seed'}
+NOT_SETTINGS = NOT_PROTOCOL | POOLED | {'method', 'w_optimizer', 'arch_optimizer', 'learning_rate', 'arch_learning_rate',
+                                        'learning_rate_min'}
 
 
 class Result(NamedTuple):
@@ -44,14 +47,26 @@ class Result(NamedTuple):
     args: dict
     metrics: list
     evaluation: dict | None
+    status: str = 'finished'  # the search's: 'finished', 'diverged' (status.json) or 'unfinished'
+    eval_args: dict | None = None  # the args.json of its evaluation run, where one began
+    eval_status: str | None = None  # 'finished', 'diverged', 'unfinished', None (no evaluation)
+    chance: float | None = None  # 100 / classes, where the search or its evaluation diverged
 
     @property
     def seed(self):
         return self.args.get('seed')  # an int or None (load_runs checks)
 
+    def intent_to_treat(self):
+        """The evaluated validation accuracy, a diverged search or evaluation counting as chance; None where it is
+        not known yet (unfinished, not evaluated)."""
+        return self.chance if self.chance is not None else self.figure('valid_acc')
+
     def figure(self, name):
         """A figure of this run: 'valid_acc'/'test_acc' of the evaluated cell, 'supernet_acc', 'hessian_eigenvalue'
-        (the last logged), or any entry of the search's last epoch; None where it has none."""
+        (the last logged), or any entry of the search's last epoch; None where it has none, and for every search
+        that has not finished (its last epoch's figures are not the protocol's)."""
+        if self.status != 'finished':
+            return None
         if name in ('valid_acc', 'test_acc'):
             return (self.evaluation or {}).get(name)
         if name == 'supernet_acc':
@@ -69,6 +84,11 @@ class Key(NamedTuple):
     arch: str
     arch_lr: float | None
     settings: tuple  # ((name, JSON value), ...) of every other setting in args.json
+    evaluation: tuple = ()  # ((name, JSON value), ...) of the evaluation's args.json; () where none began
+
+    def protocol(self):
+        """{name: JSON value} of everything but the optimizers that made the row's figures, eval.X its evaluation's."""
+        return {**dict(self.settings), **{f'eval.{k}': v for k, v in self.evaluation}}
 
     def label(self):
         w = self.w if self.w_lr is None else f'{self.w} {self.w_lr:g}'
@@ -77,11 +97,16 @@ class Key(NamedTuple):
 
 
 def key_of(args):
-    settings = {k: v for k, v in args.items() if k not in NOT_SETTINGS}
+    settings = dict(args)
     if isinstance(args.get('learning_rate_min'), (int, float)) and args.get('learning_rate'):
         settings['learning_rate_min/learning_rate'] = float(f'{args["learning_rate_min"] / args["learning_rate"]:.6g}')
     return Key(args.get('method', 'darts'), args['w_optimizer'], args.get('learning_rate'), args['arch_optimizer'],
-               args.get('arch_learning_rate'), tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in settings.items())))
+               args.get('arch_learning_rate'), settings_of(settings))
+
+
+def settings_of(args):
+    """((name, JSON value), ...) sorted, of a run's args.json less NOT_SETTINGS."""
+    return tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in args.items() if k not in NOT_SETTINGS))
 
 
 def _read_json(path):
@@ -103,10 +128,12 @@ def _not_numbers(record, keys):
 
 
 def _problem(args, metrics):
-    """Why a search run cannot be reported, or None."""
+    """Why a search run cannot be reported, or None; `metrics` None: an unfinished one, its args alone."""
     if not all(isinstance(args.get(k), str) for k in ('w_optimizer', 'arch_optimizer')) or _not_numbers(
             args, ('learning_rate', 'arch_learning_rate', 'learning_rate_min')) or not isinstance(args.get('seed') or 0, int):
         return 'its args.json holds an optimizer that is not a name, or a rate or seed that is not a number'
+    if metrics is None:
+        return None
     try:
         short(metrics[-1]['genotype'])
     except (KeyError, TypeError, genotypes.GenotypeError) as e:
@@ -117,25 +144,38 @@ def _problem(args, metrics):
     return None
 
 
+def chance_of(path):
+    """100 / classes where the run at `path` diverged (its status.json), else None."""
+    status = read_status(path) or {}
+    classes = status.get('num_classes')
+    diverged = status.get('status') == 'diverged' and isinstance(classes, int) and classes > 0
+    return 100 / classes if diverged else None
+
+
 def load_evaluation(path, genotype):
-    """The last epoch of the finished evaluation run at `path` of the cell `genotype`; None if there is none (or it
-    has not finished, or it trained another cell: a search run again since)."""
+    """(the last epoch of the finished evaluation run at `path` of the cell `genotype` or None, its args.json or None,
+    its status: 'finished', 'diverged', 'unfinished' or None where there is none, or it trained another cell: a
+    search run again since)."""
     args = _read_args(path)
+    if args is None or args.get('kind') != 'eval':
+        return None, None, None
+    if _read_json(os.path.join(path, 'genotype.json')) != genotype:
+        print(f"report: leaving out the evaluation {path}: it trained another cell than its search's last genotype "
+              '(the search ran again since)', file=sys.stderr)
+        return None, None, None
+    status = {'done': 'finished', 'diverged': 'diverged'}.get(cell_status(path), 'unfinished')
     records = read_metrics(os.path.join(path, 'metrics.jsonl'))
-    if args is None or args.get('kind') != 'eval' or cell_status(path) != 'done' or not records:
-        return None
-    last = records[-1]
-    problem = ('a figure of its last epoch is not a number' if _not_numbers(last, ('valid_acc', 'test_acc')) else
-               None if _read_json(os.path.join(path, 'genotype.json')) == genotype else "it trained another cell than "
-               "its search's last genotype (the search ran again since)")
-    if problem:
-        print(f'report: leaving out the evaluation {path}: {problem}', file=sys.stderr)
-        return None
-    return last
+    if status != 'finished' or not records:
+        return None, args, status
+    if _not_numbers(records[-1], ('valid_acc', 'test_acc')):
+        print(f'report: leaving out the evaluation {path}: a figure of its last epoch is not a number', file=sys.stderr)
+        return None, args, 'unfinished'
+    return records[-1], args, status
 
 
 def load_runs(sweep_dir):
-    """[Result] of every search or random-search run directory in sweep_dir with at least one finished epoch."""
+    """[Result] of every search or random-search run directory in sweep_dir that began: finished, diverged or
+    unfinished; only a finished one has figures (an unfinished run's last epoch is not its protocol's)."""
     results = []
     for name in sorted(os.listdir(sweep_dir)):
         path = os.path.join(sweep_dir, name)
@@ -143,13 +183,18 @@ def load_runs(sweep_dir):
         if args is None or 'w_optimizer' not in args or args.get('kind', 'search') not in ('search', 'random'):
             continue
         metrics = read_metrics(os.path.join(path, 'metrics.jsonl'))
-        if not metrics:
-            continue
-        problem = _problem(args, metrics)
+        status = {'done': 'finished', 'diverged': 'diverged'}.get(cell_status(path), 'unfinished')
+        if status == 'finished' and not metrics:  # a hand-made args.json with epochs 0: nothing was trained
+            status = 'unfinished'
+        problem = _problem(args, metrics if status == 'finished' else None)
         if problem:
             print(f'report: leaving out {name}: {problem}', file=sys.stderr)
             continue
-        results.append(Result(name, args, metrics, load_evaluation(path + '-eval', metrics[-1]['genotype'])))
+        if status != 'finished':
+            results.append(Result(name, args, metrics, None, status, chance=chance_of(path)))
+            continue
+        evaluation, eval_args, eval_status = load_evaluation(path + '-eval', metrics[-1]['genotype'])
+        results.append(Result(name, args, metrics, evaluation, status, eval_args, eval_status, chance_of(path + '-eval')))
     return results
 
 
@@ -178,55 +223,140 @@ def by_seed(results, figure):
 
 
 def paired_difference(values, reference):
-    """(n, mean, 95 % interval or None) of values[s] - reference[s] over the n seeds both dicts hold.
+    """(n, mean, 95 % interval or None, two-sided p or None) of values[s] - reference[s] over the n seeds both dicts
+    hold.
 
     The same seed gives two searches the same initial w, alpha and data order, so the seeds pair the runs:
-    a paired t interval, mean ± t(0.975, n - 1) * sd / sqrt(n) of the n differences. None with one seed.
+    a paired t interval, mean ± t(0.975, n - 1) * sd / sqrt(n) of the n differences, and the paired t test's
+    p-value (scipy). None with one seed; no p where the differences do not vary.
     """
     diffs = [values[s] - reference[s] for s in sorted(values.keys() & reference.keys())]
     if len(diffs) < 2:
-        return len(diffs), (diffs[0] if diffs else None), None
+        return len(diffs), (diffs[0] if diffs else None), None, None
     try:
         from scipy import stats
     except ImportError:
         raise cli.UserError('the report\'s confidence intervals need scipy: pip install scipy') from None
     mean = statistics.mean(diffs)
     half = stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
-    return len(diffs), mean, (mean - half, mean + half)
+    p = float(stats.ttest_1samp(diffs, 0.0).pvalue) if statistics.stdev(diffs) > 0 else None
+    return len(diffs), mean, (mean - half, mean + half), p
+
+
+def holm(pvalues):
+    """{key: Holm-adjusted p} of {key: p} (Holm 1979, step-down): the i-th smallest of m p-values times m - i + 1
+    (i from 1), never below the adjusted p before it, at most 1. It bounds the chance of any false finding among
+    the m comparisons by 5 % where adjusted p < 0.05."""
+    adjusted, floor = {}, 0.0
+    for i, key in enumerate(sorted(pvalues, key=pvalues.get)):
+        floor = max(floor, min(1.0, (len(pvalues) - i) * pvalues[key]))
+        adjusted[key] = floor
+    return adjusted
 
 
 def group(results):
-    """{Key: [Result]} in the order of the keys, each row's runs by seed."""
-    rows = defaultdict(list)
+    """{Key: [Result]} in the order of the keys, each row's runs by seed. A row is one protocol: the search's settings
+    and its evaluation's (the args.json of each seed's -eval); a seed whose evaluation has not begun joins the row of
+    its search settings when all of its evaluated seeds share one evaluation protocol."""
+    searches = defaultdict(list)
     for r in results:
-        rows[key_of(r.args)].append(r)
-    order = lambda k: (k.method, k.w, k.w_lr or 0, k.arch, k.arch_lr or 0, k.settings)
+        searches[key_of(r.args)].append(r)
+    rows = defaultdict(list)
+    for key, runs in searches.items():
+        protocols = {settings_of(r.eval_args) for r in runs if r.eval_args is not None}
+        alone = next(iter(protocols)) if len(protocols) == 1 else ()
+        for r in runs:
+            rows[key._replace(evaluation=settings_of(r.eval_args) if r.eval_args is not None else alone)].append(r)
+    order = lambda k: (k.method, k.w, k.w_lr or 0, k.arch, k.arch_lr or 0, k.settings, k.evaluation)
     return {k: sorted(rows[k], key=lambda r: (r.seed is None, r.seed or 0, r.name)) for k in sorted(rows, key=order)}
 
 
 def reference_of(key, rows):
-    """The key of the row a row is compared with: DARTS's pair at the registry's default rates, of the same method and
-    settings; for random search, that of plain DARTS where the sweep holds exactly one such row. None if absent."""
+    """The key of the row a row is compared with: DARTS's pair at the registry's default rates under the same protocol
+    (method, settings, evaluation); for random search, that of plain DARTS with the same evaluation where the sweep
+    holds exactly one such row. None if absent: rows of different protocols are never compared."""
     darts = DARTS_PAIR[0], optimizers.default_lr(DARTS_PAIR[0], 'w'), DARTS_PAIR[1], optimizers.default_lr(DARTS_PAIR[1], 'arch')
     if key.method == 'random':
-        found = [k for k in rows if k.method == 'darts' and (k.w, k.w_lr, k.arch, k.arch_lr) == darts]
+        found = [k for k in rows if k.method == 'darts' and (k.w, k.w_lr, k.arch, k.arch_lr) == darts
+                 and k.evaluation == key.evaluation]
         return found[0] if len(found) == 1 else None
-    reference = Key(key.method, darts[0], darts[1], darts[2], darts[3], key.settings)
+    reference = Key(key.method, *darts, key.settings, key.evaluation)
     return reference if reference in rows else None
 
 
-def difference_text(key, rows):
-    reference = reference_of(key, rows)
-    if reference == key:
+def comparisons(rows):
+    """{Key: (n, mean, interval, p, Holm-adjusted p)} of every row with a reference, not the reference itself; the
+    family Holm adjusts over is every comparison with a p-value."""
+    found = {}
+    for key in rows:
+        reference = reference_of(key, rows)
+        if reference is not None and reference != key:
+            found[key] = paired_difference(by_seed(rows[key], 'valid_acc'), by_seed(rows[reference], 'valid_acc'))
+    adjusted = holm({k: c[3] for k, c in found.items() if c[3] is not None})
+    return {k: (*c, adjusted.get(k)) for k, c in found.items()}
+
+
+def difference_text(key, rows, compared):
+    if reference_of(key, rows) == key:
         return 'reference'
-    if reference is None:
+    if key not in compared or compared[key][0] == 0:
         return '–'
-    n, mean, interval = paired_difference(by_seed(rows[key], 'valid_acc'), by_seed(rows[reference], 'valid_acc'))
-    if n == 0:
-        return '–'
+    n, mean, interval, _, _ = compared[key]
     if interval is None:
         return f'{mean:+.2f} (1 seed: no interval)'
     return f'{mean:+.2f} [{interval[0]:+.2f}, {interval[1]:+.2f}], n={n}'
+
+
+def p_text(key, compared):
+    """'p (Holm p)' of a comparison, * where the Holm-adjusted p is below 0.05."""
+    if key not in compared or compared[key][3] is None:
+        return '–'
+    p, adjusted = compared[key][3:]
+    return f'{p:.3g} ({adjusted:.3g}{"*" if adjusted < 0.05 else ""})'
+
+
+def status_text(results):
+    """'3/3' where every seed's search finished, else '1/3 finished, 1/3 diverged, 1/3 unfinished'."""
+    n = len(results)
+    counts = {s: sum(r.status == s for r in results) for s in ('finished', 'diverged', 'unfinished')}
+    if counts['finished'] == n:
+        return f'{n}/{n}'
+    return ', '.join(f'{k}/{n} {s}' for s, k in counts.items() if k or s == 'finished')
+
+
+def evaluated_text(results):
+    """How many of the finished searches' cells finished their evaluation; those that diverged."""
+    done = sum(r.evaluation is not None for r in results)
+    diverged = sum(r.eval_status == 'diverged' for r in results)
+    return f'{done}' + (f', {diverged} diverged' if diverged else '')
+
+
+def intent_to_treat_text(results):
+    """mean ± std of the seeds' validation accuracy, a diverged search or evaluation counted as chance, and n."""
+    values = [v for v in (r.intent_to_treat() for r in results) if v is not None]
+    return f'{mean_std(values, ".2f")} (n={len(values)})' if values else '–'
+
+
+def seeds_vary(results):
+    """What the seeds of a row vary: initialisation and batch order, and the search's split and the evaluation's
+    hold-out where their split seeds differ between the seeds (CIFAR's search halves are fixed: the first and the
+    last half, unless the search holds images out, --holdout_portion)."""
+    finished = [r for r in results if r.status == 'finished']
+    if len(finished) < 2:
+        return '–'
+    fixed = lambda args: args.get('dataset') in IN_RANDOM_ORDER and not args.get('holdout_portion')
+    parts = ['init', 'order']
+    if len({r.args.get('split_seed') for r in finished if not fixed(r.args)}) > 1:
+        parts.append('search split')
+    if len({r.eval_args.get('split_seed') for r in finished if r.eval_args and r.eval_args.get('valid_portion')}) > 1:
+        parts.append('hold-out')
+    return ', '.join(parts)
+
+
+def varying_names(keys):
+    """The settings (eval.X those of the evaluation) that differ between the keys: what makes their protocols differ."""
+    names = {n for k in keys for n in k.protocol()}
+    return sorted(n for n in names if len({k.protocol().get(n) for k in keys}) > 1)
 
 
 def varying_settings(rows):
@@ -234,31 +364,30 @@ def varying_settings(rows):
     labels = {}
     for method in {k.method for k in rows}:
         keys = [k for k in rows if k.method == method]
-        values = defaultdict(set)
+        varying = varying_names(keys)
         for k in keys:
-            for name in {n for kk in keys for n, _ in kk.settings}:
-                values[name].add(dict(k.settings).get(name))
-        varying = sorted(n for n, v in values.items() if len(v) > 1)
-        for k in keys:
-            labels[k] = ', '.join(f'{n}={dict(k.settings).get(n, "–")}' for n in varying)
+            labels[k] = ', '.join(f'{n}={k.protocol().get(n, "–")}' for n in varying)
     return labels
 
 
-def table(rows):
+def table(rows, compared):
     """The report's table in markdown, one line per row."""
-    extra = sorted({k for rs in rows.values() for r in rs for k in r.metrics[-1] if k.startswith('nb201_')})
+    extra = sorted({k for rs in rows.values() for r in rs if r.status == 'finished' and r.metrics
+                    for k in r.metrics[-1] if k.startswith('nb201_')})
     settings = varying_settings(rows)
     show_settings = any(settings.values())
     head = ['method', 'w optimizer', 'α optimizer', *(['settings'] if show_settings else []), 'seeds', 'evaluated',
-            'valid acc %', 'test acc %', "Δ valid acc vs DARTS's pair, 95 % CI", 'supernet acc %', 'skip normal',
-            'skip reduce', 'λ_max', 'distinct genotypes', *extra]
+            'valid acc %', 'valid acc %, diverged = chance', 'test acc %', "Δ valid acc vs DARTS's pair, 95 % CI",
+            'p (Holm p)', 'seeds vary', 'supernet acc %', 'skip normal', 'skip reduce', 'λ_max', 'distinct genotypes',
+            *extra]
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for key, results in rows.items():
         figures = lambda name, fmt='.4g': mean_std([r.figure(name) for r in results], fmt)
-        distinct = len({json.dumps(r.metrics[-1]['genotype'], sort_keys=True) for r in results})
-        cells = [key.method, *key.label(), *([settings[key] or '–'] if show_settings else []), str(len(results)),
-                 str(sum(r.evaluation is not None for r in results)), figures('valid_acc', '.2f'), figures('test_acc', '.2f'),
-                 difference_text(key, rows), figures('supernet_acc', '.2f'), figures('skip_normal', '.3g'),
+        distinct = len({json.dumps(r.metrics[-1]['genotype'], sort_keys=True) for r in results if r.status == 'finished'})
+        cells = [key.method, *key.label(), *([settings[key] or '–'] if show_settings else []), status_text(results),
+                 evaluated_text(results), figures('valid_acc', '.2f'), intent_to_treat_text(results),
+                 figures('test_acc', '.2f'), difference_text(key, rows, compared), p_text(key, compared),
+                 seeds_vary(results), figures('supernet_acc', '.2f'), figures('skip_normal', '.3g'),
                  figures('skip_reduce', '.3g'), figures('hessian_eigenvalue', '.3g'), str(distinct),
                  *[figures(k) for k in extra]]
         lines.append('| ' + ' | '.join(cells) + ' |')
@@ -279,6 +408,9 @@ def cells_found(rows):
         w, arch = key.label()
         lines += [f'### {key.method} · w {w} · α {arch}' + (f' · {settings[key]}' if settings[key] else ''), '']
         for r in results:
+            if r.status != 'finished':
+                lines.append(f'- seed {r.seed} · search {r.status} · {r.name}')
+                continue
             accuracy = ' · '.join(f'{what} {r.figure(k):.2f} %' for what, k in (('valid', 'valid_acc'), ('test', 'test_acc'))
                                   if r.figure(k) is not None) or 'not evaluated'
             mark = '**best by validation** · ' if r is chosen else ''
@@ -351,9 +483,9 @@ def plot_heatmaps(plt, rows, folder):
     settings = varying_settings(rows)
     paths = []
     for method in sorted({k.method for k in rows} - {'random'}):  # random search has no optimizer grid
-        variants = sorted({k.settings for k in rows if k.method == method})
+        variants = sorted({(k.settings, k.evaluation) for k in rows if k.method == method})
         for n, variant in enumerate(variants):
-            keys = [k for k in rows if k.method == method and k.settings == variant]
+            keys = [k for k in rows if k.method == method and (k.settings, k.evaluation) == variant]
             panels = [('valid_acc', 'cell valid acc % (evaluated)'), ('supernet_acc', 'supernet acc %'),
                       ('skip_normal', 'skip (normal)')]
             ws, arches, _ = heatmap_grid(rows, keys, 'valid_acc')
@@ -390,21 +522,35 @@ def main(argv=None):
     args = p.parse_args(argv)
     cli.check(os.path.isdir(args.sweep_dir), f'no sweep directory {args.sweep_dir}')
     results = load_runs(args.sweep_dir)
-    cli.check(results, f'{args.sweep_dir} holds no search run with a finished epoch')
+    cli.check(results, f'{args.sweep_dir} holds no search run')
     rows = group(results)
+    compared = comparisons(rows)
+    tested = [k for k, c in compared.items() if c[4] is not None]
     evaluated = sum(r.evaluation is not None for r in results)
+    finished = sum(r.status == 'finished' for r in results)
+    diverged = sum(r.status == 'diverged' or r.eval_status == 'diverged' for r in results)
+    varying = sorted({n for m in {k.method for k in rows} for n in varying_names([k for k in rows if k.method == m])})
     lines = [f'# Report of {args.sweep_dir}', '',
-             f'{len(results)} runs in {len(rows)} rows, {evaluated} of their cells evaluated (a finished <run>-eval).', '',
-             '- Each figure is the mean ± sample std over the seeds of a row, at the last epoch of each run.',
+             f'{len(results)} searches in {len(rows)} rows: {finished} finished, {diverged} diverged (search or evaluation), '
+             f'{evaluated} cells evaluated (a finished <run>-eval).', '',
+             '- Each figure is the mean ± sample std over the seeds of a row whose search finished, at its last epoch; '
+             'seeds: finished / diverged / unfinished searches of the row.',
              '- valid / test acc: the cell found, trained from scratch by train_eval.py. Choose cells by validation '
-             'accuracy, never by test accuracy.',
-             "- Δ: the validation accuracy minus that of DARTS's pair (momentum, adam at their default rates) of the same "
-             'method and settings, seed by seed (a seed gives both searches the same initial w, α and data order): '
-             'the mean and a 95 % paired t interval over the n seeds both evaluated; with one seed, no interval exists.',
+             'accuracy, never by test accuracy. "diverged = chance": every seed whose search or evaluation diverged '
+             'counted at chance accuracy (100 / classes), beside the finished ones; unfinished seeds are left out of both.',
+             "- Δ: the validation accuracy minus that of DARTS's pair (momentum, adam at their default rates) under the same "
+             'protocol, seed by seed (a seed gives both searches the same initial w, α and data order): the mean and a 95 % '
+             'paired t interval over the n seeds both finished and evaluated; with one seed, no interval exists.',
+             f'- {len(tested)} comparisons with the reference have a p-value (paired t test); p (Holm p): Holm\'s '
+             f'adjustment over all {len(tested)}, * below 0.05: {sum(compared[k][4] < 0.05 for k in tested)} of them.',
+             '- One row, one protocol: the search\'s settings and the evaluation\'s arguments (eval.X). '
+             + (f'The rows differ in {", ".join(varying)} (column settings); rows of different protocols are never '
+                'pooled or compared.' if varying else 'Every row shares one protocol.'),
+             '- seeds vary: what the seeds of a row vary, so what the intervals cover (CIFAR\'s search halves are fixed).',
              "- supernet acc: the search's supernet on its own validation half. It does not predict the accuracy of the "
              'cell trained from scratch (DARTS, section 3.2).',
              '- docs/study.md: how to read this report.', '',
-             table(rows), '', '## The cells found', '',
+             table(rows, compared), '', '## The cells found', '',
              'Per row, every seed\'s final genotype (normal | reduce, op/input per edge); the best cell of a row is the one '
              'of highest evaluated validation accuracy.', '', *cells_found(rows)]
     if not args.no_plots:
@@ -418,7 +564,7 @@ def main(argv=None):
         lines += [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})' for x in plot_heatmaps(plt, rows, folder)]
         lines += ['', '## Runs', '']
         for r in results:
-            if 'op_weights_normal' in r.metrics[0]:  # a search (random search has no alpha)
+            if r.status == 'finished' and 'op_weights_normal' in r.metrics[0]:  # a search (random search has no alpha)
                 lines += [f'### {r.name}', ''] + [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})'
                                                   for x in plot_run(plt, r.name, r.metrics, folder)] + ['']
     path = os.path.join(args.sweep_dir, 'report.md')

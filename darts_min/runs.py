@@ -47,6 +47,16 @@ def read_json(path, what):
         raise UserError(f'{path} is not a readable {what}: {e}') from None
 
 
+def read_status(path):
+    """The status.json of the run directory `path` (how a run stopped early, see Run.diverged); None if none."""
+    try:
+        with open(os.path.join(path, 'status.json')) as f:
+            status = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return status if isinstance(status, dict) else None
+
+
 def read_metrics(path):
     """The epoch records of a metrics.jsonl ([] if there is none); a line cut short by a kill is skipped."""
     records = []
@@ -200,8 +210,18 @@ class Run:
             for name in os.listdir(self.path):
                 if name.startswith(('.checkpoint.pt.', '.metrics.jsonl.', '.args.json.')):
                     os.remove(self.file(name))
+        if args.resume and self.main and os.path.exists(self.file('status.json')):  # resumed: no longer stopped
+            os.remove(self.file('status.json'))
         self.write_json('args.json', {'kind': self.kind, **{k: v for k, v in vars(args).items() if k != 'resume'}})
         return state
+
+    def diverged(self, epoch, message, num_classes):
+        """Log why the run stopped at `epoch` and record it in status.json (read by the sweep and the report, which
+        count a diverged run as data, at chance accuracy 100 / num_classes); the exit code of a diverged run, 3."""
+        self.log.error(f'stopped: {message}')
+        self.write_json('status.json', {'status': 'diverged', 'epoch': epoch, 'reason': message,
+                                        'num_classes': num_classes})
+        return 3
 
     def write_json(self, name, obj):
         if self.main:

@@ -8,8 +8,9 @@ and train the cell each search found from scratch.
 
 Each cell is a train_search.py run in SWEEP_DIR/<method>-w_<w>-a_<alpha>-seed<s>, where a learning rate
 other than its optimizer's default follows the optimizer's name (w_adam_lr0.0003), and -unrolled_gradient comes
-before -seed<s> under --unrolled_step gradient. A finished cell is
-skipped, an interrupted one resumed, so the same command continues a sweep. With --evaluate_epochs N (or
+before -seed<s> under --unrolled_step gradient. A finished (or diverged) cell is
+skipped, an interrupted one resumed, so the same command continues a sweep; a command whose flags differ from
+those the runs in SWEEP_DIR were made with is refused. Each cell's split seed is its seed (--split_seed: one for all). With --evaluate_epochs N (or
 --evaluate_paper) each cell goes on to train its genotype from scratch with train_eval.py, in
 SWEEP_DIR/<cell>-eval, skipped and resumed likewise. Jobs go through submitit:
 on SLURM one job per --jobs_per_gpu cells with one GPU; on this machine one job per visible GPU (or one
@@ -55,7 +56,11 @@ def cell_name(method, w, a, seed, w_lr, a_lr, unrolled_step='optimizer'):
 
 
 def cell_status(path):
-    """'done' (its last epoch is in metrics.jsonl), 'started' (it has args.json) or 'new'."""
+    """'done' (its last epoch is in metrics.jsonl), 'diverged' (status.json says so: it stopped on a non-finite
+    loss, exit code 3, and would again), 'started' (it has args.json) or 'new'."""
+    status = runs.read_status(path)
+    if status is not None and status.get('status') == 'diverged':
+        return 'diverged'
     try:
         with open(os.path.join(path, 'args.json')) as f:
             epochs = int(json.load(f)['epochs'])
@@ -194,10 +199,18 @@ def cells(args):
     return grid + randoms
 
 
-def search_argv(passthrough, cell):
+def split_seed(args, space, cell):
+    """The seed of a cell's data splits (the search's halves, the evaluation's hold-out): the cell's own seed, so
+    that the seeds of a row vary the split too, unless the sweep was given one --split_seed for all."""
+    return space.split_seed if args.fixed_split else cell.seed
+
+
+def search_argv(args, passthrough, space, cell):
     """train_search.py's arguments for a search cell, but --save."""
+    holdout = ['--holdout_portion', repr(args.holdout)] if args.holdout else []
     return [*passthrough, '--method', cell.method, '--w_optimizer', cell.w, '--learning_rate', repr(cell.w_lr),
-            '--arch_optimizer', cell.arch, '--arch_learning_rate', repr(cell.arch_lr), '--seed', str(cell.seed)]
+            '--arch_optimizer', cell.arch, '--arch_learning_rate', repr(cell.arch_lr), '--seed', str(cell.seed),
+            '--split_seed', str(split_seed(args, space, cell)), *holdout]
 
 
 # The evaluation of the found cells (DARTS section 3.2). By default a proxy: the paper selects among its searches' cells
@@ -205,8 +218,30 @@ def search_argv(passthrough, cell):
 # runs the final protocol of appendix A.2 instead (600 epochs, auxiliary tower, cutout, the whole training set).
 PROXY = ['--valid_portion', '0.1']
 PAPER = ['--epochs', '600', '--auxiliary', '--cutout', '--valid_portion', '0']
-SHARED = ('data', 'dataset', 'fake_size', 'image_size', 'split_seed', 'workers', 'device')  # the search's data, for both
-SET_BY_SWEEP = ('genotype', 'arch', 'seed', 'save', 'resume', 'epochs')  # what --eval_* cannot set
+SHARED = ('data', 'dataset', 'fake_size', 'image_size', 'workers', 'device')  # the search's data, for both
+SET_BY_SWEEP = ('genotype', 'arch', 'seed', 'save', 'resume', 'epochs', 'split_seed')  # what --eval_* cannot set
+# args.json entries that say where and how a run ran, not what it measured: two runs that differ only in these are
+# the same protocol (an evaluation's genotype and arch are its search's cell, compared through genotype.json)
+NOT_PROTOCOL = frozenset({'kind', 'save', 'resume', 'device', 'workers', 'data_on_device', 'data', 'report_freq',
+                          'genotype', 'arch'})
+
+
+def protocol(run_args):
+    """What a run's arguments (its args.json, or a parsed Namespace's vars) make it measure."""
+    return {k: v for k, v in run_args.items() if k not in NOT_PROTOCOL}
+
+
+def protocol_changes(path, planned):
+    """'--flag saved (now planned), ...' where the run at `path` was made under another protocol than `planned`
+    (the parsed arguments this sweep would give it); '' where it was not. Flags its args.json lacks (written by an
+    older darts-min) are not compared."""
+    try:
+        with open(os.path.join(path, 'args.json')) as f:
+            saved = protocol(json.load(f))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return ''  # no readable args.json: a run that never began, started over by the sweep
+    return ', '.join(f'--{k} {json.dumps(saved[k])} (now {json.dumps(v)})' for k, v in sorted(protocol(planned).items())
+                     if k in saved and saved[k] != v)
 
 
 def split_eval_flags(passthrough):
@@ -229,8 +264,29 @@ def evaluating(args):
 def eval_argv(args, space, eval_flags, cell, source):
     """train_eval.py's arguments for the cell found in the run directory `source`, but --save."""
     shared = [x for k in SHARED for x in (f'--{k}', str(getattr(space, k)))]
-    protocol = PAPER if args.evaluate_paper else ['--epochs', str(args.evaluate_epochs), *PROXY]
-    return [*shared, *protocol, *eval_flags, '--seed', str(cell.seed), '--genotype', source]
+    proxy = PAPER if args.evaluate_paper else ['--epochs', str(args.evaluate_epochs), *PROXY]
+    return [*shared, '--split_seed', str(split_seed(args, space, cell)), *proxy, *eval_flags, '--seed', str(cell.seed),
+            '--genotype', source]
+
+
+def planned_args(args, passthrough, space, eval_flags, cell, path):
+    """(train_search.py's parsed arguments, train_eval.py's or None) that the sweep gives a search cell: the
+    protocol its existing runs must match."""
+    search = vars(load_script('train_search').parse_args(search_argv(args, passthrough, space, cell)))
+    if not evaluating(args):
+        return search, None
+    argv = eval_argv(args, space, eval_flags, cell, path)
+    return search, vars(load_script('train_eval').parse_args(argv[:argv.index('--genotype')] + ['--arch', 'DARTS']))
+
+
+def check_protocol(args, passthrough, space, eval_flags, cell, path):
+    """Refuse, in one line, a sweep whose flags differ from those the cell's existing runs were made with: their
+    results would be reported as this grid's."""
+    search, evaluation = planned_args(args, passthrough, space, eval_flags, cell, path)
+    for run, planned in ((path, search), (path + '-eval', evaluation)):
+        changes = protocol_changes(run, planned) if planned is not None else ''
+        cli.check(not changes, f'{run} was run with other flags: {changes}; give the sweep the flags of the runs in '
+                               f'{args.save}, or another --save for the new protocol')
 
 
 def plan(args, passthrough, space, eval_flags=()):
@@ -239,6 +295,8 @@ def plan(args, passthrough, space, eval_flags=()):
     for cell in cells(args):
         path = os.path.join(args.save, cell.name)
         status, chain = cell_status(path), []
+        if cell.method != 'random':  # runs already there must be of this sweep's protocol
+            check_protocol(args, passthrough, space, eval_flags, cell, path)
         if cell.method == 'random':
             if status != 'done':  # a random search takes no time: start it over
                 table = ['--nb201_table', space.nb201_table] if space.nb201_table else []
@@ -247,9 +305,10 @@ def plan(args, passthrough, space, eval_flags=()):
         elif status == 'started':
             chain.append(['search', '--resume', path])
         elif status == 'new':
-            chain.append(['search', *search_argv(passthrough, cell), '--save', path])
+            chain.append(['search', *search_argv(args, passthrough, space, cell), '--save', path])
         evaluation = path + '-eval'  # skipped when done, resumed when started, as a search (a run of its own genotype)
-        eval_status = cell_status(evaluation) if evaluating(args) else 'done'
+        # a diverged search or evaluation is a result (the report counts it), not a cell to run again
+        eval_status = cell_status(evaluation) if evaluating(args) and status != 'diverged' else 'done'
         if eval_status == 'started':
             chain.append(['eval', '--resume', evaluation])
         elif eval_status == 'new':
@@ -303,6 +362,9 @@ def parse(argv):
     a('--evaluate_epochs', type=int, default=0,
       help='train every found cell from scratch this many epochs, judged on a held-out tenth of the training set '
            '(the paper\'s selection; 0: no evaluation); --eval_X sets train_eval.py\'s --X for it')
+    a('--disjoint_validation', action='store_true',
+      help="searches leave out the evaluation's held-out images (--holdout_portion), so that a found cell is judged "
+           'on images neither search half saw')
     a('--evaluate_paper', action='store_true',
       help='evaluate by the paper\'s final protocol instead: 600 epochs, auxiliary tower, cutout, the whole training set')
     a('--cluster', default=None, choices=['local', 'slurm', 'debug'],
@@ -318,9 +380,13 @@ def parse(argv):
         unknown = [v for v in getattr(args, name) if v not in known]
         if unknown:
             p.error(f'--{name}: unknown {", ".join(unknown)} (choose from {", ".join(known)})')
-    for flag in ('--save', '--seed', '--method', '--w_optimizer', '--arch_optimizer', '--resume'):
+    for flag in ('--save', '--seed', '--method', '--w_optimizer', '--arch_optimizer', '--resume', '--holdout_portion'):
         if names_flag(passthrough, flag):
-            p.error(f'{flag} is set by the sweep for each cell; drop it')
+            p.error(f'{flag} is set by the sweep for each cell; ' + ('use --disjoint_validation' if flag == '--holdout_portion'
+                                                                     else 'drop it'))
+    if args.disjoint_validation and not args.evaluate_epochs:
+        p.error('--disjoint_validation holds out the validation images of --evaluate_epochs N (--evaluate_paper has none)')
+    args.fixed_split = names_flag(passthrough, '--split_seed')  # else each seed splits the data its own way
     for flag, grid in (('--learning_rate', '--w_learning_rates'), ('--arch_learning_rate', '--arch_learning_rates')):
         if names_flag(passthrough, flag):
             p.error(f'{flag} is set by the sweep for each cell: give rates per optimizer with {grid} OPTIMIZER=RATE,...')
@@ -339,18 +405,20 @@ def parse(argv):
     train_search = load_script('train_search')  # every cell's arguments are checked before anything is submitted
     space = train_search.parse_args(passthrough)
     args.unrolled_step = space.unrolled_step  # part of the cell names
-    checked = set()
-    for cell in cells(args):
-        if cell.method != 'random' and cell._replace(name='', seed=0) not in checked:
-            train_search.parse_args(search_argv(passthrough, cell))
-            checked.add(cell._replace(name='', seed=0))
+    args.holdout = 0.0
     if evaluating(args):
         if space.search_space != 'darts':
             p.error(f'--evaluate_epochs/--evaluate_paper train DARTS cells; the {space.search_space} space has its '
                     'benchmark table instead (--nb201_table)')
         probe = cells(args)[0]._replace(seed=0)  # a named cell stands in for the genotypes to come
         eval_probe = eval_argv(args, space, eval_flags, probe, 'x')
-        load_script('train_eval').parse_args(eval_probe[:eval_probe.index('--genotype')] + ['--arch', 'DARTS'])
+        evaluation = load_script('train_eval').parse_args(eval_probe[:eval_probe.index('--genotype')] + ['--arch', 'DARTS'])
+        args.holdout = evaluation.valid_portion if args.disjoint_validation else 0.0
+    checked = set()
+    for cell in cells(args):
+        if cell.method != 'random' and cell._replace(name='', seed=0) not in checked:
+            train_search.parse_args(search_argv(args, passthrough, space, cell))
+            checked.add(cell._replace(name='', seed=0))
     return args, passthrough, space, eval_flags
 
 

@@ -149,6 +149,21 @@ def test_hundreds_of_classes_of_two_images_each_put_one_in_each_half(tmp_path):
     assert class_counts(dataset, w_idx) == class_counts(dataset, alpha_idx) == [1] * 300
 
 
+def test_a_holdout_keeps_the_evaluations_validation_images_out_of_both_search_halves(cifar10):
+    root, _ = cifar10
+    flags = ['--dataset', 'cifar10', '--data', root, '--split_seed', '5'] + SMALL
+    args = train_search.parse_args(flags + ['--holdout_portion', '0.25'])
+    dataset = data.load_dataset(args)
+    w_idx, alpha_idx = data.search_split(args, dataset)
+    _, valid_queue, _, _ = data.eval_loaders(train_eval.parse_args(flags + ['--valid_portion', '0.25']), torch.device('cpu'))
+    held = list(valid_queue.dataset.indices)
+    assert (len(held), len(w_idx), len(alpha_idx)) == (10, 15, 15)  # 40 images: a quarter held out, the rest halved
+    assert sorted(held + w_idx + alpha_idx) == list(range(40))  # disjoint, and together the whole training set
+    assert w_idx == sorted(w_idx) and max(w_idx) < min(alpha_idx)  # CIFAR: still the first and the last of the rest
+    other = data.search_split(train_search.parse_args(flags + ['--holdout_portion', '0.25', '--split_seed', '6']), dataset)
+    assert other != (w_idx, alpha_idx)  # another split seed, another held-out share
+
+
 def test_both_data_paths_search_on_the_same_stratified_split():
     args = train_search.parse_args(TINY + ['--fake_size', '40'])
     dataset = data.load_dataset(args)

@@ -13,7 +13,7 @@ import train_search
 from conftest import TINY, read_metrics, run_script
 from darts_min import cli, data, genotypes
 from darts_min.model import NetworkCIFAR, count_parameters
-from darts_min.training import evaluate
+from darts_min.training import NonFiniteLoss, evaluate
 
 EVAL = ['--dataset', 'fake', '--device', 'cpu', '--init_channels', '4', '--layers', '3', '--batch_size', '8',
         '--fake_size', '32', '--workers', '0', '--report_freq', '1']
@@ -82,6 +82,25 @@ def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(tmp_path, m
     assert open(os.path.join(broken, 'log.txt')).read().endswith(
         f'done: every epoch was already trained, weights in {broken}/weights.pt\n')
     assert all(torch.equal(a[k], v) for k, v in torch.load(os.path.join(broken, 'weights.pt'), weights_only=True).items())
+
+
+def test_a_diverged_evaluation_says_so_in_status_json_until_resumed(tmp_path, monkeypatch):
+    save = str(tmp_path / 'nan')
+    argv = EVAL + ['--epochs', '2', '--arch', 'DARTS_V1', '--save', save]
+    epoch_of = train_eval.train_epoch
+
+    def diverges_in_second_epoch(epoch, *a, **k):
+        if epoch == 1:
+            raise NonFiniteLoss(epoch, 0, float('nan'))
+        return epoch_of(epoch, *a, **k)
+
+    monkeypatch.setattr(train_eval, 'train_epoch', diverges_in_second_epoch)
+    assert train_eval.main(argv) == 3
+    status = json.load(open(os.path.join(save, 'status.json')))
+    assert (status['status'], status['epoch'], status['num_classes']) == ('diverged', 1, 10)
+    assert 'stopped: the loss became nan at epoch 1, step 0' in open(os.path.join(save, 'log.txt')).read()
+    monkeypatch.undo()
+    assert train_eval.main(['--resume', save]) == 0 and not os.path.exists(os.path.join(save, 'status.json'))
 
 
 def test_a_validation_share_is_held_out_stratified_unaugmented_and_reported(tmp_path):

@@ -92,13 +92,26 @@ def numbers(cell):
 
 def test_paired_difference_is_the_paired_t_interval():
     values, reference = {0: 91.0, 1: 93.0, 2: 90.5, 5: 70.0}, {0: 90.0, 1: 91.5, 2: 89.25, 3: 50.0}
-    n, mean, (low, high) = report.paired_difference(values, reference)
+    n, mean, (low, high), p = report.paired_difference(values, reference)
     a, b = [91.0, 93.0, 90.5], [90.0, 91.5, 89.25]
     expected = stats.ttest_rel(a, b).confidence_interval(0.95)
     assert n == 3 and mean == pytest.approx(np.mean(np.subtract(a, b)))
     assert (low, high) == pytest.approx((expected.low, expected.high))
-    assert report.paired_difference({0: 2.0}, {0: 1.5, 1: 3.0}) == (1, 0.5, None)
-    assert report.paired_difference({0: 2.0}, {1: 3.0}) == (0, None, None)
+    assert report.paired_difference({0: 2.0}, {0: 1.5, 1: 3.0}) == (1, 0.5, None, None)
+    assert report.paired_difference({0: 2.0}, {1: 3.0}) == (0, None, None, None)
+    # the issue's literal: differences 1.0, 1.5, 1.25 have the mean 1.25 and the 95 % interval [0.629, 1.871];
+    # t = 1.25 / (0.25 / sqrt 3) = sqrt 75, and with 2 degrees of freedom p = 1 - t / sqrt(2 + t^2) = 1 - sqrt(75 / 77)
+    n, mean, (low, high), p = report.paired_difference({0: 91.0, 1: 92.5, 2: 93.25}, {0: 90.0, 1: 91.0, 2: 92.0})
+    assert (n, mean, round(low, 3), round(high, 3)) == (3, 1.25, 0.629, 1.871)
+    assert p == pytest.approx(1 - math.sqrt(75 / 77)) and round(p, 5) == 0.01307
+    assert report.paired_difference({0: 2.0, 1: 3.0}, {0: 1.0, 1: 2.0})[3] is None  # no spread: no test
+
+
+def test_holm_by_hand():
+    # sorted: d 0.005 * 4 = 0.02, a 0.01 * 3 = 0.03, c 0.03 * 2 = 0.06, b 0.04 * 1 = 0.04 -> not below c's 0.06
+    assert report.holm({'a': 0.01, 'b': 0.04, 'c': 0.03, 'd': 0.005}) == pytest.approx(
+        {'a': 0.03, 'b': 0.06, 'c': 0.06, 'd': 0.02})
+    assert report.holm({'a': 0.6, 'b': 0.7}) == {'a': 1.0, 'b': 1.0} and report.holm({}) == {}
 
 
 def test_table_numbers(sweep_dir):
@@ -112,7 +125,7 @@ def test_table_numbers(sweep_dir):
         for column, which in (('valid acc %', 0), ('test acc %', 1)):
             values = list(evaluated(w, False, which).values())
             assert numbers(row[column]) == pytest.approx([round(np.mean(values), 2), round(np.std(values, ddof=1), 2)])
-        assert (row['seeds'], row['evaluated']) == ('3', '3')
+        assert (row['seeds'], row['evaluated']) == ('3/3', '3')
     assert ref["Δ valid acc vs DARTS's pair, 95 % CI"] == 'reference'
     a, b = list(evaluated('adam', False).values()), list(evaluated('momentum', False).values())
     interval = stats.ttest_rel(a, b).confidence_interval(0.95)
@@ -186,3 +199,101 @@ def test_an_evaluation_of_another_cell_than_its_searchs_is_left_out(sweep_dir, c
     results = {r.name: r for r in report.load_runs(sweep_dir)}
     assert results[stale[:-len('-eval')]].evaluation is None
     assert "trained another cell than its search's last genotype" in capsys.readouterr().err
+
+
+def failures_sweep(root):
+    """DARTS's pair (seeds 0-2, valid 90, 91, 92) and three pairs under the same protocol: adam on w with differences
+    1.0, 1.5, 1.25; sgd on w with seed 0 diverged, seed 1 unfinished, seed 2 at 80; rmsprop on alpha with seed 0's
+    evaluation diverged and differences 0 and 1. And DARTS's pair again, evaluated 1 epoch instead of 3."""
+    def search(name, w, lr, a, a_lr, seed, epochs_done=2, diverged=False, supernet=40.0):
+        args = {'kind': 'search', 'method': 'darts', 'w_optimizer': w, 'learning_rate': lr, 'arch_optimizer': a,
+                'arch_learning_rate': a_lr, 'seed': seed, 'split_seed': seed, 'dataset': 'fake', 'epochs': 2}
+        lines = [{'epoch': e, 'genotype': CELL_A, 'valid_acc': 99.0 if e < 1 else supernet} for e in range(epochs_done)]
+        write_run(os.path.join(root, name), args, lines)
+        if diverged:
+            json.dump({'status': 'diverged', 'epoch': epochs_done, 'num_classes': 10},
+                      open(os.path.join(root, name, 'status.json'), 'w'))
+
+    def evaluation(name, seed, valid, epochs=3, diverged=False):
+        args = {'kind': 'eval', 'epochs': epochs, 'seed': seed, 'split_seed': seed, 'valid_portion': 0.1}
+        done = 1 if diverged else epochs
+        write_run(os.path.join(root, name + '-eval'), args, [{'epoch': e, 'valid_acc': valid or 12.0, 'test_acc': 11.0}
+                                                            for e in range(done)], genotype=CELL_A)
+        if diverged:
+            json.dump({'status': 'diverged', 'epoch': 1, 'num_classes': 10},
+                      open(os.path.join(root, name + '-eval', 'status.json'), 'w'))
+
+    for seed, ref, adam, rms in ((0, 90.0, 91.0, None), (1, 91.0, 92.5, 91.0), (2, 92.0, 93.25, 93.0)):
+        search(f'ref-seed{seed}', 'momentum', 0.025, 'adam', 3e-4, seed)
+        evaluation(f'ref-seed{seed}', seed, ref)
+        search(f'adam-seed{seed}', 'adam', 1e-3, 'adam', 3e-4, seed)
+        evaluation(f'adam-seed{seed}', seed, adam)
+        search(f'rms-seed{seed}', 'momentum', 0.025, 'rmsprop', 3e-4, seed)
+        evaluation(f'rms-seed{seed}', seed, rms, diverged=rms is None)
+    search('sgd-seed0', 'sgd', 0.1, 'adam', 3e-4, 0, epochs_done=1, diverged=True)
+    search('sgd-seed1', 'sgd', 0.1, 'adam', 3e-4, 1, epochs_done=1)  # unfinished: its epoch 0 must not count
+    search('sgd-seed2', 'sgd', 0.1, 'adam', 3e-4, 2)
+    evaluation('sgd-seed2', 2, 80.0)
+    for seed, valid in ((0, 50.0), (1, 60.0)):  # another protocol: never pooled with the 3-epoch evaluations
+        search(f'short-seed{seed}', 'momentum', 0.025, 'adam', 3e-4, seed)
+        evaluation(f'short-seed{seed}', seed, valid, epochs=1)
+    return root
+
+
+def test_failures_are_counted_and_protocols_kept_apart(tmp_path):
+    root = failures_sweep(str(tmp_path))
+    assert report.main([root, '--no_plots']) == 0
+    text = open(os.path.join(root, 'report.md')).read()
+    rows = table_rows(text)
+    delta, p = "Δ valid acc vs DARTS's pair, 95 % CI", 'p (Holm p)'
+    ref, short = rows['momentum 0.025', 'adam 0.0003', 'eval.epochs=3'], rows['momentum 0.025', 'adam 0.0003', 'eval.epochs=1']
+    adam, sgd = rows['adam 0.001', 'adam 0.0003', 'eval.epochs=3'], rows['sgd 0.1', 'adam 0.0003', 'eval.epochs=3']
+    rms = rows['momentum 0.025', 'rmsprop 0.0003', 'eval.epochs=3']
+    assert (ref['seeds'], ref['valid acc %'], ref[delta]) == ('3/3', '91.00 ± 1.00', 'reference')
+    assert (short['seeds'], short['valid acc %'], short[delta]) == ('2/2', '55.00 ± 7.07', 'reference')
+    assert adam[delta] == '+1.25 [+0.63, +1.87], n=3'
+    # sgd: only the finished seed's figures (its supernet 40, not the unfinished seed's 99); the diverged seed at
+    # chance, 10 %, beside it: mean of 10 and 80 = 45, std 70 / sqrt 2 = 49.50; the difference over seed 2 alone
+    assert (sgd['seeds'], sgd['evaluated'], sgd['valid acc %']) == ('1/3 finished, 1/3 diverged, 1/3 unfinished', '1', '80.00')
+    assert (sgd['supernet acc %'], sgd['valid acc %, diverged = chance']) == ('40.00', '45.00 ± 49.50 (n=2)')
+    assert sgd[delta] == '-12.00 (1 seed: no interval)' and sgd[p] == '–'
+    # rmsprop: seed 0's evaluation diverged (chance 10), differences 0 and 1 over seeds 1, 2: mean 0.5, t = 1 with
+    # 1 degree of freedom: p = 1 - 2 atan(1) / pi = 0.5
+    assert (rms['seeds'], rms['evaluated'], rms['valid acc %, diverged = chance']) == ('3/3', '2, 1 diverged',
+                                                                                     '64.67 ± 47.35 (n=3)')
+    assert rms[delta].endswith('n=2') and rms[delta].startswith('+0.50')
+    # Holm over the 2 p-values: 0.01307 * 2 = 0.02614 (below 0.05), then max(0.02614, 0.5 * 1) = 0.5
+    assert (adam[p], rms[p]) == ('0.0131 (0.0261*)', '0.5 (0.5)')
+    assert '2 comparisons with the reference have a p-value' in text and '* below 0.05: 1 of them' in text
+    assert 'The rows differ in eval.epochs' in text
+    assert (ref['seeds vary'], short['seeds vary']) == ('init, order, search split, hold-out',) * 2
+
+
+def test_what_the_seeds_vary_says_what_an_interval_covers():
+    def row(dataset, split_seeds, holdout=0.0, valid_portion=0.1):
+        return [report.Result(f'r{s}', {'dataset': dataset, 'split_seed': s, 'holdout_portion': holdout}, [], None,
+                              eval_args={'split_seed': s, 'valid_portion': valid_portion}) for s in split_seeds]
+    assert report.seeds_vary(row('fake', [0, 1])) == 'init, order, search split, hold-out'
+    assert report.seeds_vary(row('cifar10', [0, 1])) == 'init, order, hold-out'  # CIFAR's halves are fixed
+    assert report.seeds_vary(row('cifar10', [0, 1], valid_portion=0)) == 'init, order'  # and no hold-out
+    assert report.seeds_vary(row('cifar10', [0, 1], holdout=0.1)) == 'init, order, search split, hold-out'
+    assert report.seeds_vary(row('fake', [3, 3])) == 'init, order'  # one --split_seed given for every seed
+    assert report.seeds_vary(row('fake', [3])) == '–'
+
+
+def test_the_numbers_of_the_rules_in_docs_study():
+    """docs/study.md's rules 5 and 6: the comparisons of the full grid, the t quantiles, the half-widths, the cost."""
+    from darts_min import sweep
+    args, *_ = sweep.parse(['--save', 'x', '--dataset', 'fake', '--seeds', '0', '--methods', 'darts', 'sdarts_rs',
+                            'darts_minus', 'beta_darts', 'random', '--w_optimizers', 'sgd', 'momentum', 'nesterov',
+                            'rmsprop', 'adam', 'adamw', '--arch_optimizers', 'sgd', 'momentum', 'rmsprop', 'adam', 'adamw'])
+    searches = [c for c in sweep.cells(args) if c.method != 'random']
+    references = [c for c in searches if (c.w, c.arch) == report.DARTS_PAIR]
+    assert (len(searches) - len(references), f'{0.05 / (len(searches) - len(references)):.2g}') == (116, '0.00043')
+    assert [round(stats.t.ppf(0.975, n - 1), 2) for n in (3, 5)] == [4.30, 2.78]
+    assert [round(stats.t.ppf(0.975, n - 1) / math.sqrt(n), 2) for n in (3, 5)] == [2.48, 1.24]
+    assert round(530 * 5 / 3, -1) == 880
+    text = ' '.join(open(os.path.join(os.path.dirname(__file__), '..', 'docs', 'study.md')).read().split())
+    for quoted in ('116 comparisons', '0.00043', 't(0.975, 2) = 4.30', '2.48 sd(d)', 't(0.975, 4) = 2.78', '1.24 sd(d)',
+                   'become about 880'):
+        assert quoted in text, quoted

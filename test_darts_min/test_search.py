@@ -164,6 +164,8 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_path, m
     assert 'the loss became nan at epoch 1, step 0' in open(os.path.join(save, 'log.txt')).read()
     state = checkpoint(save)
     assert state['epoch'] == 1 and not torch.isnan(state['alphas'][0]).any()
+    status = json.load(open(os.path.join(save, 'status.json')))  # the sweep and the report read the divergence here
+    assert (status['status'], status['epoch'], status['num_classes']) == ('diverged', 1, 10)
 
 
 def bad_inputs(tmp_path):
@@ -197,6 +199,8 @@ def bad_inputs(tmp_path):
         (['--weight_decay', '-1'], '--weight_decay must not be negative'),
         (['--train_portion', '1.0'], '--train_portion must be in (0, 1)'),
         (['--train_portion', '0'], '--train_portion must be in (0, 1)'),
+        (['--holdout_portion', '1'], '--holdout_portion must be in [0, 1), got 1.0'),
+        (['--holdout_portion', '-0.1'], '--holdout_portion must be in [0, 1), got -0.1'),
         (['--epochs', 'ten'], "invalid int value: 'ten'"),
         (['--fake_size', '1'], 'leaves an empty search-train or search-valid split'),
         (['--resume', str(tmp_path / 'missing')], 'no such run directory'),

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from conftest import ROOT, TINY, read_metrics, run_script
-from darts_min import optimizers, report, sweep
+from darts_min import cli, optimizers, report, sweep
 
 GRID = ['--w_optimizers', 'sgd', 'momentum', '--arch_optimizers', 'adam', 'rmsprop', '--seeds', '0',
         '--cluster', 'local', *TINY, '--fake_size', '16', '--epochs', '1',
@@ -54,7 +54,7 @@ def test_report_has_one_row_per_optimizer_pair_and_the_plots(swept):
                                                   [rate('momentum', 'w'), rate('rmsprop', 'arch')],
                                                   [rate('sgd', 'w'), rate('adam', 'arch')],
                                                   [rate('sgd', 'w'), rate('rmsprop', 'arch')]]
-    assert all(r.split(' | ')[3:5] == ['1', '1'] for r in rows)  # one seed each, its cell evaluated
+    assert all(r.split(' | ')[3:5] == ['1/1', '1'] for r in rows)  # one seed each, finished, its cell evaluated
     plots = os.listdir(os.path.join(swept, 'plots'))
     assert 'heatmap_darts.png' in plots and 'darts-w_sgd-a_adam-seed0_alphas.png' in plots
     assert '![heatmap_darts.png](plots/heatmap_darts.png)' in text
@@ -81,6 +81,59 @@ def test_cell_status(tmp_path):
     assert sweep.cell_status(str(cell)) == 'started'
     (cell / 'metrics.jsonl').write_text('{"epoch": 0}\n{"epoch": 1}\n{"epoch": 2}\n')
     assert sweep.cell_status(str(cell)) == 'done'
+    (cell / 'status.json').write_text(json.dumps({'status': 'diverged', 'epoch': 1}))
+    assert sweep.cell_status(str(cell)) == 'diverged'
+
+
+@pytest.mark.parametrize('changed, message', [
+    (['--epochs', '2'], 'seed0 was run with other flags: --epochs 1 (now 2); give the sweep'),
+    (['--unrolled'], 'seed0 was run with other flags: --unrolled false (now true)'),
+    (['--evaluate_epochs', '2'], 'seed0-eval was run with other flags: --epochs 1 (now 2)'),
+    (['--eval_layers', '4'], '-eval was run with other flags: --layers 3 (now 4)'),
+    (['--split_seed', '7'], 'seed0 was run with other flags: --split_seed 0 (now 7)'),
+])
+def test_a_sweep_under_other_flags_refuses_to_take_the_runs_there_as_its_own(swept, changed, message, capsys):
+    """Nothing is run: the refusal comes before anything is submitted. With the same flags all is done (resumed test)."""
+    argv = [*GRID, *changed]
+    if changed[0] == '--evaluate_epochs':
+        argv[argv.index('--evaluate_epochs') + 1] = changed[1]
+        argv = argv[:-2]
+    before = sorted(os.listdir(swept))
+    with pytest.raises(cli.UserError) as e:
+        sweep.main(['--save', swept, *argv])
+    assert message in str(e.value) and '\n' not in str(e.value) and sorted(os.listdir(swept)) == before
+    assert 'seeds' not in capsys.readouterr().out  # nothing planned, nothing printed
+
+
+def test_a_rerun_with_the_same_flags_runs_nothing(swept, capsys):
+    assert sweep.main(['--save', swept, *GRID]) == 0
+    assert '4 cells, 4 finished, 0 to run' in capsys.readouterr().out
+
+
+def test_a_diverged_search_is_not_run_again_nor_evaluated(tmp_path):
+    args, passthrough, space, eval_flags = sweep.parse(['--save', str(tmp_path), '--seeds', '0', '1', '--dataset', 'fake',
+                                                        '--evaluate_epochs', '2'])
+    cells = sweep.cells(args)
+    path = os.path.join(tmp_path, cells[0].name)
+    os.makedirs(path)
+    search, _ = sweep.planned_args(args, passthrough, space, eval_flags, cells[0], path)  # what a real run writes
+    json.dump({'kind': 'search', **search}, open(os.path.join(path, 'args.json'), 'w'))
+    json.dump({'status': 'diverged', 'epoch': 0, 'num_classes': 10}, open(os.path.join(path, 'status.json'), 'w'))
+    assert [p for p, _ in sweep.plan(args, passthrough, space, eval_flags)] == [os.path.join(tmp_path, cells[1].name)]
+
+
+def test_disjoint_validation_gives_the_searches_the_evaluations_holdout():
+    base = ['--save', 'x', '--seeds', '4', '--dataset', 'fake', '--evaluate_epochs', '2', '--disjoint_validation']
+    for extra, portion in (([], '0.1'), (['--eval_valid_portion', '0.25'], '0.25')):
+        args, passthrough, space, eval_flags = sweep.parse(base + extra)
+        [(_, [search, evaluation])] = sweep.plan(args, passthrough, space, eval_flags)
+        assert search[search.index('--holdout_portion') + 1] == portion
+        after = lambda argv, flag: argv[len(argv) - 1 - argv[::-1].index(flag) + 1]  # the last value given wins
+        assert (after(evaluation, '--valid_portion'), after(evaluation, '--split_seed'), after(search, '--split_seed')) == \
+            (portion, '4', '4')
+    args, passthrough, space, eval_flags = sweep.parse(base[:-1])
+    [(_, [search, _])] = sweep.plan(args, passthrough, space, eval_flags)
+    assert '--holdout_portion' not in search
 
 
 def test_learning_rate_grids_multiply_the_grid_and_name_their_cells():
@@ -128,7 +181,13 @@ def test_bad_sweep_arguments_are_one_line(capsys):
                           (['--w_learning_rates', 'momentum=0.1,1e-1'], 'momentum lists a rate twice'),
                           (['--w_learning_rates', 'momentum=0.01', '--learning_rate_min', '0.02'],
                            '--learning_rate_min 0.02 exceeds the initial w learning rate 0.01'),
-                          (['--jobs_per_gpu', '0'], '--jobs_per_gpu must be positive, got 0')]:
+                          (['--jobs_per_gpu', '0'], '--jobs_per_gpu must be positive, got 0'),
+                          (['--holdout_portion', '0.1'], '--holdout_portion is set by the sweep for each cell; use '
+                                                         '--disjoint_validation'),
+                          (['--disjoint_validation'], '--disjoint_validation holds out the validation images of '
+                                                      '--evaluate_epochs N'),
+                          (['--disjoint_validation', '--evaluate_paper'], '(--evaluate_paper has none)'),
+                          (['--split_seed', '-1'], '--split_seed must be in [0, 2**63)')]:
         with pytest.raises(SystemExit) as e:
             sweep.parse(['--save', never, '--dataset', 'fake', *argv])
         err = capsys.readouterr().err
@@ -212,22 +271,23 @@ def test_sweep_cells_name_a_gradient_virtual_step():
 
 
 def test_evaluations_follow_their_searches_and_resume_like_them(tmp_path):
-    argv = ['--save', str(tmp_path), '--seeds', '0', '--dataset', 'fake', '--fake_size', '64', '--evaluate_epochs', '5',
+    argv = ['--save', str(tmp_path), '--seeds', '3', '--dataset', 'fake', '--fake_size', '64', '--evaluate_epochs', '5',
             '--eval_layers', '8']
     args, passthrough, space, eval_flags = sweep.parse(argv)
-    path = str(tmp_path / 'darts-w_momentum-a_adam-seed0')
-    proxy = ['--data', 'data', '--dataset', 'fake', '--fake_size', '64', '--image_size', '32', '--split_seed', '0',
-             '--workers', '2', '--device', 'auto', '--epochs', '5', '--valid_portion', '0.1', '--layers', '8', '--seed',
-             '0', '--genotype', path, '--save', path + '-eval']
+    path = str(tmp_path / 'darts-w_momentum-a_adam-seed3')
+    proxy = ['--data', 'data', '--dataset', 'fake', '--fake_size', '64', '--image_size', '32', '--workers', '2',
+             '--device', 'auto', '--split_seed', '3', '--epochs', '5', '--valid_portion', '0.1', '--layers', '8', '--seed',
+             '3', '--genotype', path, '--save', path + '-eval']  # the split seed follows the seed
     [(_, chain)] = sweep.plan(args, passthrough, space, eval_flags)
     assert [program for program, *_ in chain] == ['search', 'eval'] and chain[1][1:] == proxy  # new: search, then eval
+    assert chain[0][chain[0].index('--split_seed') + 1] == '3'
 
     def write_run(folder, epochs, done):
         os.makedirs(folder, exist_ok=True)
         json.dump({'epochs': epochs}, open(os.path.join(folder, 'args.json'), 'w'))
         open(os.path.join(folder, 'metrics.jsonl'), 'w').writelines(f'{{"epoch": {e}}}\n' for e in range(done))
 
-    write_run(path, 3, 3)  # the search is done: its evaluation alone
+    write_run(path, 50, 50)  # the search is done: its evaluation alone
     assert sweep.plan(args, passthrough, space, eval_flags) == [(path, [['eval', *proxy]])]
     write_run(path + '-eval', 5, 2)  # the evaluation was interrupted: resumed
     assert sweep.plan(args, passthrough, space, eval_flags) == [(path, [['eval', '--resume', path + '-eval']])]
