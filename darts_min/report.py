@@ -78,10 +78,22 @@ class Key(NamedTuple):
 
 def key_of(args):
     settings = {k: v for k, v in args.items() if k not in NOT_SETTINGS}
+    for side, name, rate, decay in (('w', 'w_optimizer', 'learning_rate', 'weight_decay'),
+                                    ('arch', 'arch_optimizer', 'arch_learning_rate', 'arch_weight_decay')):
+        if settings.get(decay) is not None and settings[decay] == registry_decay(args.get(name), side, args.get(rate)):
+            del settings[decay]  # the registry's decay for the optimizer and rate (AdamW's follows its rate): no setting
     if isinstance(args.get('learning_rate_min'), (int, float)) and args.get('learning_rate'):
         settings['learning_rate_min/learning_rate'] = float(f'{args["learning_rate_min"] / args["learning_rate"]:.6g}')
     return Key(args.get('method', 'darts'), args['w_optimizer'], args.get('learning_rate'), args['arch_optimizer'],
                args.get('arch_learning_rate'), tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in settings.items())))
+
+
+def registry_decay(name, side, rate):
+    """optimizers.default_weight_decay, or None for a name or rate that has none."""
+    try:
+        return optimizers.default_weight_decay(name, side, rate) if isinstance(rate, (int, float)) and rate > 0 else None
+    except optimizers.OptimizerError:
+        return None
 
 
 def _read_json(path):
