@@ -113,8 +113,8 @@ def choose(save):
         chosen = genotypes.from_dict(records[best]['genotype'])
         run.write_json('genotype.json', chosen.to_dict())
         run.keep_metrics_before(0)
-        run.append_metrics({'epoch': 0, **dynamics.skip_counts(chosen), 'chosen_sample': best, 'valid_acc': None,
-                            'samples': records})
+        run.append_metrics({'epoch': 0, 'genotype': chosen.to_dict(), **dynamics.skip_counts(chosen), 'chosen_sample': best,
+                            'valid_acc': None, 'samples': records})
         run.log.info(f'best of {len(records)} by validation accuracy: sample {best}, {records[best]["valid_acc"]:.2f} %')
     return 0
 
@@ -177,3 +177,22 @@ def main(argv=None):
 if __name__ == '__main__':
     sys.argv[0] = 'python -m darts_min.random_search'
     cli.run(main)
+
+
+def report_lines(results):
+    """Markdown: per random-search run of the report (report.Result), the chosen cell and the distribution of its
+    samples' validation accuracies; nothing where none trained its samples."""
+    lines = []
+    for r in results:
+        found = distribution(r.metrics[-1]) if r.args.get('kind') == 'random' else None
+        if found:
+            best, value, n, mean, std, low, high = found
+            spread = f'{mean:.2f} ± {std:.2f}' if std is not None else f'{mean:.2f}'
+            lines.append(f'| {r.name} | {n} | {best} | {value:.2f} | {spread} | {low:.2f} | {high:.2f} |')
+    if not lines:
+        return []
+    return ['## Random search: the best of N', '',
+            'Each random-search seed trained N drawn cells by the proxy and kept the best by validation accuracy '
+            '(DARTS section 3.3). The best of N is optimistic by selection; the mean is the unselected figure.', '',
+            '| run | N | chosen sample | its valid acc % | valid acc % mean ± std | min | max |', '|---|---|---|---|---|---|---|',
+            *lines, '']

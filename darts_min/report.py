@@ -23,7 +23,7 @@ import sys
 from collections import defaultdict
 from typing import NamedTuple
 
-from . import cli, genotypes, optimizers
+from . import cli, genotypes, optimizers, random_search, tuning
 from .model_nb201 import NB201_PRIMITIVES
 from .runs import atomic_write, read_metrics
 from .sweep import cell_status
@@ -418,7 +418,8 @@ def main(argv=None):
              '- docs/study.md: how to read this report.', '',
              table(rows), '', '## The cells found', '',
              'Per row, every seed\'s final genotype (normal | reduce, op/input per edge); the best cell of a row is the one '
-             'of highest evaluated validation accuracy.', '', *cells_found(rows)]
+             'of highest evaluated validation accuracy.', '', *cells_found(rows),
+             *random_search.report_lines(results), *tuning.report_lines(args.sweep_dir)]
     if not args.no_plots:
         plt = pyplot()
         folder = os.path.join(args.sweep_dir, 'plots')

@@ -168,3 +168,27 @@ def check(p, args, passthrough):
     train_search = sweep.load_script('train_search')
     for config in {cell._replace(name='', seed=0) for *_, cell in trials(args)}:
         train_search.parse_args(sweep.search_argv(passthrough, config))  # a rate the search refuses: one line
+
+
+def report_lines(sweep_dir):
+    """Markdown: the chosen rates and every tuning result of tuning.json; nothing where the sweep was not tuned."""
+    path = os.path.join(sweep_dir, FILE)
+    if not os.path.exists(path):
+        return []
+    tuned = runs.read_json(path, 'tuning choice')
+    seeds = [str(s) for s in tuned['seeds']]
+    lines = ['## Tuning of the rates', '',
+             f'{tuned["rates"]} rates per optimizer and side, a factor {tuned["factor"]:g} apart around the registry\'s '
+             f'default; tuning seeds {", ".join(seeds)}; each judged by its cell\'s validation accuracy after '
+             f'{tuned["evaluate_epochs"]} epoch(s) of the proxy, the other side at DARTS\'s optimizer and default rate. '
+             'The study\'s rows run at the chosen (**bold**) rates. – : the search or evaluation did not finish.', '',
+             '| method | side | optimizer | rate | ' + ' | '.join(f'seed {s}' for s in seeds) + ' | mean |',
+             '|' + '---|' * (5 + len(seeds))]
+    for r in tuned['results']:
+        values = [r['valid_acc'].get(s) for s in seeds]
+        done = [v for v in values if v is not None]
+        rate = f'**{r["rate"]:g}**' if r['chosen'] else f'{r["rate"]:g}'
+        mean = f'{math.fsum(done) / len(done):.2f} ({len(done)}/{len(values)})' if done else '–'
+        lines.append(f'| {r["method"]} | {"w" if r["side"] == "w" else "α"} | {r["optimizer"]} | {rate} | '
+                     + ' | '.join('–' if v is None else f'{v:.2f}' for v in values) + f' | {mean} |')
+    return lines + ['']
