@@ -14,6 +14,8 @@ skipped, an interrupted one resumed, so the same command continues a sweep. With
 SWEEP_DIR/<cell>-eval, skipped and resumed likewise. Jobs go through submitit:
 on SLURM one job per --jobs_per_gpu cells with one GPU; on this machine one job per visible GPU (or one
 job on a CPU machine), each running its share of the cells --jobs_per_gpu at a time.
+With --tune_rates K --tune_seeds S ... every optimizer's rate is first tuned on cells of their own
+(darts_min/tuning.py); --methods random trains --random_cells drawn cells and keeps the best (random_search.py).
 """
 import importlib
 import itertools

@@ -168,3 +168,12 @@ def test_weight_decay_follows_the_per_step_shrinkage_rule():
     assert optimizers.for_weights(args, [torch.nn.Parameter(torch.ones(1))]).param_groups[0]['weight_decay'] == 3.75e-3
     args = train_search.parse_args(['--w_optimizer', 'adamw', '--weight_decay', '0'])  # a decay given always wins
     assert args.weight_decay == 0
+
+
+def test_the_registrys_decay_is_no_setting_of_a_report_row():
+    """AdamW at its rule's 3.75e-3 is compared with DARTS's pair at 3e-4; AdamW at another decay is a setting."""
+    from darts_min import report
+    run = lambda w, lr, wd: {'method': 'darts', 'w_optimizer': w, 'learning_rate': lr, 'weight_decay': wd,
+                             'arch_optimizer': 'adam', 'arch_learning_rate': 3e-4, 'arch_weight_decay': 1e-3, 'epochs': 1}
+    assert report.key_of(run('adamw', 2e-3, 3.75e-3)).settings == report.key_of(run('momentum', 0.025, 3e-4)).settings
+    assert ('weight_decay', '0.0003') in report.key_of(run('adamw', 2e-3, 3e-4)).settings

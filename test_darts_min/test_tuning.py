@@ -191,3 +191,13 @@ def test_nb201_random_search_refuses_a_table_without_a_validation_column(tmp_pat
                      '--dataset', 'fake'])
     err = capsys.readouterr().err
     assert e.value.code == 2 and 'has no validation column' in err and err.count('\n') == 1, err
+
+
+def test_the_full_grids_tuning_cost_in_the_docs():
+    """docs/study.md: the full grid (6 w and 5 alpha optimizers, 4 methods) with K = 3 and 2 tuning seeds adds 256
+    searches to its 360: per method (6 + 5) x 3 - 1 trials (DARTS's pair at its defaults is a trial of both sides)."""
+    args, *_ = sweep.parse(['--save', 'never', '--dataset', 'fake', '--methods', 'darts', 'sdarts_rs', 'darts_minus',
+                            'beta_darts', '--w_optimizers', 'sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw',
+                            '--arch_optimizers', 'sgd', 'momentum', 'rmsprop', 'adam', 'adamw', '--seeds', '0', '1', '2',
+                            '--tune_rates', '3', '--tune_seeds', '100', '101', '--evaluate_epochs', '20'])
+    assert len(tuning.tuning_cells(args)) == 256 and len(sweep.cells(args)) == 360
