@@ -201,3 +201,20 @@ def test_the_full_grids_tuning_cost_in_the_docs():
                             '--arch_optimizers', 'sgd', 'momentum', 'rmsprop', 'adam', 'adamw', '--seeds', '0', '1', '2',
                             '--tune_rates', '3', '--tune_seeds', '100', '101', '--evaluate_epochs', '20'])
     assert len(tuning.tuning_cells(args)) == 256 and len(sweep.cells(args)) == 360
+
+
+def test_a_sweeps_random_cell_trains_its_samples_and_keeps_the_best(tmp_path, monkeypatch):
+    """A tiny real random-search cell: 2 samples trained by the proxy, the best kept and then evaluated."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    assert sweep.main(['--save', str(tmp_path), '--methods', 'random', '--random_cells', '2', '--seeds', '0',
+                       '--cluster', 'debug', *TINY, '--fake_size', '16', '--evaluate_epochs', '1',
+                       '--eval_init_channels', '4', '--eval_layers', '3', '--eval_batch_size', '8']) == 0
+    cell = tmp_path / 'random-seed0'
+    [record] = [json.loads(line) for line in open(cell / 'metrics.jsonl')]
+    values = [json.loads(open(cell / 'samples' / f'{k}-eval' / 'metrics.jsonl').readline())['valid_acc'] for k in (0, 1)]
+    assert [s['valid_acc'] for s in record['samples']] == values
+    best = 1 if values[1] > values[0] else 0
+    assert record['chosen_sample'] == best
+    assert json.load(open(cell / 'genotype.json')) == json.load(open(cell / 'samples' / str(best) / 'genotype.json'))
+    assert json.load(open(tmp_path / 'random-seed0-eval' / 'genotype.json')) == json.load(open(cell / 'genotype.json'))
