@@ -217,14 +217,15 @@ def group(results):
 
 
 def reference_of(key, rows):
-    """The key of the row a row is compared with: DARTS's pair at the registry's default rates, of the same method and
-    settings; for random search, that of plain DARTS where the sweep holds exactly one such row. None if absent."""
-    darts = DARTS_PAIR[0], optimizers.default_lr(DARTS_PAIR[0], 'w'), DARTS_PAIR[1], optimizers.default_lr(DARTS_PAIR[1], 'arch')
-    if key.method == 'random':
-        found = [k for k in rows if k.method == 'darts' and (k.w, k.w_lr, k.arch, k.arch_lr) == darts]
-        return found[0] if len(found) == 1 else None
-    reference = Key(key.method, darts[0], darts[1], darts[2], darts[3], key.settings)
-    return reference if reference in rows else None
+    """The key of the row a row is compared with: DARTS's pair of the same method and settings at the registry's
+    default rates, else at the one pair of rates the sweep ran it at (a tuned sweep's chosen rates, tuning.py); for
+    random search, that of plain DARTS where the sweep holds exactly one such row. None if absent."""
+    method = 'darts' if key.method == 'random' else key.method
+    pairs = [k for k in rows if k.method == method and (k.w, k.arch) == DARTS_PAIR
+             and (key.method == 'random' or k.settings == key.settings)]
+    defaults = optimizers.default_lr(DARTS_PAIR[0], 'w'), optimizers.default_lr(DARTS_PAIR[1], 'arch')
+    found = [k for k in pairs if (k.w_lr, k.arch_lr) == defaults] or pairs
+    return found[0] if len(found) == 1 else None
 
 
 def difference_text(key, rows):
@@ -410,8 +411,9 @@ def main(argv=None):
              '- Each figure is the mean ± sample std over the seeds of a row, at the last epoch of each run.',
              '- valid / test acc: the cell found, trained from scratch by train_eval.py. Choose cells by validation '
              'accuracy, never by test accuracy.',
-             "- Δ: the validation accuracy minus that of DARTS's pair (momentum, adam at their default rates) of the same "
-             'method and settings, seed by seed (a seed gives both searches the same initial w, α and data order): '
+             "- Δ: the validation accuracy minus that of DARTS's pair (momentum, adam at their default rates, or a tuned "
+             "sweep's chosen ones) of the same method and settings, seed by seed (a seed gives both searches the same "
+             'initial w, α and data order): '
              'the mean and a 95 % paired t interval over the n seeds both evaluated; with one seed, no interval exists.',
              "- supernet acc: the search's supernet on its own validation half. It does not predict the accuracy of the "
              'cell trained from scratch (DARTS, section 3.2).',

@@ -275,7 +275,7 @@ def parse(argv):
     a('--tune_rates', type=int, default=0, metavar='K', help='tune each optimizer\'s rate first: K rates around its '
       'default on --tune_seeds, judged by the evaluated cell\'s validation accuracy (darts_min/tuning.py; 0: off)')
     a('--tune_seeds', nargs='+', type=int, default=[], metavar='S', help='the tuning\'s seeds, not among --seeds')
-    a('--tune_factor', type=float, default=3.0, help='the ratio of neighbouring rates of the tuning\'s grid')
+    a('--tune_factor', type=float, default=None, help='the ratio of neighbouring rates of the tuning\'s grid (3)')
     a('--evaluate_epochs', type=int, default=0,
       help='train every found cell from scratch this many epochs, judged on a held-out tenth of the training set '
            '(the paper\'s selection; 0: no evaluation); --eval_X sets train_eval.py\'s --X for it')

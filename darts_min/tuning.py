@@ -35,13 +35,13 @@ def trials(args):
     for method in (m for m in args.methods if m != 'random'):
         for side, names in SIDES.items():
             other, partner = PARTNER[side]
-            for name in getattr(args, names):
-                for rate in rate_grid(optimizers.default_lr(name, side), args.tune_rates, args.tune_factor):
-                    rates = {side: (name, rate), other: (partner, optimizers.default_lr(partner, other))}
-                    (w, w_lr), (a, a_lr) = rates['w'], rates['arch']
+            for optimizer in getattr(args, names):
+                for rate in rate_grid(optimizers.default_lr(optimizer, side), args.tune_rates, args.tune_factor):
+                    pair = {side: (optimizer, rate), other: (partner, optimizers.default_lr(partner, other))}
+                    (w, w_lr), (a, a_lr) = pair['w'], pair['arch']
                     for seed in args.tune_seeds:
-                        name_ = sweep.cell_name(method, w, a, seed, w_lr, a_lr, args.unrolled_step)
-                        found.append((method, side, name, rate, sweep.Cell(f'{FOLDER}/{name_}', method, w, a, w_lr, a_lr, seed)))
+                        name = f'{FOLDER}/{sweep.cell_name(method, w, a, seed, w_lr, a_lr, args.unrolled_step)}'
+                        found.append((method, side, optimizer, rate, sweep.Cell(name, method, w, a, w_lr, a_lr, seed)))
     return found
 
 
@@ -145,9 +145,10 @@ def run(args, passthrough, space, eval_flags):
 def check(p, args, passthrough):
     """The tuning flags, each a one-line error of the parser p."""
     if not args.tune_rates:
-        if args.tune_seeds or args.tune_factor != 3.0:
+        if args.tune_seeds or args.tune_factor is not None:
             p.error('--tune_seeds and --tune_factor go with --tune_rates K')
         return
+    args.tune_factor = 3.0 if args.tune_factor is None else args.tune_factor
     if args.tune_rates < 2:
         p.error(f'--tune_rates must be at least 2 (the rates tried per optimizer; 0: no tuning), got {args.tune_rates}')
     if not (1 < args.tune_factor < cli.FLOAT32_MAX):

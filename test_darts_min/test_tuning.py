@@ -218,3 +218,13 @@ def test_a_sweeps_random_cell_trains_its_samples_and_keeps_the_best(tmp_path, mo
     assert record['chosen_sample'] == best
     assert json.load(open(cell / 'genotype.json')) == json.load(open(cell / 'samples' / str(best) / 'genotype.json'))
     assert json.load(open(tmp_path / 'random-seed0-eval' / 'genotype.json')) == json.load(open(cell / 'genotype.json'))
+
+
+def test_a_tuned_sweeps_rows_are_compared_with_darts_pair_at_its_chosen_rates():
+    key = lambda w, w_lr, a, a_lr, method='darts': report.Key(method, w, w_lr, a, a_lr, ())
+    tuned, adam = key('momentum', 0.075, 'adam', 3e-4), key('adam', 6e-3, 'adam', 3e-4)
+    rows = {tuned: [], adam: [], key('-', None, '-', None, 'random'): []}
+    assert report.reference_of(adam, rows) == tuned and report.reference_of(key('-', None, '-', None, 'random'), rows) == tuned
+    default = key('momentum', 0.025, 'adam', 3e-4)  # a grid of rates holding the defaults: those
+    assert report.reference_of(adam, {**rows, default: []}) == default
+    assert report.reference_of(adam, {**rows, key('momentum', 0.01, 'adam', 3e-4): []}) is None  # two, neither default
