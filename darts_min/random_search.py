@@ -99,6 +99,8 @@ def choose(save):
     sample), as the run's genotype.json and one line of metrics.jsonl with every sample's figures."""
     from .sweep import cell_status
     args = runs.read_json(os.path.join(save, 'args.json'), 'random search\'s args.json')
+    cli.check(isinstance(args, dict) and isinstance(args.get('samples'), int) and args.get('evaluated'),
+              f'{save} holds no random search drawn with --evaluated')
     records = []
     for k in range(args['samples']):
         evaluation = os.path.join(save, 'samples', f'{k}-eval')

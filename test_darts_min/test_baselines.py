@@ -117,7 +117,10 @@ def test_bad_random_search_arguments(capsys):
     from darts_min import cli
     for argv, message in [(['--samples', '0'], '--samples must be positive'),
                           (['--search_space', 'x'], "unknown search space 'x'"),
-                          (['--nb201_table', 't.csv'], '--nb201_table goes with --search_space nb201')]:
+                          (['--nb201_table', 't.csv'], '--nb201_table goes with --search_space nb201'),
+                          (['--choose'], '--choose needs --save'),
+                          (['--choose', '--save', '/nonexistent/r'], "no random search's args.json at /nonexistent/r"),
+                          (['--evaluated', '--search_space', 'nb201'], '--evaluated is for the darts space')]:
         with pytest.raises(SystemExit) as e:
             cli.run(lambda: random_search.main(argv))
         err = capsys.readouterr().err
