@@ -33,7 +33,8 @@ def build_parser():
     a('--learning_rate_min', type=float, default=None,
       help="w learning rate at the end of the cosine schedule (default: --learning_rate x 0.001/0.025, the original's ratio)")
     a('--momentum', type=float, default=0.9, help='w momentum (momentum and nesterov optimizers)')
-    a('--weight_decay', type=float, default=3e-4, help='w weight decay')
+    a('--weight_decay', type=float, default=None,
+      help="w weight decay (default: the registry's for --w_optimizer and its rate; 3e-4 for DARTS's momentum)")
     a('--report_freq', type=int, default=50, help='log a line every this many steps')
     a('--epochs', type=int, default=50)
     a('--init_channels', type=int, default=16)
@@ -50,7 +51,8 @@ def build_parser():
     a('--unrolled', action='store_true', help='second-order architecture gradient (DARTS Eqs. 6-8)')
     a('--arch_learning_rate', type=float, default=None,
       help="alpha learning rate (default: the registry's for --arch_optimizer; 3e-4 for DARTS's adam)")
-    a('--arch_weight_decay', type=float, default=1e-3)
+    a('--arch_weight_decay', type=float, default=None,
+      help="alpha weight decay (default: the registry's for --arch_optimizer and its rate; 1e-3 for DARTS's adam)")
     # optimizers of the study
     a('--w_optimizer', default='momentum', help=f'optimizer of w: {", ".join(optimizers.REGISTRY)}')
     a('--arch_optimizer', default='adam', help=f'optimizer of alpha: {", ".join(optimizers.REGISTRY)}')
@@ -85,13 +87,17 @@ def build_parser():
 
 
 def resolve_learning_rates(args):
-    """Fill the learning rates not given: the registry's for the chosen optimizers, the floor at the original's ratio."""
-    for side, name, flag in (('w', args.w_optimizer, 'learning_rate'), ('arch', args.arch_optimizer, 'arch_learning_rate')):
-        if getattr(args, flag) is None:
-            try:
+    """Fill the learning rates not given: the registry's for the chosen optimizers, the floor at the original's ratio;
+    and the weight decays not given: the registry's for each optimizer at its rate (optimizers.default_weight_decay)."""
+    for side, name, flag, decay in (('w', args.w_optimizer, 'learning_rate', 'weight_decay'),
+                                    ('arch', args.arch_optimizer, 'arch_learning_rate', 'arch_weight_decay')):
+        try:
+            if getattr(args, flag) is None:
                 setattr(args, flag, optimizers.default_lr(name, side))
-            except optimizers.OptimizerError as e:
-                raise cli.UserError(f'--{side}_optimizer: {e}') from None
+            if getattr(args, decay) is None and getattr(args, flag) > 0:  # a rate <= 0 is refused just after
+                setattr(args, decay, optimizers.default_weight_decay(name, side, getattr(args, flag)))
+        except optimizers.OptimizerError as e:
+            raise cli.UserError(f'--{side}_optimizer: {e}') from None
     if args.learning_rate_min is None:  # the original code anneals 0.025 to 0.001 (the paper: to zero)
         args.learning_rate_min = args.learning_rate * (0.001 / 0.025)
 

@@ -43,6 +43,18 @@ REGISTRY = {
     'adamw': Entry(torch.optim.AdamW, {'betas': (0.5, 0.999)}, 2e-3,  # w: calibrated, 0.00161
                    3e-4, 'Adam with decoupled weight decay'),  # alpha: calibrated, 0.000299
 }
+# Weight decay (Loshchilov & Hutter, Decoupled Weight Decay Regularization, ICLR 2019, sections 2-3). All entries
+# but adamw add the L2 term wd * theta to the gradient (coupled): the same coefficient is the same regularised
+# objective whatever the optimizer, so they keep DARTS's (w 3e-4, alpha 1e-3; appendix A.1). AdamW shrinks
+# theta by lr * wd per step outside the gradient (decoupled), which for SGD equals L2 with wd' = wd / lr (their
+# Proposition 1): its decay is set so that lr * wd equals the reference's nominal per-step shrinkage on that side,
+# lr * L2 of DARTS's optimizer there: w 0.025 * 3e-4 = 7.5e-6 (momentum SGD; its heavy ball makes the steady
+# shrinkage about ten times that), alpha 3e-4 * 1e-3 = 3e-7 (Adam, whose normalisation makes its L2 shrinkage
+# no fixed figure: the nominal one is the convention here). So adamw: w 7.5e-6 / 2e-3 = 3.75e-3, alpha 1e-3; and at a
+# tuned rate its decay follows the rate by the same rule (default_weight_decay).
+L2 = {'w': 3e-4, 'arch': 1e-3}  # DARTS's coupled L2 coefficients, --weight_decay and --arch_weight_decay
+REFERENCE_SHRINKAGE = {'w': 0.025 * L2['w'], 'arch': 3e-4 * L2['arch']}  # lr * L2 of momentum (w) and adam (alpha)
+DECOUPLED = {'adamw'}
 OWN_FLAGS = {'lr': '--learning_rate (w) or --arch_learning_rate (alpha)',
              'weight_decay': '--weight_decay (w) or --arch_weight_decay (alpha)'}
 
@@ -60,6 +72,13 @@ def default_lr(name, side):
     """The registry's default learning rate of optimizer `name` for side 'w' or 'arch'."""
     check_name(name)
     return REGISTRY[name].w_lr if side == 'w' else REGISTRY[name].arch_lr
+
+
+def default_weight_decay(name, side, lr):
+    """The weight decay of optimizer `name` on side 'w' or 'arch' at learning rate `lr`: DARTS's L2 coefficient for
+    a coupled decay, the reference's per-step shrinkage over `lr` for a decoupled one (the rule above)."""
+    check_name(name)
+    return float(f'{REFERENCE_SHRINKAGE[side] / lr:.6g}') if name in DECOUPLED else L2[side]  # 6 digits: 3.75e-3, not 3.7500000000000003e-3
 
 
 def constructor_args(name):
@@ -137,10 +156,11 @@ def for_alphas(args, params):
 
 
 def table():
-    rows = [('name', 'torch.optim', 'defaults besides lr and weight_decay', 'w lr', 'alpha lr', 'note')]
+    rows = [('name', 'torch.optim', 'defaults besides lr and weight_decay', 'w lr', 'w wd', 'alpha lr', 'alpha wd', 'note')]
     for name, e in REGISTRY.items():
-        rows.append((name, e.cls.__name__, ', '.join(f'{k}={v}' for k, v in e.defaults.items()) or '-',
-                     f'{e.w_lr:g}', f'{e.arch_lr:g}', e.note))
+        rows.append((name, e.cls.__name__, ', '.join(f'{k}={v}' for k, v in e.defaults.items()) or '-', f'{e.w_lr:g}',
+                     f'{default_weight_decay(name, "w", e.w_lr):g}', f'{e.arch_lr:g}',
+                     f'{default_weight_decay(name, "arch", e.arch_lr):g}', e.note))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ['  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, '  '.join('-' * w for w in widths))

@@ -9,8 +9,13 @@ than `none`. Writes a run directory like a search's: samples/<k>/genotype.json f
 one a directory train_eval.py --genotype reads), genotype.json (the chosen cell: the best by the
 table's validation column when there is a table, else the first sample), args.json, log.txt and one
 line of metrics.jsonl, so the report places it beside the optimizer pairs.
+
+With --evaluated the choice waits for the samples' trainings (the sweep runs train_eval.py on each,
+in samples/<k>-eval); --choose then keeps the best by validation accuracy (DARTS section 3.3).
 """
+import math
 import os
+import statistics
 import sys
 
 import torch
@@ -49,22 +54,93 @@ def parse(argv):
     p.add_argument('--search_space', default='darts', help='darts or nb201')
     p.add_argument('--nb201_table', default=None, metavar='CSV', help='nb201: true accuracies of each sample')
     p.add_argument('--save', default=None, help='run directory (default runs/random-<timestamp>)')
+    p.add_argument('--evaluated', action='store_true',
+                   help='draw only: the samples are trained by train_eval.py into samples/<k>-eval, then --choose')
+    p.add_argument('--choose', action='store_true',
+                   help='keep the best sample of --save by its finished samples/<k>-eval\'s validation accuracy')
     args = p.parse_args(argv)
     try:
+        cli.check(not args.choose or args.save, '--choose needs --save, the random search\'s run directory')
         cli.check(args.samples > 0, f'--samples must be positive, got {args.samples}')
         cli.check(args.search_space in ('darts', 'nb201'), f'unknown search space {args.search_space!r} (choose from darts, nb201)')
         cli.check(args.search_space == 'nb201' or not args.nb201_table, '--nb201_table goes with --search_space nb201')
+        cli.check(args.search_space == 'darts' or not args.evaluated, '--evaluated is for the darts space (nb201: its table)')
     except cli.UserError as e:
         p.error(str(e))
     return args
 
 
+def validation_column(table, path):
+    """The table's validation column (a name holding 'valid'): NB201 selects by it, never by a test column."""
+    found = [c for c in table.columns if 'valid' in c.lower()]
+    cli.check(found, f'--nb201_table {path} has no validation column (a name holding "valid"; it has '
+              f'{", ".join(table.columns)}): random search selects by validation, never by test')
+    return found[0]
+
+
+def check_sweep(p, args, space):
+    """A sweep's random search: the DARTS space trains its --random_cells by the proxy, NB201 reads a validation
+    column; each refusal one line of the parser p."""
+    if 'random' not in args.methods:
+        return
+    if space.search_space == 'nb201':
+        if not space.nb201_table:
+            p.error('--methods random in the nb201 space chooses by the table\'s validation column: give --nb201_table')
+        try:
+            validation_column(load_table(space.nb201_table), space.nb201_table)
+        except (cli.UserError, genotypes.GenotypeError) as e:
+            p.error(str(e))
+    elif not args.evaluate_epochs:
+        p.error('--methods random trains its --random_cells candidates by the proxy to choose one: give --evaluate_epochs N')
+
+
+def choose(save):
+    """Keep the best sample of the random search in `save` by its evaluation's validation accuracy (ties: the lower
+    sample), as the run's genotype.json and one line of metrics.jsonl with every sample's figures."""
+    from .sweep import cell_status
+    args = runs.read_json(os.path.join(save, 'args.json'), 'random search\'s args.json')
+    cli.check(isinstance(args, dict) and isinstance(args.get('samples'), int) and args.get('evaluated'),
+              f'{save} holds no random search drawn with --evaluated')
+    records = []
+    for k in range(args['samples']):
+        evaluation = os.path.join(save, 'samples', f'{k}-eval')
+        cli.check(cell_status(evaluation) == 'done', f'the evaluation of sample {k}, {evaluation}, has not finished')
+        last = runs.read_metrics(os.path.join(evaluation, 'metrics.jsonl'))[-1]
+        genotype = runs.read_json(os.path.join(save, 'samples', str(k), 'genotype.json'), 'genotype')
+        records.append({'genotype': genotype, 'valid_acc': last.get('valid_acc'), 'test_acc': last.get('test_acc')})
+    scored = [k for k, r in enumerate(records) if isinstance(r['valid_acc'], (int, float)) and math.isfinite(r['valid_acc'])]
+    cli.check(scored, f'no sample of {save} has a validation accuracy: train them with --valid_portion above 0')
+    best = max(scored, key=lambda k: (records[k]['valid_acc'], -k))
+    with runs.Run(save, 'random') as run:
+        chosen = genotypes.from_dict(records[best]['genotype'])
+        run.write_json('genotype.json', chosen.to_dict())
+        run.keep_metrics_before(0)
+        run.append_metrics({'epoch': 0, 'genotype': chosen.to_dict(), **dynamics.skip_counts(chosen), 'chosen_sample': best,
+                            'valid_acc': None, 'samples': records})
+        run.log.info(f'best of {len(records)} by validation accuracy: sample {best}, {records[best]["valid_acc"]:.2f} %')
+    return 0
+
+
+def distribution(record):
+    """(chosen sample, its validation accuracy, n, mean, sample std or None, min, max) of the samples' validation
+    accuracies in a random search's metrics record; None where they were not trained."""
+    values = [s.get('valid_acc') for s in record.get('samples', [])]
+    if not values or not all(isinstance(v, (int, float)) for v in values):
+        return None
+    best = record['chosen_sample']
+    return (best, values[best], len(values), statistics.mean(values),
+            statistics.stdev(values) if len(values) > 1 else None, min(values), max(values))
+
+
 def main(argv=None):
     args = parse(argv)
+    if args.choose:
+        return choose(args.save)
     try:
         table = load_table(args.nb201_table) if args.nb201_table else None
     except genotypes.GenotypeError as e:
         raise cli.UserError(str(e)) from None
+    column = 'nb201_' + validation_column(table, args.nb201_table) if table else None
     args.save = args.save or runs.default_dir('random')
     cli.check(not os.path.exists(os.path.join(args.save, 'metrics.jsonl')) and
               not os.path.exists(os.path.join(args.save, 'checkpoint.pt')),
@@ -80,14 +156,16 @@ def main(argv=None):
             runs.write_json(os.path.join(folder, 'genotype.json'), genotype.to_dict())
             truth = (table.get(str(genotype)) or {}) if table else {}
             records.append({'genotype': genotype.to_dict(), **{f'nb201_{c}': truth.get(c) for c in (table.columns if table else [])}})
-        best = 0
-        if table:  # best-of-N by the validation column when the table has one, else by its first column
-            key = 'nb201_' + next((c for c in table.columns if 'valid' in c), table.columns[0])
-            scored = [k for k, r in enumerate(records) if r[key] is not None]
-            best = max(scored, key=lambda k: records[k][key]) if scored else 0
-            run.log.info(f'best of {args.samples} by {key}: sample {best}')
-        chosen = samples[best]
         run.write_json('args.json', {'kind': 'random', **vars(args), 'method': 'random', 'w_optimizer': '-', 'arch_optimizer': '-', 'epochs': 1})
+        if args.evaluated:
+            run.log.info(f'{args.samples} samples in {os.path.join(args.save, "samples")}: train each, then --choose')
+            return 0
+        best = 0
+        if table:  # best-of-N by the validation column, never by a test column
+            scored = [k for k, r in enumerate(records) if r[column] is not None]
+            best = max(scored, key=lambda k: records[k][column]) if scored else 0
+            run.log.info(f'best of {args.samples} by {column}: sample {best}')
+        chosen = samples[best]
         run.write_json('genotype.json', chosen.to_dict())
         run.keep_metrics_before(0)
         run.append_metrics({'epoch': 0, **records[best], **dynamics.skip_counts(chosen), 'chosen_sample': best,
@@ -101,3 +179,22 @@ def main(argv=None):
 if __name__ == '__main__':
     sys.argv[0] = 'python -m darts_min.random_search'
     cli.run(main)
+
+
+def report_lines(results):
+    """Markdown: per random-search run of the report (report.Result), the chosen cell and the distribution of its
+    samples' validation accuracies; nothing where none trained its samples."""
+    lines = []
+    for r in results:
+        found = distribution(r.metrics[-1]) if r.args.get('kind') == 'random' else None
+        if found:
+            best, value, n, mean, std, low, high = found
+            spread = f'{mean:.2f} ± {std:.2f}' if std is not None else f'{mean:.2f}'
+            lines.append(f'| {r.name} | {n} | {best} | {value:.2f} | {spread} | {low:.2f} | {high:.2f} |')
+    if not lines:
+        return []
+    return ['## Random search: the best of N', '',
+            'Each random-search seed trained N drawn cells by the proxy and kept the best by validation accuracy '
+            '(DARTS section 3.3). The best of N is optimistic by selection; the mean is the unselected figure.', '',
+            '| run | N | chosen sample | its valid acc % | valid acc % mean ± std | min | max |', '|---|---|---|---|---|---|---|',
+            *lines, '']

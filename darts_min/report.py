@@ -23,7 +23,7 @@ import sys
 from collections import defaultdict
 from typing import NamedTuple
 
-from . import cli, genotypes, optimizers
+from . import cli, genotypes, optimizers, random_search, tuning
 from .data import IN_RANDOM_ORDER
 from .model_nb201 import NB201_PRIMITIVES
 from .runs import atomic_write, read_metrics, read_status
@@ -98,6 +98,10 @@ class Key(NamedTuple):
 
 def key_of(args):
     settings = dict(args)
+    for side, name, rate, decay in (('w', 'w_optimizer', 'learning_rate', 'weight_decay'),
+                                    ('arch', 'arch_optimizer', 'arch_learning_rate', 'arch_weight_decay')):
+        if settings.get(decay) is not None and settings[decay] == registry_decay(args.get(name), side, args.get(rate)):
+            del settings[decay]  # the registry's decay for the optimizer and rate (AdamW's follows its rate): no setting
     if isinstance(args.get('learning_rate_min'), (int, float)) and args.get('learning_rate'):
         settings['learning_rate_min/learning_rate'] = float(f'{args["learning_rate_min"] / args["learning_rate"]:.6g}')
     return Key(args.get('method', 'darts'), args['w_optimizer'], args.get('learning_rate'), args['arch_optimizer'],
@@ -107,6 +111,14 @@ def key_of(args):
 def settings_of(args):
     """((name, JSON value), ...) sorted, of a run's args.json less NOT_SETTINGS."""
     return tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in args.items() if k not in NOT_SETTINGS))
+
+
+def registry_decay(name, side, rate):
+    """optimizers.default_weight_decay, or None for a name or rate that has none."""
+    try:
+        return optimizers.default_weight_decay(name, side, rate) if isinstance(rate, (int, float)) and rate > 0 else None
+    except optimizers.OptimizerError:
+        return None
 
 
 def _read_json(path):
@@ -272,16 +284,16 @@ def group(results):
 
 
 def reference_of(key, rows):
-    """The key of the row a row is compared with: DARTS's pair at the registry's default rates under the same protocol
-    (method, settings, evaluation); for random search, that of plain DARTS with the same evaluation where the sweep
-    holds exactly one such row. None if absent: rows of different protocols are never compared."""
-    darts = DARTS_PAIR[0], optimizers.default_lr(DARTS_PAIR[0], 'w'), DARTS_PAIR[1], optimizers.default_lr(DARTS_PAIR[1], 'arch')
-    if key.method == 'random':
-        found = [k for k in rows if k.method == 'darts' and (k.w, k.w_lr, k.arch, k.arch_lr) == darts
-                 and k.evaluation == key.evaluation]
-        return found[0] if len(found) == 1 else None
-    reference = Key(key.method, *darts, key.settings, key.evaluation)
-    return reference if reference in rows else None
+    """The key of the row a row is compared with: DARTS's pair under the same protocol (method, settings, evaluation)
+    at the registry's default rates, else at the one pair of rates the sweep ran it at (a tuned sweep's chosen rates,
+    tuning.py); for random search, that of plain DARTS with the same evaluation where the sweep holds exactly one such
+    row. None if absent: rows of different protocols are never compared."""
+    method = 'darts' if key.method == 'random' else key.method
+    pairs = [k for k in rows if k.method == method and (k.w, k.arch) == DARTS_PAIR and k.evaluation == key.evaluation
+             and (key.method == 'random' or k.settings == key.settings)]
+    defaults = optimizers.default_lr(DARTS_PAIR[0], 'w'), optimizers.default_lr(DARTS_PAIR[1], 'arch')
+    found = [k for k in pairs if (k.w_lr, k.arch_lr) == defaults] or pairs
+    return found[0] if len(found) == 1 else None
 
 
 def comparisons(rows):
@@ -538,8 +550,9 @@ def main(argv=None):
              '- valid / test acc: the cell found, trained from scratch by train_eval.py. Choose cells by validation '
              'accuracy, never by test accuracy. "diverged = chance": every seed whose search or evaluation diverged '
              'counted at chance accuracy (100 / classes), beside the finished ones; unfinished seeds are left out of both.',
-             "- Δ: the validation accuracy minus that of DARTS's pair (momentum, adam at their default rates) under the same "
-             'protocol, seed by seed (a seed gives both searches the same initial w, α and data order): the mean and a 95 % '
+             "- Δ: the validation accuracy minus that of DARTS's pair (momentum, adam at their default rates, or a tuned "
+             "sweep's chosen ones) under the same protocol, seed by seed (a seed gives both searches the same initial w, α "
+             'and data order): the mean and a 95 % '
              'paired t interval over the n seeds both finished and evaluated; with one seed, no interval exists.',
              f'- {len(tested)} comparisons with the reference have a p-value (paired t test); p (Holm p): Holm\'s '
              f'adjustment over all {len(tested)}, * below 0.05: {sum(compared[k][4] < 0.05 for k in tested)} of them.',
@@ -552,7 +565,8 @@ def main(argv=None):
              '- docs/study.md: how to read this report.', '',
              table(rows, compared), '', '## The cells found', '',
              'Per row, every seed\'s final genotype (normal | reduce, op/input per edge); the best cell of a row is the one '
-             'of highest evaluated validation accuracy.', '', *cells_found(rows)]
+             'of highest evaluated validation accuracy.', '', *cells_found(rows),
+             *random_search.report_lines(results), *tuning.report_lines(args.sweep_dir)]
     if not args.no_plots:
         plt = pyplot()
         folder = os.path.join(args.sweep_dir, 'plots')

@@ -16,6 +16,8 @@ SWEEP_DIR/<cell>-eval, skipped and resumed likewise. Jobs go through submitit:
 on SLURM one job per --jobs_per_gpu cells with one GPU; on this machine one job per visible GPU (or one
 job on a CPU machine), each running its share of the cells --jobs_per_gpu at a time. A job that SLURM stops at its
 time limit or preempts is requeued and resumes its cells (Job); one sweep at a time runs on a SWEEP_DIR (main).
+With --tune_rates K --tune_seeds S ... every optimizer's rate is first tuned on cells of their own
+(darts_min/tuning.py); --methods random trains --random_cells drawn cells and keeps the best (random_search.py).
 """
 import importlib
 import itertools
@@ -289,30 +291,48 @@ def check_protocol(args, passthrough, space, eval_flags, cell, path):
                                f'{args.save}, or another --save for the new protocol')
 
 
-def plan(args, passthrough, space, eval_flags=()):
-    """(path, chain) of every cell that is not finished yet: its programs to run in turn, [program, *argv] each."""
+def evaluation_steps(args, space, eval_flags, cell, source, evaluation):
+    """The training from scratch of the cell in `source` into the run directory `evaluation`: [] when done, resumed
+    when started, as a search (a run of its own genotype)."""
+    status = cell_status(evaluation)
+    if status == 'started':
+        return [['eval', '--resume', evaluation]]
+    return [['eval', *eval_argv(args, space, eval_flags, cell, source), '--save', evaluation]] if status == 'new' else []
+
+
+def random_chain(args, space, eval_flags, cell, path):
+    """A random search not finished: its draw (no time: drawn again); in the DARTS space then the proxy training of
+    every sample (samples/<k>-eval, skipped and resumed as an evaluation) and the choice of the best by validation."""
+    table = ['--nb201_table', space.nb201_table] if space.nb201_table else []
+    trained = space.search_space == 'darts'  # check_sweep: with --evaluate_epochs
+    chain = [['random', '--samples', str(args.random_cells), '--seed', str(cell.seed), '--search_space',
+              space.search_space, *table, *(['--evaluated'] if trained else []), '--save', path]]
+    if trained:
+        for k in range(args.random_cells):
+            sample = os.path.join(path, 'samples', str(k))
+            chain += evaluation_steps(args, space, eval_flags, cell, sample, sample + '-eval')
+        chain.append(['random', '--choose', '--save', path])
+    return chain
+
+
+def plan(args, passthrough, space, eval_flags=(), grid=None):
+    """(path, chain) of every cell of `grid` (default: cells(args)) that is not finished yet: its programs to run in
+    turn, [program, *argv] each."""
     todo = []
-    for cell in cells(args):
+    for cell in cells(args) if grid is None else grid:
         path = os.path.join(args.save, cell.name)
         status, chain = cell_status(path), []
         if cell.method != 'random':  # runs already there must be of this sweep's protocol
             check_protocol(args, passthrough, space, eval_flags, cell, path)
         if cell.method == 'random':
-            if status != 'done':  # a random search takes no time: start it over
-                table = ['--nb201_table', space.nb201_table] if space.nb201_table else []
-                chain.append(['random', '--samples', str(args.random_samples), '--seed', str(cell.seed),
-                              '--search_space', space.search_space, *table, '--save', path])
+            chain += random_chain(args, space, eval_flags, cell, path) if status != 'done' else []
         elif status == 'started':
             chain.append(['search', '--resume', path])
         elif status == 'new':
             chain.append(['search', *search_argv(args, passthrough, space, cell), '--save', path])
-        evaluation = path + '-eval'  # skipped when done, resumed when started, as a search (a run of its own genotype)
-        # a diverged search or evaluation is a result (the report counts it), not a cell to run again
-        eval_status = cell_status(evaluation) if evaluating(args) and status != 'diverged' else 'done'
-        if eval_status == 'started':
-            chain.append(['eval', '--resume', evaluation])
-        elif eval_status == 'new':
-            chain.append(['eval', *eval_argv(args, space, eval_flags, cell, path), '--save', evaluation])
+        # a diverged search is a result (the report counts it), not a cell to run again nor to evaluate
+        if evaluating(args) and status != 'diverged':
+            chain += evaluation_steps(args, space, eval_flags, cell, path, path + '-eval')
         if chain:
             todo.append((path, chain))
     return todo
@@ -358,7 +378,12 @@ def parse(argv):
       help="alpha learning rates per alpha optimizer, likewise")
     a('--methods', nargs='+', default=['darts'], help=f'of {", ".join(methods.METHODS)}, random')
     a('--seeds', nargs='+', type=int, default=[2])
-    a('--random_samples', type=int, default=1, help='cells each random-search seed draws (--methods random)')
+    a('--random_cells', type=int, default=24, help='cells each random-search seed draws, trains by the proxy '
+      '(--evaluate_epochs) and chooses the best of by validation accuracy (DARTS section 3.3; --methods random)')
+    a('--tune_rates', type=int, default=0, metavar='K', help='tune each optimizer\'s rate first: K rates around its '
+      'default on --tune_seeds, judged by the evaluated cell\'s validation accuracy (darts_min/tuning.py; 0: off)')
+    a('--tune_seeds', nargs='+', type=int, default=[], metavar='S', help='the tuning\'s seeds, not among --seeds')
+    a('--tune_factor', type=float, default=None, help='the ratio of neighbouring rates of the tuning\'s grid (3)')
     a('--evaluate_epochs', type=int, default=0,
       help='train every found cell from scratch this many epochs, judged on a held-out tenth of the training set '
            '(the paper\'s selection; 0: no evaluation); --eval_X sets train_eval.py\'s --X for it')
@@ -390,8 +415,8 @@ def parse(argv):
     for flag, grid in (('--learning_rate', '--w_learning_rates'), ('--arch_learning_rate', '--arch_learning_rates')):
         if names_flag(passthrough, flag):
             p.error(f'{flag} is set by the sweep for each cell: give rates per optimizer with {grid} OPTIMIZER=RATE,...')
-    if args.random_samples < 1:
-        p.error(f'--random_samples must be positive, got {args.random_samples}')
+    if args.random_cells < 1:
+        p.error(f'--random_cells must be positive, got {args.random_cells}')
     if args.jobs_per_gpu < 1:
         p.error(f'--jobs_per_gpu must be positive, got {args.jobs_per_gpu}')
     if args.evaluate_epochs < 0 or args.evaluate_epochs and args.evaluate_paper:
@@ -419,6 +444,9 @@ def parse(argv):
         if cell.method != 'random' and cell._replace(name='', seed=0) not in checked:
             train_search.parse_args(search_argv(args, passthrough, space, cell))
             checked.add(cell._replace(name='', seed=0))
+    from . import random_search, tuning
+    tuning.check(p, args, passthrough, space)
+    random_search.check_sweep(p, args, space)
     return args, passthrough, space, eval_flags
 
 
@@ -436,16 +464,20 @@ def main(argv=None):
     # ones too, take no part in it
     with runs.lock(args.save, f'{args.save} is in use by another sweep (its driver is still running): wait for it '
                               'to end, or stop it first'):
-        return submit(args, passthrough, space, eval_flags)
+        grid = cells(args)
+        if args.tune_rates:  # phase 1, the tuning cells; phase 2, the grid at the rates they chose (darts_min/tuning.py)
+            from . import tuning
+            grid = tuning.run(args, passthrough, space, eval_flags)
+        return submit(args, passthrough, space, eval_flags, grid)
 
 
-def submit(args, passthrough, space, eval_flags):
-    """Plan the sweep, submit its jobs and wait for them."""
+def submit(args, passthrough, space, eval_flags, grid):
+    """Plan the cells of `grid`, submit the jobs of those not finished and wait for them. Returns 1 if one failed."""
     import submitit  # main found it
-    todo = plan(args, passthrough, space, eval_flags)
+    todo = plan(args, passthrough, space, eval_flags, grid)
     blocked = [path for path, _ in todo if os.path.exists(path) and not os.path.isdir(path)]
     cli.check(not blocked, f'{blocked[0] if blocked else ""} is a file where a cell\'s run directory goes')
-    total = len(cells(args))
+    total = len(grid)
     print(f'{total} cells, {total - len(todo)} finished, {len(todo)} to run')
     if not todo:
         return 0
@@ -455,7 +487,7 @@ def submit(args, passthrough, space, eval_flags):
     slurm = executor.cluster == 'slurm'
     gpus = torch.cuda.device_count() if executor.cluster == 'local' else 0
     shares = jobs([path for path, _ in todo], gpus, args.jobs_per_gpu, slurm)
-    work = Job((args, passthrough, space, eval_flags), args.jobs_per_gpu)
+    work = Job((args, passthrough, space, eval_flags, grid), args.jobs_per_gpu)
     if slurm:  # one GPU per job
         executor.update_parameters(gpus_per_node=1, slurm_partition=args.slurm_partition)
         submitted = executor.map_array(work, [share for _, share in shares])

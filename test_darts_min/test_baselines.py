@@ -96,21 +96,31 @@ def test_random_search_has_its_own_row_in_a_report(tmp_path):
 
 def test_sweep_plans_one_random_cell_per_seed():
     args, passthrough, space, _ = sweep.parse(['--save', 'x', '--methods', 'darts', 'random', '--seeds', '0', '1',
-                                            '--w_optimizers', 'sgd', 'adam', '--random_samples', '5',
+                                            '--w_optimizers', 'sgd', 'adam', '--random_cells', '5', '--evaluate_epochs', '1',
                                             '--dataset', 'fake'])
     names = [c[0] for c in sweep.cells(args)]
     assert sorted(names) == ['darts-w_adam-a_adam-seed0', 'darts-w_adam-a_adam-seed1', 'darts-w_sgd-a_adam-seed0',
                              'darts-w_sgd-a_adam-seed1', 'random-seed0', 'random-seed1']
     todo = dict(sweep.plan(args, passthrough, space))
-    assert todo[os.path.join('x', 'random-seed1')] == [['random', '--samples', '5', '--seed', '1', '--search_space',
-                                                        'darts', '--save', os.path.join('x', 'random-seed1')]]
+    cell = os.path.join('x', 'random-seed1')
+    chain = todo[cell]  # draw 5; train each by the proxy, as a search's cell; keep the best; evaluate it as every cell
+    assert chain[0] == ['random', '--samples', '5', '--seed', '1', '--search_space', 'darts', '--evaluated', '--save', cell]
+    trained = [(step[0], step[step.index('--genotype') + 1], step[step.index('--save') + 1], step[step.index('--seed') + 1],
+                step[step.index('--epochs') + 1]) for step in chain[1:6]]
+    assert trained == [('eval', os.path.join(cell, 'samples', k), os.path.join(cell, 'samples', k + '-eval'), '1', '1')
+                       for k in '01234']
+    assert chain[6] == ['random', '--choose', '--save', cell]
+    assert chain[7][chain[7].index('--genotype') + 1:] == [cell, '--save', cell + '-eval'] and len(chain) == 8
 
 
 def test_bad_random_search_arguments(capsys):
     from darts_min import cli
     for argv, message in [(['--samples', '0'], '--samples must be positive'),
                           (['--search_space', 'x'], "unknown search space 'x'"),
-                          (['--nb201_table', 't.csv'], '--nb201_table goes with --search_space nb201')]:
+                          (['--nb201_table', 't.csv'], '--nb201_table goes with --search_space nb201'),
+                          (['--choose'], '--choose needs --save'),
+                          (['--choose', '--save', '/nonexistent/r'], "no random search's args.json at /nonexistent/r"),
+                          (['--evaluated', '--search_space', 'nb201'], '--evaluated is for the darts space')]:
         with pytest.raises(SystemExit) as e:
             cli.run(lambda: random_search.main(argv))
         err = capsys.readouterr().err

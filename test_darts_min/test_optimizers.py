@@ -151,3 +151,29 @@ def test_module_prints_the_registry_table():
         row = next(line for line in lines if line.split()[:2] == [name, entry.cls.__name__])
         assert f' {entry.w_lr:g} ' in row and f' {entry.arch_lr:g} ' in row
     assert 'betas=(0.5, 0.999)' in out
+
+
+def test_weight_decay_follows_the_per_step_shrinkage_rule():
+    """Coupled L2 keeps DARTS's coefficients; AdamW's decoupled decay is 7.5e-6 / lr on w (0.025 x 3e-4, momentum's
+    per-step shrinkage) and 3e-7 / lr on alpha (3e-4 x 1e-3, Adam's), worked by hand."""
+    for name in ('sgd', 'momentum', 'nesterov', 'rmsprop', 'adam'):
+        assert optimizers.default_weight_decay(name, 'w', 0.5) == 3e-4
+        assert optimizers.default_weight_decay(name, 'arch', 0.5) == 1e-3
+    assert optimizers.default_weight_decay('adamw', 'w', 2e-3) == 3.75e-3
+    assert optimizers.default_weight_decay('adamw', 'w', 6e-3) == 1.25e-3  # a tuned rate carries its own decay
+    assert optimizers.default_weight_decay('adamw', 'arch', 3e-4) == 1e-3
+    assert optimizers.default_weight_decay('adamw', 'arch', 1e-4) == 3e-3
+    args = train_search.parse_args(['--w_optimizer', 'adamw', '--arch_optimizer', 'adamw', '--arch_learning_rate', '1e-4'])
+    assert (args.weight_decay, args.arch_weight_decay) == (3.75e-3, 3e-3)
+    assert optimizers.for_weights(args, [torch.nn.Parameter(torch.ones(1))]).param_groups[0]['weight_decay'] == 3.75e-3
+    args = train_search.parse_args(['--w_optimizer', 'adamw', '--weight_decay', '0'])  # a decay given always wins
+    assert args.weight_decay == 0
+
+
+def test_the_registrys_decay_is_no_setting_of_a_report_row():
+    """AdamW at its rule's 3.75e-3 is compared with DARTS's pair at 3e-4; AdamW at another decay is a setting."""
+    from darts_min import report
+    run = lambda w, lr, wd: {'method': 'darts', 'w_optimizer': w, 'learning_rate': lr, 'weight_decay': wd,
+                             'arch_optimizer': 'adam', 'arch_learning_rate': 3e-4, 'arch_weight_decay': 1e-3, 'epochs': 1}
+    assert report.key_of(run('adamw', 2e-3, 3.75e-3)).settings == report.key_of(run('momentum', 0.025, 3e-4)).settings
+    assert ('weight_decay', '0.0003') in report.key_of(run('adamw', 2e-3, 3e-4)).settings
