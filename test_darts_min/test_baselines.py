@@ -80,11 +80,12 @@ def test_report_leaves_out_a_broken_run_with_a_warning(tmp_path, capsys):
     assert random_search.main(['--samples', '2', '--seed', '0', '--save', str(tmp_path / 'random-seed0')]) == 0
     broken = tmp_path / 'broken'
     broken.mkdir()
-    (broken / 'args.json').write_text(json.dumps({'w_optimizer': 'sgd', 'arch_optimizer': 'adam'}))
+    # a finished search (its one epoch logged) whose genotype is unreadable, and a torn last line
+    (broken / 'args.json').write_text(json.dumps({'w_optimizer': 'sgd', 'arch_optimizer': 'adam', 'epochs': 1}))
     (broken / 'metrics.jsonl').write_text('{"epoch": 0, "genotype": {"normal": []}}\n{"epo')
     assert report.main([str(tmp_path), '--no_plots']) == 0
     assert 'leaving out broken: its genotype is unreadable' in capsys.readouterr().err
-    assert '1 runs' in open(tmp_path / 'report.md').read()
+    assert '1 searches in 1 rows' in open(tmp_path / 'report.md').read()
 
 
 def test_random_search_has_its_own_row_in_a_report(tmp_path):
