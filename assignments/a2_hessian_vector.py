@@ -1,28 +1,29 @@
 """Assignment 2: the finite-difference Hessian-vector product of DARTS Eq. 8.
 
-Second-order DARTS needs grad2_{alpha,w} L_train(w, alpha) . v, a product of the |alpha| x |w| matrix of mixed second
-derivatives with a vector v the size of w, without ever forming the matrix. With f(w) = grad_alpha L_train(w, alpha),
-a Taylor expansion along v on both sides of w gives the central difference (Eq. 8)
+Second-order DARTS needs grad2_{alpha,w} L_train(w, alpha) . u, a product of the |alpha| x |w| matrix of mixed second
+derivatives with a vector u the size of w, without ever forming the matrix. With f(w) = grad_alpha L_train(w, alpha),
+a Taylor expansion along u on both sides of w gives the central difference (Eq. 8)
 
-    (grad_alpha L_train(w + eps v, alpha) - grad_alpha L_train(w - eps v, alpha)) / (2 eps)
-        = grad2_{alpha,w} L_train(w, alpha) . v + O(eps^2),        eps = scale / ||v||   (DARTS: scale = 0.01)
+    (grad_alpha L_train(w + eps_fd u, alpha) - grad_alpha L_train(w - eps_fd u, alpha)) / (2 eps_fd)
+        = grad2_{alpha,w} L_train(w, alpha) . u + O(eps_fd^2),     eps_fd = scale / ||u||   (DARTS: scale = 0.01)
 
-where ||v|| is the norm of all of v's tensors together.
+where ||u|| is the norm of all of u's tensors together. In DARTS u is grad_w' L_val (Eq. 7; darts-min's
+`grad_w_prime`), but any vector the size of w will do here.
 
-Task: write `fd_hessian_vector_product(loss_fn, weights, alphas, vector, scale=0.01)`.
+Task: write `fd_hessian_vector_product(loss_fn, weights, alphas, u, scale=0.01)`.
   loss_fn(): returns L_train at the current values of `weights` and `alphas` (it reads the tensors themselves).
   weights: the list of weight tensors w (leaf tensors that require grad); move them in place, within
-      `torch.no_grad()`, to w + eps v and to w - eps v, and leave them as they were when you return.
+      `torch.no_grad()`, to w + eps_fd u and to w - eps_fd u, and leave them as they were when you return.
   alphas: the list of architecture tensors alpha.
-  vector: v, one tensor per weight, of the same shapes.
+  u: one tensor per weight, of the same shapes.
 Return the product, one tensor per alpha, of alpha's shapes. Two forward and two backward passes in all.
 
 Grade it with `python -m pytest -q assignments/test_a2_hessian_vector.py`: on a smooth model (tanh, softplus) the
 grader compares your product with the exact one, computed by double backpropagation, and checks that the error
-falls like eps^2.
+falls like eps_fd^2.
 
 Questions:
-  a. Why is the error O(eps^2) and not O(eps)? What would a one-sided difference give?
+  a. Why is the error O(eps_fd^2) and not O(eps_fd)? What would a one-sided difference give?
   b. On the DARTS supernet (ReLU, max-pooling) the product at the paper's scale 0.01 can be off by more than its
      own size (docs/walkthrough.md, exercise 2), while scale 1e-7 is exact to 1e-8. Why? Why is a smaller scale
      not always the answer in float32?
@@ -30,8 +31,8 @@ Questions:
 """
 
 
-def fd_hessian_vector_product(loss_fn, weights, alphas, vector, scale=0.01):
+def fd_hessian_vector_product(loss_fn, weights, alphas, u, scale=0.01):
     raise NotImplementedError(
-        'assignment 2: eps = scale / (norm of all of vector); with torch.no_grad() add eps * v to each weight, '
-        'take torch.autograd.grad(loss_fn(), alphas); move to w - eps v, take it again; move back to w; '
-        'return (g_plus - g_minus) / (2 eps) per alpha')
+        'assignment 2: eps_fd = scale / (norm of all of u); with torch.no_grad() add eps_fd * u to each weight, '
+        'take torch.autograd.grad(loss_fn(), alphas); move to w - eps_fd u, take it again; move back to w; '
+        'return (g_plus - g_minus) / (2 eps_fd) per alpha')

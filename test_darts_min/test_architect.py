@@ -101,8 +101,8 @@ def test_unrolled_hypergradient_matches_double_backprop_through_torchs_step(w_op
 
 @pytest.mark.parametrize('w_optimizer', ['momentum', 'adam'])
 def test_paper_epsilon_is_exact_where_the_network_is_smooth(w_optimizer, monkeypatch):
-    # With the paper's eps = 0.01/||v||, the only error left on a smooth network is the O(eps^2) of central
-    # differences. (On the real ops, kinks crossed within eps can make it as large as the term itself.)
+    # With the paper's eps_fd = 0.01/||u||, the only error left on a smooth network is the O(eps_fd^2) of central
+    # differences. (On the real ops, kinks crossed within eps_fd can make it as large as the term itself.)
     monkeypatch.setattr(torch.nn.ReLU, 'forward', lambda self, x: torch.nn.functional.softplus(x))
     monkeypatch.setattr(torch.nn.MaxPool2d, 'forward', lambda self, x: torch.nn.functional.avg_pool2d(x, 3, self.stride, 1))
     err, size = implicit_error(w_optimizer, (), 2, monkeypatch, xi=0.025, n=8, size=16)
@@ -148,7 +148,7 @@ def test_unrolled_step_leaves_the_w_optimizer_and_w_untouched_and_builds_no_netw
     Architect(model, args).step(xt, yt, xv, yv, 0.025, w_opt, unrolled=True)
     assert built == []
     assert checkpoints_equal(w_opt.state_dict(), state)
-    for w, w0 in zip(model.parameters(), weights):  # +eps v, -2 eps v, +eps v leaves only rounding behind
+    for w, w0 in zip(model.parameters(), weights):  # +eps_fd u, -2 eps_fd u, +eps_fd u leaves only rounding behind
         assert torch.allclose(w, w0, rtol=0, atol=1e-12)
 
 
@@ -166,16 +166,16 @@ def original_hypergradient(model, w_opt, xt, yt, xv, yv, xi):
             d = d if buf is None else torch.add(buf * group['momentum'], d, alpha=1)
             w_prime[name] = torch.sub(w, d, alpha=xi).requires_grad_()
     out = torch.autograd.grad(val_loss_at(model, w_prime, xv, yv), [*alphas, *w_prime.values()])
-    dalpha, v = out[:len(alphas)], out[len(alphas):]
-    eps = (1e-2 / torch.cat([x.flatten() for x in v]).norm()).item()
+    dalpha, u = out[:len(alphas)], out[len(alphas):]
+    eps_fd = (1e-2 / torch.cat([x.flatten() for x in u]).norm()).item()
     sides = []
-    for step in (eps, -2 * eps):
+    for step in (eps_fd, -2 * eps_fd):
         with torch.no_grad():
-            torch._foreach_add_(weights, v, alpha=step)
+            torch._foreach_add_(weights, u, alpha=step)
         sides.append(torch.autograd.grad(model._loss(xt, yt), alphas))
     with torch.no_grad():
-        torch._foreach_add_(weights, v, alpha=eps)
-    return [g.sub((p - n).div_(2 * eps), alpha=xi) for g, p, n in zip(dalpha, *sides)]
+        torch._foreach_add_(weights, u, alpha=eps_fd)
+    return [g.sub((p - n).div_(2 * eps_fd), alpha=xi) for g, p, n in zip(dalpha, *sides)]
 
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
@@ -199,7 +199,7 @@ def test_heavy_ball_hypergradient_is_the_originals_to_the_bit(dtype, warm_steps,
 @pytest.mark.parametrize('warm_steps', [0, 2])
 def test_heavy_ball_formula_is_torchs_next_step_to_the_bit(dtype, warm_steps):
     # architect.py's Eq. 6 in a few lines and virtual_step.next_step (torch's own update, differentiated) agree on
-    # momentum SGD with L2 decay: w' to the bit, and dw'/dg is -xi exactly, so v is grad_w' L_val on both paths
+    # momentum SGD with L2 decay: w' to the bit, and dw'/dg is -xi exactly, so u is grad_w' L_val on both paths
     model, _, w_opt = setup('momentum', warm_steps=warm_steps, dtype=dtype, argv=['--weight_decay', '0.1'])
     assert is_heavy_ball(w_opt)
     xt, yt = batch(dtype=dtype, seed=1)

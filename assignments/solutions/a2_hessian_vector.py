@@ -2,14 +2,14 @@
 import torch
 
 
-def fd_hessian_vector_product(loss_fn, weights, alphas, vector, scale=0.01):
-    eps = (scale / torch.cat([v.flatten() for v in vector]).norm()).item()  # DARTS section 2.3: eps = 0.01 / ||v||
+def fd_hessian_vector_product(loss_fn, weights, alphas, u, scale=0.01):
+    eps_fd = (scale / torch.cat([x.flatten() for x in u]).norm()).item()  # DARTS section 2.3: eps_fd = 0.01 / ||u||
     grads = []
-    for step in (eps, -2 * eps):  # to w + eps v, then to w - eps v
+    for step in (eps_fd, -2 * eps_fd):  # to w + eps_fd u, then to w - eps_fd u
         with torch.no_grad():
-            torch._foreach_add_(weights, vector, alpha=step)
+            torch._foreach_add_(weights, u, alpha=step)
         grads.append(torch.autograd.grad(loss_fn(), alphas))
     with torch.no_grad():
-        torch._foreach_add_(weights, vector, alpha=eps)  # back to w
+        torch._foreach_add_(weights, u, alpha=eps_fd)  # back to w
     # DARTS Eq. 8: the central difference of grad_alpha L_train
-    return [(p - n) / (2 * eps) for p, n in zip(*grads)]
+    return [(p - n) / (2 * eps_fd) for p, n in zip(*grads)]

@@ -2,10 +2,7 @@
 update differentiated by autograd, on an optimizer holding the given state."""
 import torch
 
-try:
-    from darts_min.virtual_step import next_step
-except ImportError:  # darts-min before its virtual step moved out of architect.py
-    from darts_min.architect import next_step
+from darts_min.virtual_step import next_step
 
 
 def nesterov_virtual_step(w, g, buf, xi, momentum, weight_decay):
