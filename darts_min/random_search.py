@@ -97,7 +97,7 @@ def check_sweep(p, args, space):
 def choose(save):
     """Keep the best sample of the random search in `save` by its evaluation's validation accuracy (ties: the lower
     sample), as the run's genotype.json and one line of metrics.jsonl with every sample's figures."""
-    from .sweep import cell_status
+    from .grid import cell_status
     args = runs.read_json(os.path.join(save, 'args.json'), 'random search\'s args.json')
     cli.check(isinstance(args, dict) and isinstance(args.get('samples'), int) and args.get('evaluated'),
               f'{save} holds no random search drawn with --evaluated')

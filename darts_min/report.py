@@ -27,7 +27,8 @@ from . import cli, genotypes, optimizers, random_search, tuning
 from .data import IN_RANDOM_ORDER
 from .model_nb201 import NB201_PRIMITIVES
 from .runs import atomic_write, read_metrics, read_status
-from .sweep import NOT_PROTOCOL, cell_status
+from .grid import cell_status
+from .sweep import NOT_PROTOCOL
 from .visualize import pyplot, save_figure
 
 ABBREVIATIONS = {'none': 'no', 'max_pool_3x3': 'mp', 'avg_pool_3x3': 'ap', 'skip_connect': 'sk',

@@ -20,7 +20,6 @@ With --tune_rates K --tune_seeds S ... every optimizer's rate is first tuned on 
 (darts_min/tuning.py); --methods random trains --random_cells drawn cells and keeps the best (random_search.py).
 """
 import importlib
-import itertools
 import json
 import math
 import multiprocessing
@@ -30,46 +29,11 @@ import sys
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
 
 import torch
 
 from . import cli, methods, optimizers, runs
-
-
-class Cell(NamedTuple):
-    name: str  # its run directory in the sweep directory
-    method: str
-    w: str | None  # the optimizers and their learning rates (None for random search)
-    arch: str | None
-    w_lr: float | None
-    arch_lr: float | None
-    seed: int
-
-
-def cell_name(method, w, a, seed, w_lr, a_lr, unrolled_step='optimizer'):
-    """<method>-w_<w>-a_<alpha>-seed<s>; a learning rate other than the registry's default of its optimizer
-    follows the optimizer (w_adam_lr0.0003), so DARTS's default cells keep their names in a grid of rates; a virtual
-    step other than the default (--unrolled_step) comes before the seed."""
-    def rate(name, side, lr):
-        return '' if lr == optimizers.default_lr(name, side) else f'_lr{lr!r}'
-    suffix = '' if unrolled_step == 'optimizer' else f'-unrolled_{unrolled_step}'
-    return f'{method}-w_{w}{rate(w, "w", w_lr)}-a_{a}{rate(a, "arch", a_lr)}{suffix}-seed{seed}'
-
-
-def cell_status(path):
-    """'done' (its last epoch is in metrics.jsonl), 'diverged' (status.json says so: it stopped on a non-finite
-    loss, exit code 3, and would again), 'started' (it has args.json) or 'new'."""
-    status = runs.read_status(path)
-    if status is not None and status.get('status') == 'diverged':
-        return 'diverged'
-    try:
-        with open(os.path.join(path, 'args.json')) as f:
-            epochs = int(json.load(f)['epochs'])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 'new' if not os.path.exists(os.path.join(path, 'args.json')) else 'started'
-    last = max((r['epoch'] for r in runs.read_metrics(os.path.join(path, 'metrics.jsonl'))), default=-1)
-    return 'done' if last >= epochs - 1 else 'started'
+from .grid import cell_status, cells
 
 
 def load_script(name):
@@ -186,19 +150,6 @@ def jobs(todo, gpus, per_gpu, slurm):
     `per_gpu` cells (SLURM gives it a GPU: None); here one job per visible GPU (one, gpu None, without a GPU)."""
     count = math.ceil(len(todo) / per_gpu) if slurm else max(gpus, 1)
     return [(i if gpus and not slurm else None, todo[i::count]) for i in range(count) if todo[i::count]]
-
-
-def cells(args):
-    """Every Cell of the grid; random search, which has no optimizer, is one cell per seed."""
-    def side(names, rates, key):  # (optimizer, learning rate) pairs: the rates given, else the registry's default
-        return [(n, lr) for n in names for lr in rates.get(n, [optimizers.default_lr(n, key)])]
-    searches = [m for m in args.methods if m != 'random']
-    ws = side(args.w_optimizers, args.w_learning_rates, 'w')
-    arches = side(args.arch_optimizers, args.arch_learning_rates, 'arch')
-    grid = [Cell(cell_name(m, w, a, s, w_lr, a_lr, args.unrolled_step), m, w, a, w_lr, a_lr, s)
-            for m, (w, w_lr), (a, a_lr), s in itertools.product(searches, ws, arches, args.seeds)]
-    randoms = [Cell(f'random-seed{s}', 'random', None, None, None, None, s) for s in args.seeds if 'random' in args.methods]
-    return grid + randoms
 
 
 def split_seed(args, space, cell):
@@ -445,7 +396,9 @@ def parse(argv):
             train_search.parse_args(search_argv(args, passthrough, space, cell))
             checked.add(cell._replace(name='', seed=0))
     from . import random_search, tuning
-    tuning.check(p, args, passthrough, space)
+    tuning.check(p, args)
+    for config in {cell._replace(name='', seed=0) for *_, cell in tuning.trials(args)} if args.tune_rates else ():
+        train_search.parse_args(search_argv(args, passthrough, space, config))  # a rate the search refuses: one line
     random_search.check_sweep(p, args, space)
     return args, passthrough, space, eval_flags
 
@@ -466,9 +419,26 @@ def main(argv=None):
                               'to end, or stop it first'):
         grid = cells(args)
         if args.tune_rates:  # phase 1, the tuning cells; phase 2, the grid at the rates they chose (darts_min/tuning.py)
-            from . import tuning
-            grid = tuning.run(args, passthrough, space, eval_flags)
+            grid = tune(args, passthrough, space, eval_flags)
         return submit(args, passthrough, space, eval_flags, grid)
+
+
+def tune(args, passthrough, space, eval_flags):
+    """Phase 1 of a tuned sweep: the tuning cells not finished, then tuning.json (once). Returns phase 2's cells, the
+    grid at the chosen rates (darts_min/tuning.py)."""
+    from . import tuning
+    path = os.path.join(args.save, tuning.FILE)
+    if not os.path.exists(path):
+        print('tuning:', end=' ')
+        if submit(args, passthrough, space, eval_flags, tuning.tuning_cells(args)):
+            print('tuning: a failed tuning cell counts against its rate (docs/study.md); to retry it, delete '
+                  f'{path} and run the same command')
+        runs.write_json(path, tuning.choose(args))
+    chosen = tuning.load(args, path)
+    for method, sides in chosen.items():
+        print(f'tuning: {method}: ' + '; '.join(f'{side} ' + ', '.join(f'{n} {r:g}' for n, r in rates.items())
+                                                for side, rates in sides.items()))
+    return tuning.study_cells(args, chosen)
 
 
 def submit(args, passthrough, space, eval_flags, grid):

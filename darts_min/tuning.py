@@ -14,7 +14,7 @@ import argparse
 import math
 import os
 
-from . import cli, optimizers, runs, sweep
+from . import cli, grid, optimizers, runs
 
 FILE = 'tuning.json'
 FOLDER = 'tuning'  # the tuning cells, apart from the study's (the report's table reads the sweep directory's own)
@@ -40,8 +40,8 @@ def trials(args):
                     pair = {side: (optimizer, rate), other: (partner, optimizers.default_lr(partner, other))}
                     (w, w_lr), (a, a_lr) = pair['w'], pair['arch']
                     for seed in args.tune_seeds:
-                        name = f'{FOLDER}/{sweep.cell_name(method, w, a, seed, w_lr, a_lr, args.unrolled_step)}'
-                        found.append((method, side, optimizer, rate, sweep.Cell(name, method, w, a, w_lr, a_lr, seed)))
+                        name = f'{FOLDER}/{grid.cell_name(method, w, a, seed, w_lr, a_lr, args.unrolled_step)}'
+                        found.append((method, side, optimizer, rate, grid.Cell(name, method, w, a, w_lr, a_lr, seed)))
     return found
 
 
@@ -54,7 +54,7 @@ def validation_accuracy(save, cell):
     """The validation accuracy of a tuning cell's evaluation, or None where its search or evaluation did not finish
     (diverged, crashed) or evaluated another cell than the search's."""
     path = os.path.join(save, cell.name)
-    if sweep.cell_status(path) != 'done' or sweep.cell_status(path + '-eval') != 'done':
+    if grid.cell_status(path) != 'done' or grid.cell_status(path + '-eval') != 'done':
         return None
     try:
         same = runs.read_json(os.path.join(path, 'genotype.json'), 'genotype') == runs.read_json(
@@ -112,7 +112,7 @@ def load(args, path):
     return tuned['chosen']
 
 
-def grid_cells(args, chosen):
+def study_cells(args, chosen):
     """The study's cells: each method's optimizers at their chosen rates, the study's seeds; random search as ever."""
     cells = []
     for method in args.methods:
@@ -120,27 +120,11 @@ def grid_cells(args, chosen):
         one = argparse.Namespace(**{**vars(args), 'methods': [method],
                                     'w_learning_rates': {n: [r] for n, r in rates['w'].items()},
                                     'arch_learning_rates': {n: [r] for n, r in rates['arch'].items()}})
-        cells += sweep.cells(one)
+        cells += grid.cells(one)
     return cells
 
 
-def run(args, passthrough, space, eval_flags):
-    """Phase 1 of a tuned sweep: the tuning cells not finished, then tuning.json (once). Returns phase 2's cells."""
-    path = os.path.join(args.save, FILE)
-    if not os.path.exists(path):
-        print('tuning:', end=' ')
-        if sweep.submit(args, passthrough, space, eval_flags, tuning_cells(args)):
-            print('tuning: a failed tuning cell counts against its rate (docs/study.md); to retry it, delete '
-                  f'{path} and run the same command')
-        runs.write_json(path, choose(args))
-    chosen = load(args, path)
-    for method, sides in chosen.items():
-        print(f'tuning: {method}: ' + '; '.join(f'{side} ' + ', '.join(f'{n} {r:g}' for n, r in rates.items())
-                                                for side, rates in sides.items()))
-    return grid_cells(args, chosen)
-
-
-def check(p, args, passthrough, space):
+def check(p, args):
     """The tuning flags, each a one-line error of the parser p."""
     if not args.tune_rates:
         if args.tune_seeds or args.tune_factor is not None:
@@ -164,9 +148,6 @@ def check(p, args, passthrough, space):
         p.error('--tune_rates chooses the rates: drop --w_learning_rates / --arch_learning_rates')
     if all(m == 'random' for m in args.methods):
         p.error('--tune_rates needs a search method in --methods: random search has no rate')
-    train_search = sweep.load_script('train_search')
-    for config in {cell._replace(name='', seed=0) for *_, cell in trials(args)}:
-        train_search.parse_args(sweep.search_argv(args, passthrough, space, config))  # a rate the search refuses: one line
 
 
 def report_lines(sweep_dir):

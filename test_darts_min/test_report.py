@@ -286,7 +286,8 @@ def test_the_numbers_of_the_rules_in_docs_study():
     from darts_min import sweep
     args, *_ = sweep.parse(['--save', 'x', '--dataset', 'fake', '--seeds', '0', '--methods', 'darts', 'sdarts_rs',
                             'darts_minus', 'beta_darts', 'random', '--w_optimizers', 'sgd', 'momentum', 'nesterov',
-                            'rmsprop', 'adam', 'adamw', '--arch_optimizers', 'sgd', 'momentum', 'rmsprop', 'adam', 'adamw'])
+                            'rmsprop', 'adam', 'adamw', '--arch_optimizers', 'sgd', 'momentum', 'rmsprop', 'adam', 'adamw',
+                            '--evaluate_epochs', '10'])
     searches = [c for c in sweep.cells(args) if c.method != 'random']
     references = [c for c in searches if (c.w, c.arch) == report.DARTS_PAIR]
     assert (len(searches) - len(references), f'{0.05 / (len(searches) - len(references)):.2g}') == (116, '0.00043')

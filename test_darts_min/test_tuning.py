@@ -16,9 +16,9 @@ GENOTYPE = {'normal': [['sep_conv_3x3', 0], ['skip_connect', 1], ['sep_conv_3x3'
 
 
 def write_run(folder, records, genotype=GENOTYPE):
-    """A finished 1-epoch run directory: args.json, metrics.jsonl, genotype.json."""
+    """A 1-epoch run directory (finished where `records` holds its epoch): args.json, metrics.jsonl, genotype.json."""
     os.makedirs(folder, exist_ok=True)
-    json.dump({'epochs': len(records)}, open(os.path.join(folder, 'args.json'), 'w'))
+    json.dump({'epochs': 1}, open(os.path.join(folder, 'args.json'), 'w'))
     json.dump(genotype, open(os.path.join(folder, 'genotype.json'), 'w'))
     open(os.path.join(folder, 'metrics.jsonl'), 'w').writelines(json.dumps({'epoch': e, **r}) + '\n' for e, r in enumerate(records))
 
@@ -38,7 +38,15 @@ def test_the_pick_takes_the_best_mean_and_breaks_ties_towards_the_default():
 
 
 TUNED = ['--seeds', '0', '--tune_rates', '3', '--tune_seeds', '7', '8', '--w_optimizers', 'adam', '--arch_optimizers', 'sgd',
-         '--evaluate_epochs', '1', '--dataset', 'fake']
+         '--evaluate_epochs', '1', '--dataset', 'fake', '--epochs', '1']
+
+
+def recording(submitted, code):
+    """A stand-in for sweep.submit: notes the paths of the cells it would run, returns `code`."""
+    def submit(args, passthrough, space, eval_flags, grid):
+        submitted.append([path for path, _ in sweep.plan(args, passthrough, space, eval_flags, grid)])
+        return code
+    return submit
 
 
 def test_tuning_chooses_what_hand_made_evaluations_say_and_keeps_its_choice(tmp_path, monkeypatch, capsys):
@@ -56,8 +64,8 @@ def test_tuning_chooses_what_hand_made_evaluations_say_and_keeps_its_choice(tmp_
             if value is not None:
                 write_run(f'{path}-eval', [{'valid_acc': value}])
     submitted = []  # the diverged cell is tried again, and fails again
-    monkeypatch.setattr(sweep, 'submit', lambda args, todo: submitted.append([path for path, _ in todo]) or 1)
-    grid = tuning.run(args, passthrough, space, eval_flags)
+    monkeypatch.setattr(sweep, 'submit', recording(submitted, 1))
+    grid = sweep.tune(args, passthrough, space, eval_flags)
     assert submitted == [[str(tmp_path / 'tuning' / 'darts-w_adam_lr0.006-a_adam-seed8')]]
     # adam on w: 51 at 6.67e-4 and at 2e-3 (a tie: the default), 6e-3 finished on one seed only; sgd on alpha: 44.5 at 0.09
     assert [c.name for c in grid] == ['darts-w_adam-a_sgd_lr0.09-seed0']
@@ -68,7 +76,7 @@ def test_tuning_chooses_what_hand_made_evaluations_say_and_keeps_its_choice(tmp_
     # resumed after its first phase: the choice is read, never recomputed, even where the evaluations say otherwise now
     write_run(tmp_path / 'tuning' / 'darts-w_momentum-a_sgd-seed7-eval', [{'valid_acc': 99}])
     monkeypatch.setattr(sweep, 'submit', lambda *_: pytest.fail('no tuning cell is run again'))
-    assert [c.name for c in tuning.run(args, passthrough, space, eval_flags)] == ['darts-w_adam-a_sgd_lr0.09-seed0']
+    assert [c.name for c in sweep.tune(args, passthrough, space, eval_flags)] == ['darts-w_adam-a_sgd_lr0.09-seed0']
     lines = tuning.report_lines(str(tmp_path))
     assert '| darts | w | adam | **0.002** | 55.00 | 47.00 | 51.00 (2/2) |' in lines
     assert '| darts | w | adam | 0.006 | 60.00 | – | 60.00 (1/2) |' in lines
@@ -76,10 +84,10 @@ def test_tuning_chooses_what_hand_made_evaluations_say_and_keeps_its_choice(tmp_
     # another tuning's settings on the same --save: refused in one line
     other, *rest = sweep.parse(['--save', str(tmp_path), *TUNED, '--tune_factor', '2'])
     with pytest.raises(cli.UserError, match='was tuned with --tune_factor 3.0: give the same, or another --save'):
-        tuning.run(other, *rest)
+        sweep.tune(other, *rest)
     other, *rest = sweep.parse(['--save', str(tmp_path), *TUNED, '--arch_optimizers', 'sgd', 'rmsprop'])
     with pytest.raises(cli.UserError, match=r'has no rate for rmsprop \(arch, darts\)'):
-        tuning.run(other, *rest)
+        sweep.tune(other, *rest)
 
 
 def test_a_tuned_sweep_runs_in_two_phases_and_resumes_after_the_first(tmp_path, monkeypatch, capsys):
@@ -102,7 +110,7 @@ def test_a_tuned_sweep_runs_in_two_phases_and_resumes_after_the_first(tmp_path, 
     before = os.path.getmtime(tmp_path / 'tuning.json')
     os.remove(tmp_path / grid / 'metrics.jsonl')
     submitted = []
-    monkeypatch.setattr(sweep, 'submit', lambda args, todo: submitted.append([path for path, _ in todo]) or 0)
+    monkeypatch.setattr(sweep, 'submit', recording(submitted, 0))
     assert sweep.main(argv) == 0
     assert submitted == [[str(tmp_path / grid)]] and os.path.getmtime(tmp_path / 'tuning.json') == before
 
