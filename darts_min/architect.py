@@ -5,7 +5,8 @@ Second order (`unrolled`): the derivative of L_val(w'(alpha), alpha) through one
 g = grad_w L_train(w, alpha):
     Eq. 6 (the original code's, heavy-ball momentum mu, L2 decay wd):  w' = w - xi (mu buf + g + wd w)
     Eq. 7:  grad_alpha L_val(w', alpha) - xi grad2_{alpha,w} L_train(w, alpha) . grad_w' L_val(w', alpha)
-    Eq. 8:  grad2_{alpha,w} L_train . u ~ (grad_alpha L_train(w + eps_fd u, alpha) - (w - eps_fd u, alpha)) / 2 eps_fd,
+    Eq. 8:  grad2_{alpha,w} L_train . u ~ (grad_alpha L_train(w + eps_fd u, alpha)
+                                           - grad_alpha L_train(w - eps_fd u, alpha)) / 2 eps_fd,
             u = grad_w' L_val(w', alpha) (`grad_w_prime`), eps_fd = 0.01 / ||u||
 Any other w optimizer (`virtual_step.next_step`) steps w' by torch's own update at learning rate xi, whose
 Jacobian dw'/dg is diagonal but not -xi: there grad_w' L_val is scaled by (dw'/dg) / (-xi), so Eq. 7 keeps its form.
