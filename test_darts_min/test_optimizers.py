@@ -1,5 +1,6 @@
 """The optimizer registry: every entry steps, defaults reproduce DARTS, overrides are honoured and checked."""
 import json
+import os
 
 import pytest
 import torch
@@ -177,3 +178,16 @@ def test_the_registrys_decay_is_no_setting_of_a_report_row():
                              'arch_optimizer': 'adam', 'arch_learning_rate': 3e-4, 'arch_weight_decay': 1e-3, 'epochs': 1}
     assert report.key_of(run('adamw', 2e-3, 3.75e-3)).settings == report.key_of(run('momentum', 0.025, 3e-4)).settings
     assert ('weight_decay', '0.0003') in report.key_of(run('adamw', 2e-3, 3e-4)).settings
+
+
+def test_the_readme_table_is_the_registry():
+    """README's optimizer table: each row's torch.optim class, default rates and decays are the registry's."""
+    text = open(os.path.join(os.path.dirname(__file__), '..', 'README.md')).read()
+    rows = [line.split(' | ') for line in text.splitlines() if line.startswith('| `')
+            and line.split(' | ')[1] in {e.cls.__name__ for e in optimizers.REGISTRY.values()}]
+    assert [r[0].strip('|` ') for r in rows] == list(optimizers.REGISTRY)
+    for name, cls, _, w_lr, w_wd, arch_lr, arch_wd in ((r[0].strip('|` '), *r[1:6], r[6].strip(' |')) for r in rows):
+        assert cls == optimizers.REGISTRY[name].cls.__name__, name
+        assert (float(w_lr), float(arch_lr)) == (optimizers.default_lr(name, 'w'), optimizers.default_lr(name, 'arch'))
+        assert (float(w_wd), float(arch_wd)) == (optimizers.default_weight_decay(name, 'w', float(w_lr)),
+                                                 optimizers.default_weight_decay(name, 'arch', float(arch_lr))), name
