@@ -10,6 +10,7 @@ Every phase is a sweep (darts_min/sweep.py), which skips finished cells: the sam
 SAVE/study.json records the command, the package versions, the machine and each phase's wall time.
 """
 import datetime
+from importlib import metadata
 import os
 import platform
 import sys
@@ -20,13 +21,15 @@ from . import cli, optimizers, report, runs, sweep
 # The setting, chosen so that the whole study fits in 2 hours of this 2-core CPU (docs/study.md gives the measured
 # cell times and the estimate). Each value is a flag of this command of the same name.
 SETTING = {
+    'dataset': ('digits', 'real images without a download (docs/data.md); cifar10 for the same study on GPUs'),
     'image_size': (8, "the digits' own resolution: a larger image adds pixels upsampled from 8 x 8, and time"),
-    'init_channels': (4, 'C of the supernet: the smallest the tests use; C = 8 costs ~2.3x a step (issue 23)'),
+    'init_channels': (4, 'C of the supernet: the smallest the tests use; C = 8 with 5 layers cost 2.3x (issue 23)'),
     'layers': (3, 'cells of the supernet: one normal cell between the two reduction cells'),
     'batch_size': (64, "DARTS's batch: 11 steps an epoch on the 674 + 674 images of the search's halves"),
     'epochs': (6, 'search epochs: the most that fits (the supernet reaches 58-74 % in 3; DARTS searches 50)'),
-    'hessian_every': (6, "lambda_max of the alpha Hessian once, at the search's last epoch (8 s; every epoch: 48 s)"),
-    'evaluate_epochs': (6, 'the proxy: each found cell trained from scratch, judged on a held-out tenth (85-97 % in 3)'),
+    'hessian_every': (6, "lambda_max of the alpha Hessian once, at the search's last epoch (about 7 s each)"),
+    'evaluate_epochs': (6, 'the proxy: each found cell trained from scratch, judged on a held-out tenth (85-97 % '
+                           'after 3)'),
     'eval_init_channels': (8, "C of the network that trains a found cell: twice the supernet's; 1.6 s an epoch"),
     'eval_layers': (4, 'cells of that network'),
     'eval_batch_size': (64, 'its batch, as the search\'s'),
@@ -38,7 +41,7 @@ SECOND_ORDER_W = ['momentum', 'adam', 'rmsprop', 'nesterov']  # on w; alpha: ada
 # what the study sets itself: the same flag given to pass through would contradict it
 STUDY_SETS = ('--save', '--w_optimizers', '--arch_optimizers', '--methods', '--seeds', '--tune_rates', '--tune_seeds',
               '--tune_factor', '--random_cells', '--w_learning_rates', '--arch_learning_rates', '--unrolled',
-              '--jobs_per_gpu', '--disjoint_validation', '--evaluate_paper', '--dataset')
+              '--jobs_per_gpu', '--disjoint_validation', '--evaluate_paper')
 
 
 def parse(argv):
@@ -51,7 +54,8 @@ def parse(argv):
     a('--tune_seeds', nargs='+', type=int, default=[100], help='the tuning\'s seeds, not among --seeds')
     a('--tune_rates', type=int, default=3, metavar='K', help='rates tried per optimizer, a factor 3 apart')
     a('--random_cells', type=int, default=8, help='cells each seed of the random baseline draws and trains')
-    a('--jobs_per_gpu', type=int, default=2, help='cells at once on the CPU, one thread each (measured 1.65x faster than one)')
+    a('--jobs_per_gpu', type=int, default=2,
+      help='cells at once on the CPU, one thread each (measured 1.66x faster than one cell on two threads)')
     a('--no_plots', action='store_true', help='the reports\' tables only')
     for key, (value, why) in SETTING.items():
         a(f'--{key}', type=type(value), default=value, help=why)
@@ -63,9 +67,10 @@ def parse(argv):
 
 
 def setting_argv(args, passthrough):
-    """The sweep's flags that both phases share: the digits at the setting, the proxy, the CPU."""
+    """The sweep's flags that both phases share: the setting, the proxy, no DataLoader workers (a CPU's cores are
+    the cells'; a --workers N given to the study comes later and wins)."""
     flags = [x for key in SETTING for x in (f'--{key}', str(getattr(args, key)))]
-    return ['--dataset', 'digits', *flags, '--disjoint_validation', '--jobs_per_gpu', str(args.jobs_per_gpu),
+    return [*flags, '--disjoint_validation', '--jobs_per_gpu', str(args.jobs_per_gpu),
             '--workers', '0', '--eval_workers', '0', *passthrough]
 
 
@@ -86,7 +91,8 @@ def second_order(args, passthrough):
         ws = {name: chosen['w'][name] for name in SECOND_ORDER_W if name in SUBSETS[args.subset]}
         arch_rate = chosen['arch']['adam']
     except (KeyError, TypeError):
-        raise cli.UserError(f'{args.save}/first_order/tuning.json has no chosen rates of darts: delete it and rerun') from None
+        raise cli.UserError(f'{args.save}/first_order/tuning.json has no chosen rates of darts: delete it and '
+                            'rerun') from None
     return ['--save', os.path.join(args.save, 'second_order'), '--unrolled', '--w_optimizers', *ws,
             '--arch_optimizers', 'adam', '--w_learning_rates', *(f'{n}={r!r}' for n, r in ws.items()),
             '--arch_learning_rates', f'adam={arch_rate!r}', '--methods', 'darts', '--seeds', *map(str, args.seeds),
@@ -94,12 +100,16 @@ def second_order(args, passthrough):
 
 
 def versions():
-    """The versions of what the results depend on."""
-    import sklearn
+    """The versions of what the results depend on (torch's with its build, cu130; scikit-learn None where not
+    installed, as for CIFAR-10)."""
     import torch
     import torchvision
+    try:
+        sklearn = metadata.version('scikit-learn')
+    except metadata.PackageNotFoundError:
+        sklearn = None
     return {'python': platform.python_version(), 'torch': torch.__version__, 'torchvision': torchvision.__version__,
-            'scikit-learn': sklearn.__version__}
+            'scikit-learn': sklearn}
 
 
 def record(path, study, argv, phase, seconds):

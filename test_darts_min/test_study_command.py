@@ -2,13 +2,16 @@
 the first tuned, the reports, study.json, and a rerun that runs nothing."""
 import json
 import os
+import platform
 
 import pytest
+import torch
+import torchvision
 
 from conftest import ROOT
 from darts_min import study
 
-pytest.importorskip('sklearn')
+sklearn = pytest.importorskip('sklearn')
 pytest.importorskip('submitit')
 
 TOY = ['--subset', '2x2', '--seeds', '0', '--tune_seeds', '5', '--tune_rates', '2', '--random_cells', '2',
@@ -26,10 +29,11 @@ def outputs(save):
 @pytest.fixture(scope='module')
 def studied(tmp_path_factory):
     save = str(tmp_path_factory.mktemp('study') / 'digits')
-    os.chdir(ROOT)
-    os.environ['OMP_NUM_THREADS'] = '1'
-    assert study.main(['--save', save, *TOY]) == 0
-    return save
+    with pytest.MonkeyPatch.context() as m:
+        m.chdir(ROOT)
+        m.setenv('OMP_NUM_THREADS', '1')
+        assert study.main(['--save', save, *TOY]) == 0
+        yield save
 
 
 def test_the_first_order_grid_is_tuned_and_reported_with_the_random_baseline(studied):
@@ -43,8 +47,10 @@ def test_the_first_order_grid_is_tuned_and_reported_with_the_random_baseline(stu
     for w in ('momentum', 'adam'):
         for a in ('momentum', 'adam'):
             args = json.load(open(os.path.join(first, cell(w, rates['w'][w], a, rates['arch'][a]), 'args.json')))
-            assert (args['learning_rate'], args['arch_learning_rate'], args['unrolled']) == (rates['w'][w], rates['arch'][a], False)
-            assert (args['dataset'], args['image_size'], args['init_channels'], args['layers'], args['epochs']) == ('digits', 8, 4, 3, 1)
+            assert (args['learning_rate'], args['arch_learning_rate'], args['unrolled']) == (
+                rates['w'][w], rates['arch'][a], False)
+            assert (args['dataset'], args['image_size'], args['init_channels'], args['layers'], args['epochs']) == (
+                'digits', 8, 4, 3, 1)
             assert row(w, rates['w'][w], a, rates['arch'][a]) in text
     assert '| random |' in text and '## Tuning of the rates' in text
 
@@ -56,7 +62,8 @@ def test_second_order_runs_at_the_rates_the_first_order_tuning_chose(studied):
     assert names == sorted(cell(w, rates['w'][w], 'adam', rates['arch']['adam']) for w in ('adam', 'momentum'))
     for w in ('adam', 'momentum'):
         args = json.load(open(os.path.join(second, cell(w, rates['w'][w], 'adam', rates['arch']['adam']), 'args.json')))
-        assert (args['learning_rate'], args['arch_learning_rate'], args['unrolled']) == (rates['w'][w], rates['arch']['adam'], True)
+        assert (args['learning_rate'], args['arch_learning_rate'], args['unrolled']) == (
+            rates['w'][w], rates['arch']['adam'], True)
     text = open(os.path.join(second, 'report.md')).read()
     assert all(row(w, rates['w'][w], 'adam', rates['arch']['adam']) in text for w in ('adam', 'momentum'))
     assert '| random |' not in text
@@ -64,17 +71,19 @@ def test_second_order_runs_at_the_rates_the_first_order_tuning_chose(studied):
 
 def test_study_json_records_versions_machine_and_wall_times_and_a_rerun_runs_nothing(studied, capsys):
     before = outputs(studied)
-    assert len(before) == 7 * 2 + 4 * 2 + 2 * 2 + 4  # tuning, grid, second order (search + eval); random: its 2 samples'
-    # evaluations, its choice and that choice's evaluation
+    # tuning, grid, second order (search + eval each); random: its 2 samples' evaluations, its choice and its evaluation
+    assert len(before) == 7 * 2 + 4 * 2 + 2 * 2 + 4
     record = json.load(open(os.path.join(studied, 'study.json')))
-    assert set(record['versions']) == {'python', 'torch', 'torchvision', 'scikit-learn'}
+    assert record['versions'] == {'python': platform.python_version(), 'torch': torch.__version__,
+                                  'torchvision': torchvision.__version__, 'scikit-learn': sklearn.__version__}
     assert record['machine']['cpu_count'] == os.cpu_count() and record['command'][1:3] == ['--save', studied]
-    assert set(record['wall_s']) == {'first_order', 'second_order', 'reports'} and all(t > 0 for t in record['wall_s'].values())
+    assert set(record['wall_s']) == {'first_order', 'second_order', 'reports'}
+    assert all(t > 0 for t in record['wall_s'].values())
     first_times = dict(record['wall_s'])
     capsys.readouterr()
     assert study.main(['--save', studied, *TOY]) == 0
-    out = capsys.readouterr().out
-    assert out.count('0 to run') == 2 and 'tuning: ' not in out.replace('tuning: darts', '')
+    out = capsys.readouterr().out  # each phase: every cell finished, the tuning not run again
+    assert out.count(' finished, 0 to run') == 2 and 'tuning: 7 cells' not in out
     assert outputs(studied) == before
     again = json.load(open(os.path.join(studied, 'study.json')))['wall_s']
     assert all(again[k] > first_times[k] for k in first_times)  # the rerun's (short) time added to each phase
