@@ -58,7 +58,7 @@ def parse(argv):
       help='cells at once on the CPU, one thread each (measured 1.66x faster than one cell on two threads)')
     a('--no_plots', action='store_true', help='the reports\' tables only')
     for key, (value, why) in SETTING.items():
-        a(f'--{key}', type=type(value), default=value, help=why)
+        a(f'--{key}', type=type(value), default=value, help=why.replace('%', '%%'))  # argparse formats help with %
     args, passthrough = p.parse_known_args(argv)
     for flag in STUDY_SETS:
         if sweep.names_flag(passthrough, flag):

@@ -96,6 +96,13 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
         assert e.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
+def test_help_lists_the_setting_with_its_reasons(capsys):
+    with pytest.raises(SystemExit) as e:
+        study.main(['--help'])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and '--evaluate_epochs' in out and '85-97 %' in out
+
+
 def row(w, w_lr, a, a_lr):
     """A report's table row of darts with these optimizers at these rates (rates other than the default are named)."""
     return f'| darts | {w} {w_lr:g} | {a} {a_lr:g} |'
