@@ -16,7 +16,7 @@ pytest.importorskip('submitit')
 
 TOY = ['--subset', '2x2', '--seeds', '0', '--tune_seeds', '5', '--tune_rates', '2', '--random_cells', '2',
        '--epochs', '1', '--evaluate_epochs', '1', '--image_size', '8', '--init_channels', '4', '--layers', '3',
-       '--eval_init_channels', '4', '--eval_layers', '3', '--hessian_every', '0', '--jobs_per_gpu', '1', '--no_plots',
+       '--eval_init_channels', '4', '--eval_layers', '3', '--hessian_every', '0', '--jobs_per_gpu', '2', '--no_plots',
        '--cluster', 'debug', '--device', 'cpu']
 
 
