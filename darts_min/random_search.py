@@ -21,6 +21,7 @@ import sys
 import torch
 
 from . import cli, dynamics, genotypes, runs
+from .grid import cell_status
 from .model_nb201 import EDGES, NB201_PRIMITIVES, NB201Genotype, load_table
 
 DARTS_OPS = [op for op in genotypes.PRIMITIVES if op != 'none']
@@ -97,7 +98,6 @@ def check_sweep(p, args, space):
 def choose(save):
     """Keep the best sample of the random search in `save` by its evaluation's validation accuracy (ties: the lower
     sample), as the run's genotype.json and one line of metrics.jsonl with every sample's figures."""
-    from .grid import cell_status
     args = runs.read_json(os.path.join(save, 'args.json'), 'random search\'s args.json')
     cli.check(isinstance(args, dict) and isinstance(args.get('samples'), int) and args.get('evaluated'),
               f'{save} holds no random search drawn with --evaluated')

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from . import cli, methods, optimizers, runs
+from . import cli, methods, optimizers, random_search, runs, tuning
 from .grid import cell_status, cells
 
 
@@ -48,7 +48,6 @@ def load_script(name):
 
 def program(name):
     """The main() of a cell's program: 'search' (train_search.py), 'random' (random search), 'eval' (train_eval.py)."""
-    from . import random_search
     return {'search': lambda: load_script('train_search').main, 'random': lambda: random_search.main,
             'eval': lambda: load_script('train_eval').main}[name]()
 
@@ -395,7 +394,6 @@ def parse(argv):
         if cell.method != 'random' and cell._replace(name='', seed=0) not in checked:
             train_search.parse_args(search_argv(args, passthrough, space, cell))
             checked.add(cell._replace(name='', seed=0))
-    from . import random_search, tuning
     tuning.check(p, args)
     for config in {cell._replace(name='', seed=0) for *_, cell in tuning.trials(args)} if args.tune_rates else ():
         train_search.parse_args(search_argv(args, passthrough, space, config))  # a rate the search refuses: one line
@@ -426,7 +424,6 @@ def main(argv=None):
 def tune(args, passthrough, space, eval_flags):
     """Phase 1 of a tuned sweep: the tuning cells not finished, then tuning.json (once). Returns phase 2's cells, the
     grid at the chosen rates (darts_min/tuning.py)."""
-    from . import tuning
     path = os.path.join(args.save, tuning.FILE)
     if not os.path.exists(path):
         print('tuning:', end=' ')
