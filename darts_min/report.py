@@ -235,6 +235,14 @@ def by_seed(results, figure):
     return {r.seed: r.figure(figure) for r in results if r.seed is not None and r.figure(figure) is not None}
 
 
+def scipy_stats():
+    try:
+        from scipy import stats
+    except ImportError:
+        raise cli.UserError('the report\'s intervals and tests need scipy: pip install scipy') from None
+    return stats
+
+
 def paired_difference(values, reference):
     """(n, mean, 95 % interval or None, two-sided p or None) of values[s] - reference[s] over the n seeds both dicts
     hold.
@@ -246,10 +254,7 @@ def paired_difference(values, reference):
     diffs = [values[s] - reference[s] for s in sorted(values.keys() & reference.keys())]
     if len(diffs) < 2:
         return len(diffs), (diffs[0] if diffs else None), None, None
-    try:
-        from scipy import stats
-    except ImportError:
-        raise cli.UserError('the report\'s confidence intervals need scipy: pip install scipy') from None
+    stats = scipy_stats()
     mean = statistics.mean(diffs)
     half = stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
     p = float(stats.ttest_1samp(diffs, 0.0).pvalue) if statistics.stdev(diffs) > 0 else None
@@ -405,6 +410,22 @@ def table(rows, compared):
                  *[figures(k) for k in extra]]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
+
+
+def supernet_agreement(results):
+    """Markdown: how far the supernet's accuracy ranks the searches as their cells trained from scratch do, over every
+    finished, evaluated search: Kendall's tau-b (Kendall 1945, ties counted) and its two-sided p (scipy); nothing
+    below three such searches."""
+    pairs = [(r.figure('supernet_acc'), r.figure('valid_acc')) for r in results if r.args.get('kind', 'search') == 'search']
+    pairs = [(s, v) for s, v in pairs if s is not None and v is not None]
+    if len(pairs) < 3:
+        return []
+    tau, p = scipy_stats().kendalltau(*zip(*pairs))
+    agreement = '–' if math.isnan(tau) else f'{tau:.2f} (p {p:.2g})'
+    return ['## The supernet and the cell trained from scratch', '',
+            f"Kendall's τ between a search's supernet accuracy and its cell's validation accuracy after training from "
+            f'scratch, over the {len(pairs)} finished, evaluated searches of every row: {agreement}. 1: the supernet '
+            'orders the searches as their cells do; 0: no relation (DARTS, section 3.2).', '']
 
 
 def best(results):
@@ -564,7 +585,7 @@ def main(argv=None):
              "- supernet acc: the search's supernet on its own validation half. It does not predict the accuracy of the "
              'cell trained from scratch (DARTS, section 3.2).',
              '- docs/study.md: how to read this report.', '',
-             table(rows, compared), '', '## The cells found', '',
+             table(rows, compared), '', *supernet_agreement(results), '## The cells found', '',
              'Per row, every seed\'s final genotype (normal | reduce, op/input per edge); the best cell of a row is the one '
              'of highest evaluated validation accuracy.', '', *cells_found(rows),
              *random_search.report_lines(results), *tuning.report_lines(args.sweep_dir)]

@@ -149,6 +149,29 @@ def test_table_numbers(sweep_dir):
     assert random["Δ valid acc vs DARTS's pair, 95 % CI"] == '–'
 
 
+def kendall_tau_b(pairs):
+    """Kendall's tau-b from its definition: (concordant - discordant) / sqrt((n0 - ties in x)(n0 - ties in y))."""
+    concordant = discordant = ties_x = ties_y = 0
+    for i, (x1, y1) in enumerate(pairs):
+        for x2, y2 in pairs[i + 1:]:
+            sign = (x1 - x2) * (y1 - y2)
+            concordant, discordant = concordant + (sign > 0), discordant + (sign < 0)
+            ties_x, ties_y = ties_x + (x1 == x2), ties_y + (y1 == y2)
+    n0 = len(pairs) * (len(pairs) - 1) // 2
+    return (concordant - discordant) / math.sqrt((n0 - ties_x) * (n0 - ties_y))
+
+
+def test_the_supernet_and_the_cell_trained_from_scratch_are_compared_by_kendalls_tau(sweep_dir):
+    assert report.main([sweep_dir, '--no_plots']) == 0
+    text = open(os.path.join(sweep_dir, 'report.md')).read()
+    # every finished search with a supernet accuracy and a finished evaluation: 10 of GRID, random search not one
+    pairs = [(v[1], v[2][0]) for v in GRID.values() if v[1] is not None and isinstance(v[2], tuple)]
+    line = next(x for x in text.splitlines() if x.startswith("Kendall's τ"))
+    tau, p = stats.kendalltau(*zip(*pairs))
+    assert f'over the {len(pairs)} finished, evaluated searches of every row: {kendall_tau_b(pairs):.2f} (p {p:.2g})' in line
+    assert len(pairs) == 10 and round(kendall_tau_b(pairs), 2) == round(tau, 2) == 0.31
+
+
 def test_the_best_cell_is_chosen_by_validation_never_by_test(sweep_dir):
     results = report.load_runs(sweep_dir)
     rows = report.group(results)
