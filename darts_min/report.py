@@ -509,43 +509,95 @@ def heatmap_grid(rows, keys, figure):
     return [label(*w) for w in ws], [label(*a) for a in arches], grid
 
 
+def grids(rows):
+    """(file name suffix, title, keys) of each optimizer grid of the rows: one per method (random search has none) and
+    combination of its other settings."""
+    settings = varying_settings(rows)
+    for method in sorted({k.method for k in rows} - {'random'}):
+        variants = sorted({(k.settings, k.evaluation) for k in rows if k.method == method})
+        for n, variant in enumerate(variants):
+            keys = [k for k in rows if k.method == method and (k.settings, k.evaluation) == variant]
+            yield (f'{method}{f"-{n + 1}" if len(variants) > 1 else ""}',
+                   method + (f' ({settings[keys[0]]})' if settings[keys[0]] else ''), keys)
+
+
 def plot_heatmaps(plt, rows, folder):
     """heatmap_<method>[-<n>].png: over the optimizer grid of each method (and other settings), the mean evaluated
     validation accuracy, the supernet's accuracy and the normal cell's skip count. No value: a hatched blank."""
     import numpy as np
     from matplotlib.patches import Rectangle
-    settings = varying_settings(rows)
     paths = []
-    for method in sorted({k.method for k in rows} - {'random'}):  # random search has no optimizer grid
-        variants = sorted({(k.settings, k.evaluation) for k in rows if k.method == method})
-        for n, variant in enumerate(variants):
-            keys = [k for k in rows if k.method == method and (k.settings, k.evaluation) == variant]
-            panels = [('valid_acc', 'cell valid acc % (evaluated)'), ('supernet_acc', 'supernet acc %'),
-                      ('skip_normal', 'skip (normal)')]
-            ws, arches, _ = heatmap_grid(rows, keys, 'valid_acc')
-            fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * (2.6 + 0.9 * len(arches)), 1.8 + 0.5 * len(ws)))
-            for ax, (figure, title) in zip(axes, panels):
-                _, _, grid = heatmap_grid(rows, keys, figure)
-                values = np.ma.masked_invalid(np.array(grid, dtype=float))
-                im = ax.imshow(values, cmap=plt.get_cmap('viridis').with_extremes(bad='white'), aspect='auto')
-                for i, row in enumerate(grid):
-                    for j, v in enumerate(row):
-                        if math.isnan(v):
-                            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch='///', edgecolor='#bbbbbb'))
-                        ax.text(j, i, '–' if math.isnan(v) else f'{v:.3g}', ha='center', va='center', fontsize=8,
-                                bbox=dict(boxstyle='round', fc='white', ec='none', alpha=0.7))
-                ax.set_xticks(range(len(arches)), arches, rotation=30, ha='right')
-                ax.set_yticks(range(len(ws)), ws if ax is axes[0] else [])
-                ax.set_xlabel('α optimizer')
-                if ax is axes[0]:
-                    ax.set_ylabel('w optimizer')
-                ax.set_title(title, fontsize=9)
-                if values.count():
-                    fig.colorbar(im, ax=ax)
-            fig.suptitle(f'{method}' + (f' ({settings[keys[0]]})' if settings[keys[0]] else ''))
-            fig.tight_layout()
-            paths.append(os.path.join(folder, f'heatmap_{method}{f"-{n + 1}" if len(variants) > 1 else ""}.png'))
-            save_figure(fig, paths[-1], dpi=90)
+    for suffix, title, keys in grids(rows):
+        panels = [('valid_acc', 'cell valid acc % (evaluated)'), ('supernet_acc', 'supernet acc %'),
+                  ('skip_normal', 'skip (normal)')]
+        ws, arches, _ = heatmap_grid(rows, keys, 'valid_acc')
+        fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * (2.6 + 0.9 * len(arches)), 1.8 + 0.5 * len(ws)))
+        for ax, (figure, label) in zip(axes, panels):
+            _, _, grid = heatmap_grid(rows, keys, figure)
+            values = np.ma.masked_invalid(np.array(grid, dtype=float))
+            im = ax.imshow(values, cmap=plt.get_cmap('viridis').with_extremes(bad='white'), aspect='auto')
+            for i, row in enumerate(grid):
+                for j, v in enumerate(row):
+                    if math.isnan(v):
+                        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch='///', edgecolor='#bbbbbb'))
+                    ax.text(j, i, '–' if math.isnan(v) else f'{v:.3g}', ha='center', va='center', fontsize=8,
+                            bbox=dict(boxstyle='round', fc='white', ec='none', alpha=0.7))
+            ax.set_xticks(range(len(arches)), arches, rotation=30, ha='right')
+            ax.set_yticks(range(len(ws)), ws if ax is axes[0] else [])
+            ax.set_xlabel('α optimizer')
+            if ax is axes[0]:
+                ax.set_ylabel('w optimizer')
+            ax.set_title(label, fontsize=9)
+            if values.count():
+                fig.colorbar(im, ax=ax)
+        fig.suptitle(title)
+        fig.tight_layout()
+        paths.append(os.path.join(folder, f'heatmap_{suffix}.png'))
+        save_figure(fig, paths[-1], dpi=90)
+    return paths
+
+
+def epoch_means(results, name):
+    """([epoch], [mean over the finished runs that logged `name` at that epoch])."""
+    values = defaultdict(list)
+    for r in results:
+        for m in r.metrics if r.status == 'finished' else []:
+            if m.get(name) is not None:
+                values[m['epoch']].append(m[name])
+    epochs = sorted(values)
+    return epochs, [statistics.mean(values[e]) for e in epochs]
+
+
+def plot_grid_dynamics(plt, rows, folder):
+    """dynamics_<method>[-<n>].png: a column per w optimizer of each grid, a line per alpha optimizer, the mean over the
+    seeds per epoch of how far alpha moved from uniform (1 - normalised entropy of softmax(alpha), log scale), the
+    normal cell's skip count and the supernet's accuracy."""
+    panels = [('entropy_normal', '1 − entropy of softmax(α), normal'), ('skip_normal', 'skip (normal)'),
+              ('valid_acc', 'supernet acc %')]
+    paths = []
+    for suffix, title, keys in grids(rows):
+        ws = sorted({(k.w, k.w_lr) for k in keys})
+        fig, axes = plt.subplots(len(panels), len(ws), figsize=(2.6 * len(ws), 2.2 * len(panels)), sharex=True,
+                                 sharey='row', squeeze=False)
+        for column, w in enumerate(ws):
+            column_keys = [k for k in keys if (k.w, k.w_lr) == w]
+            for k in column_keys:
+                for row, (name, _) in enumerate(panels):
+                    epochs, means = epoch_means(rows[k], name)
+                    if name.startswith('entropy'):
+                        means = [1 - v for v in means]
+                    axes[row][column].plot(epochs, means, marker='.', label=k.label()[1])
+            axes[0][column].set_title(f'w: {column_keys[0].label()[0]}', fontsize=9)
+            axes[-1][column].set_xlabel('epoch')
+        for row, (name, label) in enumerate(panels):
+            axes[row][0].set_ylabel(label, fontsize=8)
+            if name.startswith('entropy'):
+                axes[row][0].set_yscale('log')
+        axes[0][-1].legend(title='α optimizer', fontsize=6, title_fontsize=7)
+        fig.suptitle(f'{title}: the searches per epoch, mean over the seeds')
+        fig.tight_layout()
+        paths.append(os.path.join(folder, f'dynamics_{suffix}.png'))
+        save_figure(fig, paths[-1], dpi=80)
     return paths
 
 
@@ -553,6 +605,8 @@ def main(argv=None):
     p = cli.ArgumentParser(prog='python -m darts_min.report', description='Report of a sweep.')
     p.add_argument('sweep_dir')
     p.add_argument('--no_plots', action='store_true', help='the table only')
+    p.add_argument('--grid_plots', action='store_true',
+                   help="the grids' pictures only (heatmaps, dynamics), not each run's (megabytes for a large grid)")
     args = p.parse_args(argv)
     cli.check(os.path.isdir(args.sweep_dir), f'no sweep directory {args.sweep_dir}')
     results = load_runs(args.sweep_dir)
@@ -598,8 +652,10 @@ def main(argv=None):
             raise cli.UserError(f'cannot write the plots into {folder}: {e.strerror or e}') from None
         lines += ['## Optimizer grids', '']
         lines += [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})' for x in plot_heatmaps(plt, rows, folder)]
-        lines += ['', '## Runs', '']
-        for r in results:
+        lines += ['', '## Dynamics over the grids', '']
+        lines += [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})' for x in plot_grid_dynamics(plt, rows, folder)]
+        lines += [] if args.grid_plots else ['', '## Runs', '']
+        for r in [] if args.grid_plots else results:
             if r.status == 'finished' and 'op_weights_normal' in r.metrics[0]:  # a search (random search has no alpha)
                 lines += [f'### {r.name}', ''] + [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})'
                                                   for x in plot_run(plt, r.name, r.metrics, folder)] + ['']

@@ -201,6 +201,25 @@ def test_heatmaps_leave_a_missing_value_blank(sweep_dir):
     assert {'heatmap_darts-1.png', 'heatmap_darts-2.png'} <= set(plots)
 
 
+def test_grid_plots_draw_each_grids_dynamics_per_epoch_and_no_run_plots(sweep_dir, monkeypatch):
+    figures = {}
+    monkeypatch.setattr(report, 'save_figure', lambda fig, path, dpi: figures.setdefault(os.path.basename(path), fig))
+    assert report.main([sweep_dir, '--grid_plots']) == 0
+    assert set(figures) == {'heatmap_darts-1.png', 'heatmap_darts-2.png', 'dynamics_darts-1.png', 'dynamics_darts-2.png'}
+    text = open(os.path.join(sweep_dir, 'report.md')).read()
+    assert '](plots/dynamics_darts-1.png)' in text and '## Runs' not in text
+    # first order: columns adam, momentum, sgd on w; rows 1 - entropy, skip (normal), supernet acc; a line per alpha
+    axes = figures['dynamics_darts-1.png'].axes
+    lines = {(ax.get_title() or str(k), line.get_label()): list(line.get_ydata()) for k, ax in enumerate(axes)
+             for line in ax.lines}
+    assert lines['w: adam 0.001', 'adam 0.0003'] == []  # the first row's title: its lines have no entropy logged
+    assert lines['3', 'adam 0.0003'] == pytest.approx([1.0, 1.0])  # skip_normal: mean of the seeds 0, 1, 2
+    assert lines['6', 'adam 0.0003'] == pytest.approx([10.0, 56.0])  # the supernet, mean of the seeds per epoch
+    assert lines['8', 'rmsprop 0.0001'] == pytest.approx([10.0, 50.5])  # sgd's: a seed without a value left out
+    assert report.epoch_means(report.group(report.load_runs(sweep_dir))[next(
+        k for k in report.group(report.load_runs(sweep_dir)) if k.w == 'sgd')], 'valid_acc') == ([0, 1], [10.0, 50.5])
+
+
 def test_a_run_with_unreadable_figures_is_left_out_with_a_line(sweep_dir, capsys):
     write_run(os.path.join(sweep_dir, 'edited'), {'kind': 'search', 'w_optimizer': 'sgd', 'arch_optimizer': 'adam',
                                                   'learning_rate': 'fast', 'seed': 0, 'epochs': 1},
