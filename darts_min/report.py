@@ -428,6 +428,23 @@ def supernet_agreement(results):
             'orders the searches as their cells do; 0: no relation (DARTS, section 3.2).', '']
 
 
+def alpha_entropy_range(results):
+    """Markdown: the range over the finished searches of the normalised entropy of softmax(alpha) at the last epoch,
+    per cell (darts_min/dynamics.py): how far the searches decided; nothing where none logged it."""
+    spans = []
+    for cell in ('normal', 'reduce'):
+        values = [r.figure(f'entropy_{cell}') for r in results if r.args.get('kind', 'search') == 'search']
+        values = [v for v in values if v is not None]
+        if values:
+            spans.append(f'{cell} cell {min(values):.5f} to {max(values):.5f} over {len(values)} searches')
+    if not spans:
+        return []
+    return ['## How far α moved', '',
+            "The normalised entropy of softmax(α) at the search's last epoch, mean over the edges (1: every operation "
+            'weighted equally, as at the start; 0: one operation per edge): ' + '; '.join(spans) + '. Near 1, the '
+            'derived cell follows small differences between α.', '']
+
+
 def best(results):
     """The run whose evaluated cell has the highest validation accuracy (never the test accuracy); None if none has one."""
     evaluated = [r for r in results if r.figure('valid_acc') is not None]
@@ -639,7 +656,8 @@ def main(argv=None):
              "- supernet acc: the search's supernet on its own validation half. It does not predict the accuracy of the "
              'cell trained from scratch (DARTS, section 3.2).',
              '- docs/study.md: how to read this report.', '',
-             table(rows, compared), '', *supernet_agreement(results), '## The cells found', '',
+             table(rows, compared), '', *supernet_agreement(results), *alpha_entropy_range(results),
+             '## The cells found', '',
              'Per row, every seed\'s final genotype (normal | reduce, op/input per edge); the best cell of a row is the one '
              'of highest evaluated validation accuracy.', '', *cells_found(rows),
              *random_search.report_lines(results), *tuning.report_lines(args.sweep_dir)]

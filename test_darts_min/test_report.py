@@ -53,7 +53,8 @@ def make_sweep(root):
         skips = {'skip_normal': seed, 'skip_reduce': 1}
         write_run(os.path.join(root, name), args, [
             {'epoch': 0, 'genotype': CELL_A, 'valid_acc': 10.0, 'hessian_eigenvalue': 0.5 + seed, **skips},
-            {'epoch': 1, 'genotype': cell, 'valid_acc': supernet, **skips}])  # lambda_max last logged at epoch 0
+            {'epoch': 1, 'genotype': cell, 'valid_acc': supernet, **skips,  # lambda_max last logged at epoch 0
+             'entropy_normal': 0.99 - 0.01 * seed, 'entropy_reduce': 0.5}])
         if evaluation is not None:
             finished = evaluation != 'unfinished'
             valid, test = evaluation if finished else (99.0, 99.0)
@@ -172,6 +173,14 @@ def test_the_supernet_and_the_cell_trained_from_scratch_are_compared_by_kendalls
     assert len(pairs) == 10 and round(kendall_tau_b(pairs), 2) == round(tau, 2) == 0.31
 
 
+def test_how_far_alpha_moved_is_the_range_of_the_last_epochs_entropy(sweep_dir):
+    assert report.main([sweep_dir, '--no_plots']) == 0
+    text = open(os.path.join(sweep_dir, 'report.md')).read()
+    # the 12 searches of GRID (random search has no alpha), seeds 0-2 at 0.99 - 0.01 * seed
+    assert ('normal cell 0.97000 to 0.99000 over 12 searches; reduce cell 0.50000 to 0.50000 over 12 searches'
+            in text.split('## How far α moved')[1])
+
+
 def test_the_best_cell_is_chosen_by_validation_never_by_test(sweep_dir):
     results = report.load_runs(sweep_dir)
     rows = report.group(results)
@@ -212,7 +221,8 @@ def test_grid_plots_draw_each_grids_dynamics_per_epoch_and_no_run_plots(sweep_di
     axes = figures['dynamics_darts-1.png'].axes
     lines = {(ax.get_title() or str(k), line.get_label()): list(line.get_ydata()) for k, ax in enumerate(axes)
              for line in ax.lines}
-    assert lines['w: adam 0.001', 'adam 0.0003'] == []  # the first row's title: its lines have no entropy logged
+    # the first row's title: 1 - the entropy, logged at the last epoch only, the mean over the seeds 0, 1, 2
+    assert lines['w: adam 0.001', 'adam 0.0003'] == pytest.approx([1 - (0.99 + 0.98 + 0.97) / 3])
     assert lines['3', 'adam 0.0003'] == pytest.approx([1.0, 1.0])  # skip_normal: mean of the seeds 0, 1, 2
     assert lines['6', 'adam 0.0003'] == pytest.approx([10.0, 56.0])  # the supernet, mean of the seeds per epoch
     assert lines['8', 'rmsprop 0.0001'] == pytest.approx([10.0, 50.5])  # sgd's: a seed without a value left out
