@@ -235,6 +235,14 @@ def by_seed(results, figure):
     return {r.seed: r.figure(figure) for r in results if r.seed is not None and r.figure(figure) is not None}
 
 
+def scipy_stats():
+    try:
+        from scipy import stats
+    except ImportError:
+        raise cli.UserError('the report\'s intervals and tests need scipy: pip install scipy') from None
+    return stats
+
+
 def paired_difference(values, reference):
     """(n, mean, 95 % interval or None, two-sided p or None) of values[s] - reference[s] over the n seeds both dicts
     hold.
@@ -246,10 +254,7 @@ def paired_difference(values, reference):
     diffs = [values[s] - reference[s] for s in sorted(values.keys() & reference.keys())]
     if len(diffs) < 2:
         return len(diffs), (diffs[0] if diffs else None), None, None
-    try:
-        from scipy import stats
-    except ImportError:
-        raise cli.UserError('the report\'s confidence intervals need scipy: pip install scipy') from None
+    stats = scipy_stats()
     mean = statistics.mean(diffs)
     half = stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
     p = float(stats.ttest_1samp(diffs, 0.0).pvalue) if statistics.stdev(diffs) > 0 else None
@@ -407,6 +412,39 @@ def table(rows, compared):
     return '\n'.join(lines)
 
 
+def supernet_agreement(results):
+    """Markdown: how far the supernet's accuracy ranks the searches as their cells trained from scratch do, over every
+    finished, evaluated search: Kendall's tau-b (Kendall 1945, ties counted) and its two-sided p (scipy); nothing
+    below three such searches."""
+    pairs = [(r.figure('supernet_acc'), r.figure('valid_acc')) for r in results if r.args.get('kind', 'search') == 'search']
+    pairs = [(s, v) for s, v in pairs if s is not None and v is not None]
+    if len(pairs) < 3:
+        return []
+    tau, p = scipy_stats().kendalltau(*zip(*pairs))
+    agreement = '–' if math.isnan(tau) else f'{tau:.2f} (p {p:.2g})'
+    return ['## The supernet and the cell trained from scratch', '',
+            f"Kendall's τ between a search's supernet accuracy and its cell's validation accuracy after training from "
+            f'scratch, over the {len(pairs)} finished, evaluated searches of every row: {agreement}. 1: the supernet '
+            'orders the searches as their cells do; 0: no relation (DARTS, section 3.2).', '']
+
+
+def alpha_entropy_range(results):
+    """Markdown: the range over the finished searches of the normalised entropy of softmax(alpha) at the last epoch,
+    per cell (darts_min/dynamics.py): how far the searches decided; nothing where none logged it."""
+    spans = []
+    for cell in ('normal', 'reduce'):
+        values = [r.figure(f'entropy_{cell}') for r in results if r.args.get('kind', 'search') == 'search']
+        values = [v for v in values if v is not None]
+        if values:
+            spans.append(f'{cell} cell {min(values):.5f} to {max(values):.5f} over {len(values)} searches')
+    if not spans:
+        return []
+    return ['## How far α moved', '',
+            "The normalised entropy of softmax(α) at the search's last epoch, mean over the edges (1: every operation "
+            'weighted equally, as at the start; 0: one operation per edge): ' + '; '.join(spans) + '. Near 1, the '
+            'derived cell follows small differences between α.', '']
+
+
 def best(results):
     """The run whose evaluated cell has the highest validation accuracy (never the test accuracy); None if none has one."""
     evaluated = [r for r in results if r.figure('valid_acc') is not None]
@@ -488,43 +526,95 @@ def heatmap_grid(rows, keys, figure):
     return [label(*w) for w in ws], [label(*a) for a in arches], grid
 
 
+def grids(rows):
+    """(file name suffix, title, keys) of each optimizer grid of the rows: one per method (random search has none) and
+    combination of its other settings."""
+    settings = varying_settings(rows)
+    for method in sorted({k.method for k in rows} - {'random'}):
+        variants = sorted({(k.settings, k.evaluation) for k in rows if k.method == method})
+        for n, variant in enumerate(variants):
+            keys = [k for k in rows if k.method == method and (k.settings, k.evaluation) == variant]
+            yield (f'{method}{f"-{n + 1}" if len(variants) > 1 else ""}',
+                   method + (f' ({settings[keys[0]]})' if settings[keys[0]] else ''), keys)
+
+
 def plot_heatmaps(plt, rows, folder):
     """heatmap_<method>[-<n>].png: over the optimizer grid of each method (and other settings), the mean evaluated
     validation accuracy, the supernet's accuracy and the normal cell's skip count. No value: a hatched blank."""
     import numpy as np
     from matplotlib.patches import Rectangle
-    settings = varying_settings(rows)
     paths = []
-    for method in sorted({k.method for k in rows} - {'random'}):  # random search has no optimizer grid
-        variants = sorted({(k.settings, k.evaluation) for k in rows if k.method == method})
-        for n, variant in enumerate(variants):
-            keys = [k for k in rows if k.method == method and (k.settings, k.evaluation) == variant]
-            panels = [('valid_acc', 'cell valid acc % (evaluated)'), ('supernet_acc', 'supernet acc %'),
-                      ('skip_normal', 'skip (normal)')]
-            ws, arches, _ = heatmap_grid(rows, keys, 'valid_acc')
-            fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * (2.6 + 0.9 * len(arches)), 1.8 + 0.5 * len(ws)))
-            for ax, (figure, title) in zip(axes, panels):
-                _, _, grid = heatmap_grid(rows, keys, figure)
-                values = np.ma.masked_invalid(np.array(grid, dtype=float))
-                im = ax.imshow(values, cmap=plt.get_cmap('viridis').with_extremes(bad='white'), aspect='auto')
-                for i, row in enumerate(grid):
-                    for j, v in enumerate(row):
-                        if math.isnan(v):
-                            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch='///', edgecolor='#bbbbbb'))
-                        ax.text(j, i, '–' if math.isnan(v) else f'{v:.3g}', ha='center', va='center', fontsize=8,
-                                bbox=dict(boxstyle='round', fc='white', ec='none', alpha=0.7))
-                ax.set_xticks(range(len(arches)), arches, rotation=30, ha='right')
-                ax.set_yticks(range(len(ws)), ws if ax is axes[0] else [])
-                ax.set_xlabel('α optimizer')
-                if ax is axes[0]:
-                    ax.set_ylabel('w optimizer')
-                ax.set_title(title, fontsize=9)
-                if values.count():
-                    fig.colorbar(im, ax=ax)
-            fig.suptitle(f'{method}' + (f' ({settings[keys[0]]})' if settings[keys[0]] else ''))
-            fig.tight_layout()
-            paths.append(os.path.join(folder, f'heatmap_{method}{f"-{n + 1}" if len(variants) > 1 else ""}.png'))
-            save_figure(fig, paths[-1], dpi=90)
+    for suffix, title, keys in grids(rows):
+        panels = [('valid_acc', 'cell valid acc % (evaluated)'), ('supernet_acc', 'supernet acc %'),
+                  ('skip_normal', 'skip (normal)')]
+        ws, arches, _ = heatmap_grid(rows, keys, 'valid_acc')
+        fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * (2.6 + 0.9 * len(arches)), 1.8 + 0.5 * len(ws)))
+        for ax, (figure, label) in zip(axes, panels):
+            _, _, grid = heatmap_grid(rows, keys, figure)
+            values = np.ma.masked_invalid(np.array(grid, dtype=float))
+            im = ax.imshow(values, cmap=plt.get_cmap('viridis').with_extremes(bad='white'), aspect='auto')
+            for i, row in enumerate(grid):
+                for j, v in enumerate(row):
+                    if math.isnan(v):
+                        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch='///', edgecolor='#bbbbbb'))
+                    ax.text(j, i, '–' if math.isnan(v) else f'{v:.3g}', ha='center', va='center', fontsize=8,
+                            bbox=dict(boxstyle='round', fc='white', ec='none', alpha=0.7))
+            ax.set_xticks(range(len(arches)), arches, rotation=30, ha='right')
+            ax.set_yticks(range(len(ws)), ws if ax is axes[0] else [])
+            ax.set_xlabel('α optimizer')
+            if ax is axes[0]:
+                ax.set_ylabel('w optimizer')
+            ax.set_title(label, fontsize=9)
+            if values.count():
+                fig.colorbar(im, ax=ax)
+        fig.suptitle(title)
+        fig.tight_layout()
+        paths.append(os.path.join(folder, f'heatmap_{suffix}.png'))
+        save_figure(fig, paths[-1], dpi=90)
+    return paths
+
+
+def epoch_means(results, name):
+    """([epoch], [mean over the finished runs that logged `name` at that epoch])."""
+    values = defaultdict(list)
+    for r in results:
+        for m in r.metrics if r.status == 'finished' else []:
+            if m.get(name) is not None:
+                values[m['epoch']].append(m[name])
+    epochs = sorted(values)
+    return epochs, [statistics.mean(values[e]) for e in epochs]
+
+
+def plot_grid_dynamics(plt, rows, folder):
+    """dynamics_<method>[-<n>].png: a column per w optimizer of each grid, a line per alpha optimizer, the mean over the
+    seeds per epoch of how far alpha moved from uniform (1 - normalised entropy of softmax(alpha), log scale), the
+    normal cell's skip count and the supernet's accuracy."""
+    panels = [('entropy_normal', '1 − entropy of softmax(α), normal'), ('skip_normal', 'skip (normal)'),
+              ('valid_acc', 'supernet acc %')]
+    paths = []
+    for suffix, title, keys in grids(rows):
+        ws = sorted({(k.w, k.w_lr) for k in keys})
+        fig, axes = plt.subplots(len(panels), len(ws), figsize=(2.6 * len(ws), 2.2 * len(panels)), sharex=True,
+                                 sharey='row', squeeze=False)
+        for column, w in enumerate(ws):
+            column_keys = [k for k in keys if (k.w, k.w_lr) == w]
+            for k in column_keys:
+                for row, (name, _) in enumerate(panels):
+                    epochs, means = epoch_means(rows[k], name)
+                    if name.startswith('entropy'):
+                        means = [1 - v for v in means]
+                    axes[row][column].plot(epochs, means, marker='.', label=k.label()[1])
+            axes[0][column].set_title(f'w: {column_keys[0].label()[0]}', fontsize=9)
+            axes[-1][column].set_xlabel('epoch')
+        for row, (name, label) in enumerate(panels):
+            axes[row][0].set_ylabel(label, fontsize=8)
+            if name.startswith('entropy'):
+                axes[row][0].set_yscale('log')
+        axes[0][-1].legend(title='α optimizer', fontsize=6, title_fontsize=7)
+        fig.suptitle(f'{title}: the searches per epoch, mean over the seeds')
+        fig.tight_layout()
+        paths.append(os.path.join(folder, f'dynamics_{suffix}.png'))
+        save_figure(fig, paths[-1], dpi=80)
     return paths
 
 
@@ -532,6 +622,8 @@ def main(argv=None):
     p = cli.ArgumentParser(prog='python -m darts_min.report', description='Report of a sweep.')
     p.add_argument('sweep_dir')
     p.add_argument('--no_plots', action='store_true', help='the table only')
+    p.add_argument('--grid_plots', action='store_true',
+                   help="the grids' pictures only (heatmaps, dynamics), not each run's (megabytes for a large grid)")
     args = p.parse_args(argv)
     cli.check(os.path.isdir(args.sweep_dir), f'no sweep directory {args.sweep_dir}')
     results = load_runs(args.sweep_dir)
@@ -564,7 +656,8 @@ def main(argv=None):
              "- supernet acc: the search's supernet on its own validation half. It does not predict the accuracy of the "
              'cell trained from scratch (DARTS, section 3.2).',
              '- docs/study.md: how to read this report.', '',
-             table(rows, compared), '', '## The cells found', '',
+             table(rows, compared), '', *supernet_agreement(results), *alpha_entropy_range(results),
+             '## The cells found', '',
              'Per row, every seed\'s final genotype (normal | reduce, op/input per edge); the best cell of a row is the one '
              'of highest evaluated validation accuracy.', '', *cells_found(rows),
              *random_search.report_lines(results), *tuning.report_lines(args.sweep_dir)]
@@ -577,8 +670,10 @@ def main(argv=None):
             raise cli.UserError(f'cannot write the plots into {folder}: {e.strerror or e}') from None
         lines += ['## Optimizer grids', '']
         lines += [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})' for x in plot_heatmaps(plt, rows, folder)]
-        lines += ['', '## Runs', '']
-        for r in results:
+        lines += ['', '## Dynamics over the grids', '']
+        lines += [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})' for x in plot_grid_dynamics(plt, rows, folder)]
+        lines += [] if args.grid_plots else ['', '## Runs', '']
+        for r in [] if args.grid_plots else results:
             if r.status == 'finished' and 'op_weights_normal' in r.metrics[0]:  # a search (random search has no alpha)
                 lines += [f'### {r.name}', ''] + [f'![{os.path.basename(x)}](plots/{os.path.basename(x)})'
                                                   for x in plot_run(plt, r.name, r.metrics, folder)] + ['']

@@ -56,7 +56,7 @@ def parse(argv):
     a('--random_cells', type=int, default=8, help='cells each seed of the random baseline draws and trains')
     a('--jobs_per_gpu', type=int, default=2,
       help='cells at once on the CPU, one thread each (measured 1.66x faster than one cell on two threads)')
-    a('--no_plots', action='store_true', help='the reports\' tables only')
+    a('--no_plots', action='store_true', help='the reports\' tables only (else their grids\' pictures: --grid_plots)')
     for key, (value, why) in SETTING.items():
         a(f'--{key}', type=type(value), default=value, help=why.replace('%', '%%'))  # argparse formats help with %
     args, passthrough = p.parse_known_args(argv)
@@ -131,7 +131,7 @@ def main(argv=None):
     path = os.path.join(args.save, 'study.json')
     study = runs.read_json(path, 'study record') if os.path.exists(path) else {'wall_s': {}}
     failed = 0
-    plots = ['--no_plots'] if args.no_plots else []
+    plots = ['--no_plots'] if args.no_plots else ['--grid_plots']  # each run's pictures: rerun report on a phase
     phases = [('first_order', lambda: sweep.main(first_order(args, passthrough))),
               ('second_order', lambda: sweep.main(second_order(args, passthrough))),
               ('reports', lambda: report.main([os.path.join(args.save, 'first_order'), *plots])

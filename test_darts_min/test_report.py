@@ -53,7 +53,8 @@ def make_sweep(root):
         skips = {'skip_normal': seed, 'skip_reduce': 1}
         write_run(os.path.join(root, name), args, [
             {'epoch': 0, 'genotype': CELL_A, 'valid_acc': 10.0, 'hessian_eigenvalue': 0.5 + seed, **skips},
-            {'epoch': 1, 'genotype': cell, 'valid_acc': supernet, **skips}])  # lambda_max last logged at epoch 0
+            {'epoch': 1, 'genotype': cell, 'valid_acc': supernet, **skips,  # lambda_max last logged at epoch 0
+             'entropy_normal': 0.99 - 0.01 * seed, 'entropy_reduce': 0.5}])
         if evaluation is not None:
             finished = evaluation != 'unfinished'
             valid, test = evaluation if finished else (99.0, 99.0)
@@ -149,6 +150,37 @@ def test_table_numbers(sweep_dir):
     assert random["Δ valid acc vs DARTS's pair, 95 % CI"] == '–'
 
 
+def kendall_tau_b(pairs):
+    """Kendall's tau-b from its definition: (concordant - discordant) / sqrt((n0 - ties in x)(n0 - ties in y))."""
+    concordant = discordant = ties_x = ties_y = 0
+    for i, (x1, y1) in enumerate(pairs):
+        for x2, y2 in pairs[i + 1:]:
+            sign = (x1 - x2) * (y1 - y2)
+            concordant, discordant = concordant + (sign > 0), discordant + (sign < 0)
+            ties_x, ties_y = ties_x + (x1 == x2), ties_y + (y1 == y2)
+    n0 = len(pairs) * (len(pairs) - 1) // 2
+    return (concordant - discordant) / math.sqrt((n0 - ties_x) * (n0 - ties_y))
+
+
+def test_the_supernet_and_the_cell_trained_from_scratch_are_compared_by_kendalls_tau(sweep_dir):
+    assert report.main([sweep_dir, '--no_plots']) == 0
+    text = open(os.path.join(sweep_dir, 'report.md')).read()
+    # every finished search with a supernet accuracy and a finished evaluation: 10 of GRID, random search not one
+    pairs = [(v[1], v[2][0]) for v in GRID.values() if v[1] is not None and isinstance(v[2], tuple)]
+    line = next(x for x in text.splitlines() if x.startswith("Kendall's τ"))
+    tau, p = stats.kendalltau(*zip(*pairs))
+    assert f'over the {len(pairs)} finished, evaluated searches of every row: {kendall_tau_b(pairs):.2f} (p {p:.2g})' in line
+    assert len(pairs) == 10 and round(kendall_tau_b(pairs), 2) == round(tau, 2) == 0.31
+
+
+def test_how_far_alpha_moved_is_the_range_of_the_last_epochs_entropy(sweep_dir):
+    assert report.main([sweep_dir, '--no_plots']) == 0
+    text = open(os.path.join(sweep_dir, 'report.md')).read()
+    # the 12 searches of GRID (random search has no alpha), seeds 0-2 at 0.99 - 0.01 * seed
+    assert ('normal cell 0.97000 to 0.99000 over 12 searches; reduce cell 0.50000 to 0.50000 over 12 searches'
+            in text.split('## How far α moved')[1])
+
+
 def test_the_best_cell_is_chosen_by_validation_never_by_test(sweep_dir):
     results = report.load_runs(sweep_dir)
     rows = report.group(results)
@@ -176,6 +208,26 @@ def test_heatmaps_leave_a_missing_value_blank(sweep_dir):
     assert report.main([sweep_dir]) == 0
     plots = os.listdir(os.path.join(sweep_dir, 'plots'))
     assert {'heatmap_darts-1.png', 'heatmap_darts-2.png'} <= set(plots)
+
+
+def test_grid_plots_draw_each_grids_dynamics_per_epoch_and_no_run_plots(sweep_dir, monkeypatch):
+    figures = {}
+    monkeypatch.setattr(report, 'save_figure', lambda fig, path, dpi: figures.setdefault(os.path.basename(path), fig))
+    assert report.main([sweep_dir, '--grid_plots']) == 0
+    assert set(figures) == {'heatmap_darts-1.png', 'heatmap_darts-2.png', 'dynamics_darts-1.png', 'dynamics_darts-2.png'}
+    text = open(os.path.join(sweep_dir, 'report.md')).read()
+    assert '](plots/dynamics_darts-1.png)' in text and '## Runs' not in text
+    # first order: columns adam, momentum, sgd on w; rows 1 - entropy, skip (normal), supernet acc; a line per alpha
+    axes = figures['dynamics_darts-1.png'].axes
+    lines = {(ax.get_title() or str(k), line.get_label()): list(line.get_ydata()) for k, ax in enumerate(axes)
+             for line in ax.lines}
+    # the first row's title: 1 - the entropy, logged at the last epoch only, the mean over the seeds 0, 1, 2
+    assert lines['w: adam 0.001', 'adam 0.0003'] == pytest.approx([1 - (0.99 + 0.98 + 0.97) / 3])
+    assert lines['3', 'adam 0.0003'] == pytest.approx([1.0, 1.0])  # skip_normal: mean of the seeds 0, 1, 2
+    assert lines['6', 'adam 0.0003'] == pytest.approx([10.0, 56.0])  # the supernet, mean of the seeds per epoch
+    assert lines['8', 'rmsprop 0.0001'] == pytest.approx([10.0, 50.5])  # sgd's: a seed without a value left out
+    assert report.epoch_means(report.group(report.load_runs(sweep_dir))[next(
+        k for k in report.group(report.load_runs(sweep_dir)) if k.w == 'sgd')], 'valid_acc') == ([0, 1], [10.0, 50.5])
 
 
 def test_a_run_with_unreadable_figures_is_left_out_with_a_line(sweep_dir, capsys):
