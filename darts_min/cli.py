@@ -1,5 +1,6 @@
 """What the scripts share at the command line: one-line errors with exit code 2, devices, seeding."""
 import argparse
+import errno
 import os
 import random
 import re
@@ -9,6 +10,7 @@ import torch
 
 
 FLOAT32_MAX = 3.4e38  # a larger hyperparameter overflows in the float32 arithmetic of torch.optim
+WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)  # the machine's fault, not the code's: one line too
 
 
 class UserError(Exception):
@@ -50,13 +52,21 @@ def given_flags(parser, argv):
 
 
 def run(main):
-    """Call main(); turn UserError into one line and exit 2, Ctrl-C into exit 130."""
+    """Call main(); turn UserError into one line and exit 2, a full or read-only disk into one line and exit 1, Ctrl-C
+    into exit 130."""
     prog = os.path.basename(sys.argv[0])
     try:
         sys.exit(main())
     except UserError as e:
         print(f'{prog}: error: {e}', file=sys.stderr)
         sys.exit(2)
+    except OSError as e:
+        if e.errno not in WRITE_FAILURES:
+            raise
+        where = f': {e.filename}' if e.filename else ''
+        print(f'{prog}: error: {e.strerror}{where}; what was written before is intact: make room, then run again '
+              '(a search or an evaluation: --resume its run directory)', file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print(f'{prog}: interrupted; continue with --resume on the run directory', file=sys.stderr)
         sys.exit(130)

@@ -112,6 +112,16 @@ def test_a_failure_inside_the_checkpoint_write_loses_nothing_and_resume_redoes_t
     assert checkpoints_equal(checkpoint(whole), checkpoint(broken))
 
 
+
+def test_a_full_disk_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
+    def disk_full(obj, f, *a, **k):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(torch, 'save', disk_full)
+    code, err = run_cli(TINY + ['--fake_size', '16', '--epochs', '1', '--save', str(tmp_path / 'run')], capsys)
+    assert code == 1
+    assert err.count('\n') == 1 and 'No space left on device' in err and '--resume' in err and 'Traceback' not in err
+
 KILL_BETWEEN_WRITE_AND_RENAME = """
 import os, signal, sys
 sys.path.insert(0, os.getcwd())
