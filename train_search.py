@@ -10,6 +10,7 @@ import math
 import os
 import time
 
+import darts_min  # noqa: F401  first: without torch installed, one line saying how to install it
 import torch
 import torch.nn as nn
 

@@ -112,7 +112,6 @@ def test_a_failure_inside_the_checkpoint_write_loses_nothing_and_resume_redoes_t
     assert checkpoints_equal(checkpoint(whole), checkpoint(broken))
 
 
-
 def test_a_full_disk_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
     def disk_full(obj, f, *a, **k):
         raise OSError(28, 'No space left on device')
@@ -121,6 +120,7 @@ def test_a_full_disk_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
     code, err = run_cli(TINY + ['--fake_size', '16', '--epochs', '1', '--save', str(tmp_path / 'run')], capsys)
     assert code == 1
     assert err.count('\n') == 1 and 'No space left on device' in err and '--resume' in err and 'Traceback' not in err
+
 
 KILL_BETWEEN_WRITE_AND_RENAME = """
 import os, signal, sys
@@ -276,3 +276,12 @@ def test_bad_input_from_the_shell_has_no_traceback():
     assert result.stderr.strip().splitlines() == [
         "train_search.py: error: --w_optimizer: unknown optimizer 'lion' (choose from sgd, momentum, nesterov, "
         "rmsprop, adam, adamw)"]
+
+
+@pytest.mark.parametrize('script', ['train_search.py', 'train_eval.py'])
+def test_without_torch_the_scripts_say_how_to_install_it(script):
+    no_torch = f"import runpy, sys; sys.modules['torch'] = None; sys.argv = ['{script}', '--help']; " \
+               f"runpy.run_path('{script}', run_name='__main__')"
+    result = run_script('-c', no_torch)
+    assert result.returncode == 1
+    assert result.stderr.count('\n') == 1 and 'pip install torch==2.14.1 torchvision==0.29.1' in result.stderr
