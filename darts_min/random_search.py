@@ -152,7 +152,7 @@ def main(argv=None):
         records = []
         for k, genotype in enumerate(samples):
             folder = os.path.join(args.save, 'samples', str(k))
-            os.makedirs(folder, exist_ok=True)
+            runs.make_folder(folder, 'the sample')
             runs.write_json(os.path.join(folder, 'genotype.json'), genotype.to_dict())
             truth = (table.get(str(genotype)) or {}) if table else {}
             records.append({'genotype': genotype.to_dict(), **{f'nb201_{c}': truth.get(c) for c in (table.columns if table else [])}})

@@ -37,23 +37,33 @@ def write_json(path, obj):
     atomic_write(path, lambda f: json.dump(obj, f, indent=2))
 
 
-def read_json(path, what):
+def read_json(path, what=None):
+    """The JSON value in the file at `path`. A file missing or unreadable (cut short by a kill, not JSON): UserError
+    in one line naming `what`, or None where `what` is None (a run directory that may be half written)."""
     try:
         with open(path) as f:
             return json.load(f)
-    except FileNotFoundError:
-        raise UserError(f'no {what} at {path}') from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f'{path} is not a readable {what}: {e}') from None
+    except (OSError, ValueError) as e:  # ValueError: not JSON, or not UTF-8
+        if what is None:
+            return None
+        raise UserError(f'no {what} at {path}' if isinstance(e, FileNotFoundError)
+                        else f'{path} is not a readable {what}: {e}') from None
+
+
+def make_folder(path, what):
+    """Make the folder `path` (its parents too) where missing, and check that a file can be written in it; where not,
+    UserError in one line: 'cannot write {what} {path}: why'."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()  # a folder that is there but read-only fails here, not at its first file
+    except OSError as e:
+        raise UserError(f'cannot write {what} {path}: {e.strerror or e}') from None
+    return path
 
 
 def read_status(path):
     """The status.json of the run directory `path` (how a run stopped early, see Run.diverged); None if none."""
-    try:
-        with open(os.path.join(path, 'status.json')) as f:
-            status = json.load(f)
-    except (OSError, ValueError):
-        return None
+    status = read_json(os.path.join(path, 'status.json'))
     return status if isinstance(status, dict) else None
 
 
@@ -152,11 +162,8 @@ class Run:
         if not main:
             self.log.addHandler(logging.NullHandler())
         elif not self.log.handlers:
-            try:
-                os.makedirs(path, exist_ok=True)
-                file_handler = logging.FileHandler(self.file('log.txt'))
-            except OSError as e:
-                raise UserError(f'cannot write the run directory {path}: {e.strerror or e}') from None
+            make_folder(path, 'the run directory')
+            file_handler = logging.FileHandler(self.file('log.txt'))
             fmt = logging.Formatter('%(asctime)s %(message)s', datefmt='%m/%d %H:%M:%S')
             for handler in (file_handler, _TqdmHandler()):
                 handler.setFormatter(fmt)

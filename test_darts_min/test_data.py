@@ -20,7 +20,7 @@ from sklearn.datasets import load_digits
 import train_eval
 import train_search
 from conftest import ROOT, TINY, read_metrics
-from darts_min import cli, data
+from darts_min import cli, data, data_on_device
 from darts_min.model_search import Network
 
 SMALL = ['--device', 'cpu', '--init_channels', '4', '--layers', '3', '--batch_size', '8', '--workers', '0',
@@ -53,11 +53,11 @@ def test_cifar10_images_reach_the_network_as_torchvision_reads_them(cifar10):
     train = data.load_dataset(args, train=True)
     assert len(train) == 40 and data.num_classes(train) == 10
     assert data.search_split(args, train) == (list(range(20)), list(range(20, 40)))  # the original's halves, in order
-    images, _ = data.raw_images(train)
+    images, _ = data_on_device.raw_images(train)
     first = rows['data_batch_1'][0].reshape(3, 32, 32).transpose(1, 2, 0)  # planes to H x W x C
     assert np.array_equal(images[0], first)
     # the on-device loader, without augmentation, gives what ToTensor and Normalize give the same image
-    loader = data.DeviceLoader(images[:1], [0], [0], 1, torch.device('cpu'), train=False)
+    loader = data_on_device.DeviceLoader(images[:1], [0], [0], 1, torch.device('cpu'), train=False)
     assert torch.equal(next(iter(loader))[0][0], data.transform(32, train=False)(Image.fromarray(first)))
 
 
@@ -169,7 +169,7 @@ def test_both_data_paths_search_on_the_same_stratified_split():
     dataset = data.load_dataset(args)
     w_idx, alpha_idx = data.search_split(args, dataset)
     assert all(abs(k - n / 2) <= 1 for k, n in zip(class_counts(dataset, w_idx), class_counts(dataset, range(40))))
-    on_device = data.search_device_loaders(args, torch.device('cpu'), dataset)
+    on_device = data_on_device.search_device_loaders(args, torch.device('cpu'), dataset)
     loaders = data.search_loaders(args, torch.device('cpu'), dataset)
     assert on_device[0].indices.tolist() == list(loaders[0].sampler.indices) == w_idx
     assert on_device[1].indices.tolist() == list(loaders[1].sampler.indices) == alpha_idx
@@ -344,7 +344,7 @@ def test_digits_are_cropped_but_never_flipped_on_either_data_path(dataset):
     train = data.load_dataset(args)
     image, norm = train.images[0], data.augmentation(dataset)
     on_cpu = [train[0][0] for _ in range(40)]
-    loader = data.search_device_loaders(args, torch.device('cpu'), train)[0]
+    loader = data_on_device.search_device_loaders(args, torch.device('cpu'), train)[0]
     loader.indices, loader.batch_size = torch.zeros(40, dtype=torch.long), 40  # one batch: image 0, 40 times
     on_device = list(next(iter(loader))[0])
     for outputs in (on_cpu, on_device):

@@ -156,7 +156,7 @@ def test_each_bad_input_exits_2_with_one_line(tmp_path, capsys):
     broken.write_text('{"normal": [["sep_conv_3x3", 0]')
     cases = [
         (['--arch', 'NASNet_B'], "unknown --arch 'NASNet_B' (known: DARTS_V1, DARTS_V2, DARTS"),
-        (['--genotype', str(broken)], 'is not a readable JSON genotype'),
+        (['--genotype', str(broken)], 'is not a readable genotype file'),
         (['--genotype', str(bad_op)], "unknown op 'conv_9x9'"),
         (['--genotype', str(tmp_path / 'nowhere')], 'no genotype file at'),
         (['--drop_path_prob', '1'], '--drop_path_prob must be in [0, 1)'),

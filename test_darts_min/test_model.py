@@ -71,7 +71,7 @@ def test_genotype_round_trips_through_json(tmp_path):
 
 
 @pytest.mark.parametrize('text, message', [
-    ('{', 'is not a readable JSON genotype'),
+    ('{', 'is not a readable genotype file'),
     ('[1, 2]', 'must be a JSON object'),
     ('{"normal": []}', 'lacks normal_concat, reduce, reduce_concat'),
     ('{"normal": [["conv_9x9", 0], ["skip_connect", 1]], "normal_concat": [2], '
