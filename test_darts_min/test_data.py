@@ -388,17 +388,30 @@ def test_a_search_and_an_evaluation_on_the_digits_learn(tmp_path, monkeypatch):
 
 def test_the_package_modules_import_one_another_without_a_cycle():
     """data imports cli (UserError); cli, which the scripts' parsers use, does not import data, not even inside
-    a function. Every import of one module of the package by another counts."""
+    a function. The study's tooling (darts_min/study/) stands above the core: no module of the core imports it, and
+    no module of the package loads the scripts. Every import of one module of the package by another counts."""
+    package = os.path.join(ROOT, 'darts_min')
+    paths = glob.glob(os.path.join(package, '**', '*.py'), recursive=True)
+    module = lambda path: os.path.relpath(path, package)[:-3].replace(os.sep, '.').removesuffix('.__init__')
+    known = {module(path) for path in paths}  # 'data', 'study', 'study.sweep', ...
     graph = {}
-    for path in glob.glob(os.path.join(ROOT, 'darts_min', '*.py')):
+    for path in paths:
+        name, source = module(path), open(path).read()
+        folder = name.split('.') if path.endswith('__init__.py') else name.split('.')[:-1]  # its package's, under darts_min
         imported = set()
-        for node in ast.walk(ast.parse(open(path).read())):
-            if isinstance(node, ast.ImportFrom) and (node.level == 1 or node.module and node.module.startswith('darts_min')):
-                module = (node.module or '').removeprefix('darts_min').lstrip('.')
-                imported |= {module.split('.')[0]} if module else {alias.name for alias in node.names}
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or '').startswith('darts_min')):
+                within = (node.module or '').removeprefix('darts_min').lstrip('.')
+                prefix = (folder[:len(folder) + 1 - node.level] if node.level else []) + ([within] if within else [])
+                for alias in node.names:  # a module of the package, or a name that one defines
+                    full = '.'.join(prefix + [alias.name])
+                    imported.add(full if full in known else '.'.join(prefix))
             elif isinstance(node, ast.Import):
-                imported |= {a.name.split('.')[1] for a in node.names if a.name.startswith('darts_min.')}
-        name = os.path.basename(path)[:-3]
-        graph[name] = imported - {name}  # sweep's __main__ imports sweep itself, by name, for submitit's pickling
-    assert 'cli' in graph['data'] and 'data' not in graph['cli']
+                imported |= {a.name.removeprefix('darts_min.') for a in node.names if a.name.startswith('darts_min.')}
+                assert not {'train_search', 'train_eval'} & {a.name for a in node.names}, path
+        assert 'import_module' not in source, f'{path} loads a module by name'
+        graph[name] = imported - {name, ''}  # the sweep's __main__ imports the sweep itself, by name, for submitit
+    assert 'cli' in graph['data'] and 'data' not in graph['cli'] and 'study.plan' in graph['study.sweep']
+    upward = [(name, m) for name, ms in graph.items() if not name.startswith('study') for m in ms if m.startswith('study')]
+    assert not upward, f'the core imports the study\'s tooling: {upward}'
     list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError, naming the cycle, if there is one

@@ -1,5 +1,6 @@
 """docs/walkthrough.md runs: every Python snippet, in order, in one namespace, with its asserts, and what each prints
 is what the page shows in the ```output block below it (so the page cannot rot, and a wrong figure fails)."""
+import configparser
 import contextlib
 import io
 import os
@@ -108,3 +109,13 @@ def test_the_notebook_runs_in_a_kernel_with_its_figure(monkeypatch):
     printed = [''.join(o.get('text', '') for o in cell.outputs) for cell in nb.cells if cell.cell_type == 'code']
     shown = [shown or '' for _, shown in snippets(open(WALKTHROUGH).read())]
     assert printed == ['', *shown]  # the set-up cell, then what the page shows below each snippet
+
+
+def test_setup_cfg_the_readme_the_ci_and_the_import_check_ask_for_the_same_torch():
+    config = configparser.ConfigParser()
+    config.read(os.path.join(ROOT, 'setup.cfg'))
+    pins = [r for r in config['options']['install_requires'].split() if r.startswith('torch')]
+    assert [p.split('==')[0] for p in pins] == ['torch', 'torchvision']  # exact versions: those the suite ran on
+    install = f'{" ".join(pins)} -e ".[test]"'  # pip install [-q] ...
+    for path in ('README.md', os.path.join('.ci', 'run'), os.path.join('darts_min', '__init__.py')):
+        assert install in open(os.path.join(ROOT, path)).read(), path

@@ -4,7 +4,8 @@ import torch
 
 import train_search
 from conftest import TINY, batch, read_metrics
-from darts_min import dynamics, report
+from darts_min import dynamics
+from darts_min.study.results import short
 from darts_min.genotypes import GenotypeError
 from darts_min.model_nb201 import EDGES, NB201_PRIMITIVES, NB201Genotype, NB201Network
 
@@ -55,7 +56,7 @@ def test_search_logs_the_true_accuracies_from_a_table(tmp_path):
     assert m['genotype']['arch'] == found
     assert (m['nb201_cifar10'], m['nb201_cifar100'], m['nb201_ImageNet16-120']) == (93.5, 70.25, 44.0)
     assert m['op_weights_normal'] and 'op_weights_reduce' not in m and m['skip_normal'] == found.count('skip_connect')
-    assert report.short(m['genotype']) == found
+    assert short(m['genotype']) == found
 
 
 @pytest.mark.parametrize('method, unrolled', [('darts', True), ('sdarts_adv', False), ('darts_minus', True),

@@ -173,11 +173,11 @@ def test_weight_decay_follows_the_per_step_shrinkage_rule():
 
 def test_the_registrys_decay_is_no_setting_of_a_report_row():
     """AdamW at its rule's 3.75e-3 is compared with DARTS's pair at 3e-4; AdamW at another decay is a setting."""
-    from darts_min import report
+    from darts_min.study.results import key_of
     run = lambda w, lr, wd: {'method': 'darts', 'w_optimizer': w, 'learning_rate': lr, 'weight_decay': wd,
                              'arch_optimizer': 'adam', 'arch_learning_rate': 3e-4, 'arch_weight_decay': 1e-3, 'epochs': 1}
-    assert report.key_of(run('adamw', 2e-3, 3.75e-3)).settings == report.key_of(run('momentum', 0.025, 3e-4)).settings
-    assert ('weight_decay', '0.0003') in report.key_of(run('adamw', 2e-3, 3e-4)).settings
+    assert key_of(run('adamw', 2e-3, 3.75e-3)).settings == key_of(run('momentum', 0.025, 3e-4)).settings
+    assert ('weight_decay', '0.0003') in key_of(run('adamw', 2e-3, 3e-4)).settings
 
 
 def test_the_readme_table_is_the_registry():
