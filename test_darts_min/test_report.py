@@ -103,7 +103,7 @@ def test_paired_difference_is_the_paired_t_interval():
     assert (low, high) == pytest.approx((expected.low, expected.high))
     assert paired_difference({0: 2.0}, {0: 1.5, 1: 3.0}) == (1, 0.5, None, None, None)
     assert paired_difference({0: 2.0}, {1: 3.0}) == (0, None, None, None, None)
-    # the literal: differences 1.0, 1.5, 1.25 have the mean 1.25 and the 95 % interval [0.629, 1.871];
+    # worked by hand: differences 1.0, 1.5, 1.25 have the mean 1.25 and the 95 % interval [0.629, 1.871];
     # t = 1.25 / (0.25 / sqrt 3) = sqrt 75, and with 2 degrees of freedom p = 1 - t / sqrt(2 + t^2) = 1 - sqrt(75 / 77)
     n, mean, (low, high), p, _ = paired_difference({0: 91.0, 1: 92.5, 2: 93.25}, {0: 90.0, 1: 91.0, 2: 92.0})
     assert (n, mean, round(low, 3), round(high, 3)) == (3, 1.25, 0.629, 1.871)
