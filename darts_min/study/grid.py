@@ -1,11 +1,16 @@
-"""The points of a sweep's grid: what each is (method, optimizers, rates, seed), its run directory's name and how far
-a run directory got. The sweep (sweep.py) runs them, the tuning (tuning.py) adds its own, the report reads them back."""
+"""The points of a sweep's grid: what each is (method, optimizers, rates, seed) and its run directory's name; of a run
+directory, how far it got and what its arguments make it measure. The sweep (sweep.py) runs the points, the tuning
+(tuning.py) adds its own, the report reads them back."""
 import itertools
 import os
 from typing import NamedTuple
 
 from .. import optimizers, runs
 
+# args.json entries that say where and how a run ran, not what it measured: two runs that differ only in these are
+# the same protocol (an evaluation's genotype and arch are its search's cell, compared through genotype.json)
+NOT_PROTOCOL = frozenset({'kind', 'save', 'resume', 'device', 'workers', 'data_on_device', 'data', 'report_freq',
+                          'genotype', 'arch'})
 
 class GridPoint(NamedTuple):
     name: str  # its run directory in the sweep directory
@@ -54,3 +59,8 @@ def points(args):
     randoms = [GridPoint(f'random-seed{s}', 'random', None, None, None, None, s)
                for s in args.seeds if 'random' in args.methods]
     return grid + randoms
+
+
+def protocol(arguments):
+    """What a run's arguments (its args.json, or a parsed Namespace's vars) make it measure."""
+    return {k: v for k, v in arguments.items() if k not in NOT_PROTOCOL}

@@ -9,7 +9,7 @@ import json
 import os
 
 from .. import cli, evaluation, runs, search
-from .grid import points, run_status
+from .grid import points, protocol, run_status
 
 # The evaluation of the found cells (DARTS section 3.2). By default a proxy: the paper selects among its searches' cells
 # by a brief training from scratch judged on held-out validation images, never on the test set; --evaluate_paper
@@ -18,10 +18,6 @@ PROXY = ['--valid_portion', '0.1']
 PAPER = ['--epochs', '600', '--auxiliary', '--cutout', '--valid_portion', '0']
 SHARED = ('data', 'dataset', 'fake_size', 'image_size', 'workers', 'device')  # the search's data, for both
 SET_BY_SWEEP = ('genotype', 'arch', 'seed', 'save', 'resume', 'epochs', 'split_seed')  # what --eval_* cannot set
-# args.json entries that say where and how a run ran, not what it measured: two runs that differ only in these are
-# the same protocol (an evaluation's genotype and arch are its search's cell, compared through genotype.json)
-NOT_PROTOCOL = frozenset({'kind', 'save', 'resume', 'device', 'workers', 'data_on_device', 'data', 'report_freq',
-                          'genotype', 'arch'})
 
 
 def split_seed(args, run_args, point):
@@ -36,11 +32,6 @@ def search_argv(args, passthrough, run_args, point):
     return [*passthrough, '--method', point.method, '--w_optimizer', point.w_optimizer, '--learning_rate',
             repr(point.w_lr), '--arch_optimizer', point.arch_optimizer, '--arch_learning_rate', repr(point.arch_lr),
             '--seed', str(point.seed), '--split_seed', str(split_seed(args, run_args, point)), *holdout]
-
-
-def protocol(saved_args):
-    """What a run's arguments (its args.json, or a parsed Namespace's vars) make it measure."""
-    return {k: v for k, v in saved_args.items() if k not in NOT_PROTOCOL}
 
 
 def protocol_changes(path, planned):

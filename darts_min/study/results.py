@@ -8,8 +8,7 @@ from typing import NamedTuple
 
 from .. import genotypes, optimizers
 from ..runs import read_json, read_metrics, read_status
-from .grid import run_status
-from .plan import NOT_PROTOCOL
+from .grid import NOT_PROTOCOL, run_status
 
 ABBREVIATIONS = {'none': 'no', 'max_pool_3x3': 'mp', 'avg_pool_3x3': 'ap', 'skip_connect': 'sk',
                  'sep_conv_3x3': 's3', 'sep_conv_5x5': 's5', 'dil_conv_3x3': 'd3', 'dil_conv_5x5': 'd5'}
