@@ -130,9 +130,20 @@ def _read_json(path):
         return None
 
 
-def _read_args(path):
-    args = _read_json(os.path.join(path, 'args.json'))
-    return args if isinstance(args, dict) else None
+def _read_args(path, name=None):
+    """The args.json of the run directory at `path` (a dict), or None where it has none or it is unreadable; given the
+    run's `name`, an unreadable one is named on stderr."""
+    try:
+        with open(os.path.join(path, 'args.json')) as f:
+            args = json.load(f)
+        problem = None if isinstance(args, dict) else 'not a JSON object'
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError) as e:  # cut short, not JSON, not UTF-8, not readable
+        problem = f'{type(e).__name__}: {e}'
+    if problem and name is not None:
+        print(f'report: leaving out {name}: its args.json is unreadable ({problem})', file=sys.stderr)
+    return None if problem else args
 
 
 def _not_numbers(record, keys):
@@ -192,10 +203,14 @@ def load_runs(sweep_dir):
     results = []
     for name in sorted(os.listdir(sweep_dir)):
         path = os.path.join(sweep_dir, name)
-        args = _read_args(path)
+        args = _read_args(path, name)
         if args is None or 'w_optimizer' not in args or args.get('kind', 'search') not in ('search', 'random'):
             continue
-        metrics = read_metrics(os.path.join(path, 'metrics.jsonl'))
+        unreadable = []
+        metrics = read_metrics(os.path.join(path, 'metrics.jsonl'), unreadable)
+        if unreadable:  # a line cut short by a kill, say: the run is read from its other lines
+            print(f'report: {name}: cannot read all of its metrics.jsonl ({", ".join(unreadable)}); reported from the '
+                  'epochs it could read', file=sys.stderr)
         status = {'done': 'finished', 'diverged': 'diverged'}.get(cell_status(path), 'unfinished')
         if status == 'finished' and not metrics:  # a hand-made args.json with epochs 0: nothing was trained
             status = 'unfinished'
