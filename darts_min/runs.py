@@ -3,6 +3,7 @@
 Every file is written atomically (a temporary file in the same folder, then os.replace), so a run
 killed at any moment leaves the previous complete version behind and `--resume` can continue it.
 """
+import errno
 import fcntl
 import json
 import logging
@@ -67,37 +68,62 @@ def read_status(path):
     return status if isinstance(status, dict) else None
 
 
-def read_metrics(path):
-    """The epoch records of a metrics.jsonl ([] if there is none); a line cut short by a kill is skipped."""
+def read_metrics(path, unreadable=None):
+    """The epoch records of a metrics.jsonl ([] if there is none); a line cut short by a kill is skipped. What could
+    not be read ('line N', or why the file could not be opened) is appended to the list `unreadable` if one is given."""
     records = []
+    unreadable = [] if unreadable is None else unreadable
     try:
         with open(path, errors='replace') as f:
-            for line in f:
+            for number, line in enumerate(f, 1):
                 try:
                     record = json.loads(line)
                     if isinstance(record, dict) and isinstance(record.get('epoch'), int):
                         records.append(record)
+                        continue
                 except ValueError:
                     pass
-    except OSError:
+                unreadable.append(f'line {number}')
+    except (FileNotFoundError, NotADirectoryError):
         pass
+    except OSError as e:
+        unreadable.append(e.strerror or str(e))
     return records
 
 
+_held = {}  # (device, inode) of each .lock this process has opened in lock() -> its file, closed once released
+
+
 def lock(folder, refusal):
-    """Lock `folder` (fcntl.flock on folder/.lock) for as long as the returned file stays open, or raise UserError
-    `refusal` if another process holds it. The kernel releases the lock when its process ends, by kill -9 as well, so
-    none is ever left stuck. On a filesystem that locks nothing, a warning, and nothing guards the folder."""
-    f = open(os.path.join(folder, '.lock'), 'a')
+    """Lock `folder` for as long as the returned file stays open, or raise UserError `refusal` if another process
+    holds it: a POSIX record lock (fcntl.lockf) on folder/.lock. Unlike flock's, such a lock belongs to its process,
+    not to the open file, so the processes it forks (DataLoader workers, which outlive a killed parent by up to 5 s) do
+    not hold it: it ends with its process, by kill -9 as well, and a resume at once finds the folder free. It also ends
+    when its process closes *any* descriptor of .lock, so nothing in the holding process may open that file: a second
+    lock() of the folder in the same process is refused without opening it. On a filesystem that locks nothing, a
+    warning, and nothing guards the folder."""
+    path = os.path.join(folder, '.lock')
     try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.close()
-        raise UserError(refusal) from None
-    except OSError as e:  # ENOLCK, EOPNOTSUPP: a network filesystem mounted without locks
+        held = _held.get(_identity(os.stat(path)))
+    except FileNotFoundError:
+        held = None
+    check(held is None or held.closed, refusal)
+    f = open(path, 'a')
+    _held[_identity(os.fstat(f.fileno()))] = f
+    try:
+        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno in (errno.EACCES, errno.EAGAIN):  # another process holds it
+            f.close()
+            raise UserError(refusal) from None
+        # ENOLCK, EOPNOTSUPP: a network filesystem mounted without locks
         print(f'warning: {folder} cannot be locked here ({e.strerror or e}): nothing keeps a second process off it',
               file=sys.stderr)
     return f
+
+
+def _identity(stat):
+    return stat.st_dev, stat.st_ino
 
 
 def default_dir(prefix):

@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import NamedTuple
 
 from .. import genotypes, optimizers
+from ..cli import UserError
 from ..runs import read_json, read_metrics, read_status
 from .grid import NOT_PROTOCOL, run_status
 
@@ -101,9 +102,20 @@ def registry_decay(name, side, rate):
         return None
 
 
-def _read_args(path):
-    args = read_json(os.path.join(path, 'args.json'))
-    return args if isinstance(args, dict) else None
+def _read_args(path, name=None):
+    """The args.json of the run directory at `path` (a dict), or None where it has none or it is unreadable; given the
+    run's `name`, an unreadable one is named on stderr."""
+    file = os.path.join(path, 'args.json')
+    if not os.path.isfile(file):
+        return None
+    try:
+        args = read_json(file, 'args.json')
+        problem = None if isinstance(args, dict) else f'{file} is not a JSON object'
+    except UserError as e:  # cut short, not JSON, not UTF-8, not readable
+        problem = str(e)
+    if problem and name is not None:
+        print(f'report: leaving out {name}: {problem}', file=sys.stderr)
+    return None if problem else args
 
 
 def _not_numbers(record, keys):
@@ -163,10 +175,14 @@ def load_runs(sweep_dir):
     results = []
     for name in sorted(os.listdir(sweep_dir)):
         path = os.path.join(sweep_dir, name)
-        args = _read_args(path)
+        args = _read_args(path, name)
         if args is None or 'w_optimizer' not in args or args.get('kind', 'search') not in ('search', 'random'):
             continue
-        metrics = read_metrics(os.path.join(path, 'metrics.jsonl'))
+        unreadable = []
+        metrics = read_metrics(os.path.join(path, 'metrics.jsonl'), unreadable)
+        if unreadable:  # a line cut short by a kill, say: the run is read from its other lines
+            print(f'report: {name}: cannot read all of its metrics.jsonl ({", ".join(unreadable)}); reported from the '
+                  'epochs it could read', file=sys.stderr)
         status = STATUS.get(run_status(path), 'unfinished')
         if status == 'finished' and not metrics:  # a hand-made args.json with epochs 0: nothing was trained
             status = 'unfinished'
