@@ -275,13 +275,25 @@ class Run:
         kept = [json.dumps(r) + '\n' for r in read_metrics(path) if r['epoch'] < epoch]
         atomic_write(path, lambda f: f.writelines(kept))
 
+    def resume(self, state, stateful, device, args, *about):
+        """The epoch to start from. A new run (state None): 0, and the log's first lines, the arguments and `about`;
+        a resumed one: its checkpoint loaded into `stateful` (`restore`) and the metrics of later epochs dropped."""
+        if state is None:
+            for line in (f'args = {vars(args)}', *about):
+                self.log.info(line)
+            return 0
+        start = restore(state, stateful, device)
+        self.keep_metrics_before(start)
+        self.log.info(f'resumed {self.path} at epoch {start}')
+        return start
+
     # checkpoint.pt: a plain dict of tensors, numbers and strings, loadable with weights_only=True
-    def save_checkpoint(self, epoch, stateful, device, **extra):
-        """After epoch `epoch`: the state_dict of each object in `stateful`, the random state, `extra`."""
+    def save_checkpoint(self, epoch, stateful, device):
+        """After epoch `epoch`: the state_dict of each object in `stateful`, the random state."""
         if not self.main:
             return
         state = {'kind': self.kind, 'version': CHECKPOINT_VERSION, 'epoch': epoch + 1,
-                 **{name: obj.state_dict() for name, obj in stateful.items()}, **extra,
+                 **{name: obj.state_dict() for name, obj in stateful.items()},
                  'rng_cpu': torch.get_rng_state(),
                  **({'rng_cuda': torch.cuda.get_rng_state(device)} if device.type == 'cuda' else {})}
         atomic_write(self.file('checkpoint.pt'), lambda f: torch.save(state, f), mode='wb')
@@ -315,3 +327,18 @@ def restore(state, stateful, device):
     except (KeyError, ValueError, RuntimeError, TypeError) as e:
         raise UserError(f'the checkpoint does not fit this run\'s network or optimizers '
                         f'({type(e).__name__}: {str(e).splitlines()[0]})') from None
+
+
+class Tensors:
+    """Tensors that are no module's state (the alphas), as an entry of a checkpoint: a list, loaded in place."""
+
+    def __init__(self, tensors):
+        self.tensors = tensors
+
+    def state_dict(self):
+        return [t.detach() for t in self.tensors]
+
+    def load_state_dict(self, saved):
+        with torch.no_grad():
+            for t, s in zip(self.tensors, saved, strict=True):
+                t.copy_(s)

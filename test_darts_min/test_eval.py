@@ -185,3 +185,16 @@ def test_the_training_loss_adds_the_auxiliary_loss_at_its_weight():
     loss, _ = train_eval.train_epoch(0, [(x, y)], net, torch.optim.SGD(net.parameters(), lr=0.0),
                                      torch.nn.CrossEntropyLoss(), args, torch.device('cpu'), run)
     assert loss.avg == pytest.approx(expected.item(), rel=1e-6) and expected.item() > ce(logits, y).item() + 0.1
+
+
+def test_each_step_clips_the_gradient_norm_to_grad_clip_before_the_optimizer_steps():
+    args = train_eval.parse_args(EVAL + ['--grad_clip', '1e-3'])
+    torch.manual_seed(0)
+    net = NetworkCIFAR(4, 10, 3, False, genotypes.DARTS_V2)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.0)
+    norms, step = [], optimizer.step
+    optimizer.step = lambda: norms.append(torch.stack([p.grad.norm() for p in net.parameters()]).norm().item()) or step()
+    x, y = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 3])
+    run = types.SimpleNamespace(log=logging.getLogger('test_eval'))
+    train_eval.train_epoch(0, [(x, y)] * 2, net, optimizer, torch.nn.CrossEntropyLoss(), args, torch.device('cpu'), run)
+    assert len(norms) == 2 and all(0.999e-3 < n <= 1e-3 * (1 + 1e-5) for n in norms)  # unclipped, it is far above
