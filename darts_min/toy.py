@@ -104,6 +104,13 @@ def last_move(path):
     return math.dist(path[-2], path[-1]) if len(path) > 1 else 0.0
 
 
+ROUNDING = 1e-12  # a last step shorter than this is float64 rounding, whose digits differ from one CPU to the next
+
+
+def moved(distance):
+    return f'{distance:.1e}' if distance >= ROUNDING else f'below {ROUNDING:.0e}'
+
+
 def describe(xi, path, diverged):
     """One line: where the run ended, or where it diverged."""
     name = f'xi {xi:g} ({order(xi)})'
@@ -111,7 +118,7 @@ def describe(xi, path, diverged):
     if diverged is not None:
         return f'{name}: diverged at step {diverged} (alpha {alpha:.4g}, w {w:.4g})'
     return (f'{name}: ended at alpha {alpha:.6f}, w {w:.6f} after {len(path) - 1} steps '
-            f'(the last moved {last_move(path):.1e})')
+            f'(the last moved {moved(last_move(path))})')
 
 
 # c in dw'/dg = -xi c where the w step has settled: second order's fixed point is alpha = 2 / (1 + 2 xi c)

@@ -47,6 +47,7 @@ def test_comparison_cells_parameter_counts():
         assert train_eval.load_genotype(train_eval.parse_args(['--arch', name])) is genotypes.GENOTYPES[name]
 
 
+@pytest.mark.smoke
 def test_random_search_writes_run_directories_and_picks_the_best_by_validation(tmp_path):
     first = str(tmp_path / 'plain')
     assert random_search.main(['--samples', '6', '--seed', '3', '--search_space', 'nb201', '--save', first]) == 0

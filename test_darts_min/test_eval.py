@@ -8,10 +8,9 @@ import types
 import pytest
 import torch
 
-from conftest import TINY, read_metrics, run_script
+from conftest import read_metrics, run_script
 from darts_min import cli, data, genotypes
 from darts_min import evaluation as train_eval
-from darts_min import search as train_search
 from darts_min.model import NetworkCIFAR, count_parameters
 from darts_min.training import NonFiniteLoss, evaluate
 
@@ -25,20 +24,14 @@ def run_cli(argv, capsys):
     return e.value.code, capsys.readouterr().err
 
 
-@pytest.fixture(scope='module')
-def search_run(tmp_path_factory):
-    save = str(tmp_path_factory.mktemp('search') / 'run')
-    assert train_search.main(TINY + ['--epochs', '1', '--save', save]) == 0
-    return save
-
-
-def test_evaluation_of_a_search_run_writes_every_output(search_run, tmp_path):
+@pytest.mark.smoke
+def test_evaluation_of_a_search_run_writes_every_output(tiny_search, tmp_path):
     save = str(tmp_path / 'eval')
-    assert train_eval.main(EVAL + ['--epochs', '2', '--auxiliary', '--cutout', '--genotype', search_run,
+    assert train_eval.main(EVAL + ['--epochs', '2', '--auxiliary', '--cutout', '--genotype', tiny_search,
                                    '--save', save]) == 0
     assert sorted(f for f in os.listdir(save) if not f.startswith('.')) == [
         'args.json', 'checkpoint.pt', 'genotype.json', 'log.txt', 'metrics.jsonl', 'weights.pt']
-    assert json.load(open(os.path.join(save, 'genotype.json'))) == json.load(open(os.path.join(search_run, 'genotype.json')))
+    assert json.load(open(os.path.join(save, 'genotype.json'))) == json.load(open(os.path.join(tiny_search, 'genotype.json')))
 
     metrics = read_metrics(save)
     assert [m['epoch'] for m in metrics] == [0, 1]
@@ -48,7 +41,7 @@ def test_evaluation_of_a_search_run_writes_every_output(search_run, tmp_path):
     assert metrics[0]['lr'] == 0.025 and metrics[1]['lr'] == pytest.approx(0.0125)  # cosine to 0
     assert all(0 <= m['test_acc'] <= 100 and m['test_loss'] > 0 for m in metrics)
 
-    genotype = genotypes.load(os.path.join(search_run, 'genotype.json'))
+    genotype = genotypes.load(os.path.join(tiny_search, 'genotype.json'))
     net = NetworkCIFAR(4, 10, 3, True, genotype)
     weights = torch.load(os.path.join(save, 'weights.pt'), weights_only=True)
     net.load_state_dict(weights)  # the final weights fit the network of the genotype

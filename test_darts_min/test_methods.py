@@ -270,6 +270,7 @@ def test_bad_method_arguments_are_one_line(argv, message, capsys):
     assert e.value.code == 2 and message in err and err.count('\n') == 1
 
 
+@pytest.mark.smoke
 def test_second_order_variants_run(tmp_path):
     for method in ('darts_minus', 'beta_darts'):
         assert train_search.main(TINY + ['--epochs', '1', '--unrolled', '--method', method,

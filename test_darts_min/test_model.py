@@ -9,6 +9,7 @@ from darts_min import genotypes
 from darts_min.model import Cell, NetworkCIFAR, NetworkImageNet, count_parameters, drop_path
 
 
+@pytest.mark.smoke
 def test_darts_v2_parameter_counts_match_the_original():
     assert count_parameters(NetworkCIFAR(36, 10, 20, True, genotypes.DARTS_V2)) == 3_349_342  # the paper's 3.3M
     assert count_parameters(NetworkCIFAR(36, 10, 20, False, genotypes.DARTS_V2)) == 3_349_342

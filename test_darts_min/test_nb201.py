@@ -13,6 +13,7 @@ NB201 = [a for a in TINY if a not in ('--layers', '3')] + ['--search_space', 'nb
 ARCH = '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|'
 
 
+@pytest.mark.smoke
 def test_cell_has_four_nodes_six_edges_and_the_five_ops():
     assert NB201_PRIMITIVES == ['none', 'skip_connect', 'nor_conv_1x1', 'nor_conv_3x3', 'avg_pool_3x3']
     assert EDGES == [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)]

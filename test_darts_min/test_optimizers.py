@@ -39,6 +39,7 @@ def test_each_entry_takes_its_own_optimizers_first_step(name):
     assert p.item() == pytest.approx(FIRST_STEP[name], abs=1e-6)
 
 
+@pytest.mark.smoke
 def test_defaults_reproduce_darts():
     args = train_search.parse_args([])
     assert (args.learning_rate, args.learning_rate_min, args.arch_learning_rate) == (0.025, 0.001, 3e-4)
@@ -180,6 +181,7 @@ def test_the_registrys_decay_is_no_setting_of_a_report_row():
     assert ('weight_decay', '0.0003') in key_of(run('adamw', 2e-3, 3e-4)).settings
 
 
+@pytest.mark.docs
 def test_the_readme_table_is_the_registry():
     """README's optimizer table: each row's torch.optim class, default rates and decays are the registry's."""
     text = open(os.path.join(os.path.dirname(__file__), '..', 'README.md')).read()

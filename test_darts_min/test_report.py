@@ -336,6 +336,7 @@ def test_what_the_seeds_vary_says_what_an_interval_covers():
     assert report.seeds_vary(row('fake', [3])) == '–'
 
 
+@pytest.mark.docs
 def test_the_numbers_of_the_rules_in_docs_study():
     """docs/study.md's rules 5 and 6: the comparisons of the full grid, the t quantiles, the half-widths, the cost."""
     from darts_min.study import sweep

@@ -112,10 +112,8 @@ def test_search_on_the_gpu_path_flags_runs_on_cpu_with_bf16_autocast(tmp_path):
     assert all(map(lambda v: v == v, (m['train_loss'], m['valid_loss'])))  # finite, not NaN
 
 
-def test_gpu_path_is_off_on_cpu_unless_asked(tmp_path):
-    save = str(tmp_path / 'plain')
-    assert train_search.main(TINY + ['--epochs', '1', '--save', save]) == 0
-    args = json.load(open(os.path.join(save, 'args.json')))
+def test_gpu_path_is_off_on_cpu_unless_asked(tiny_search):
+    args = json.load(open(os.path.join(tiny_search, 'args.json')))
     assert not (args['amp'] or args['channels_last'] or args['data_on_device'] or args['checkpoint_cells'])
 
 
@@ -212,6 +210,7 @@ def test_frozen_gives_back_what_it_froze_after_an_error_and_leaves_constants_alo
     assert a.requires_grad and not b.requires_grad
 
 
+@pytest.mark.smoke
 def test_checkpointed_darts_minus_edges_give_identical_gradients():
     grads = []
     for checkpointed in (False, True):

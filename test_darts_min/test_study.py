@@ -46,6 +46,7 @@ def test_sweep_runs_every_cell_in_its_own_directory(swept, capsys):
                                                                   optimizers.default_lr('rmsprop', 'arch'))
 
 
+@pytest.mark.smoke
 def test_report_has_one_row_per_optimizer_pair_and_the_plots(swept):
     assert report.main([swept]) == 0
     text = open(os.path.join(swept, 'report.md')).read()

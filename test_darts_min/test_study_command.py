@@ -89,6 +89,7 @@ def test_study_json_records_versions_machine_and_wall_times_and_a_rerun_runs_not
     assert all(again[k] > first_times[k] for k in first_times)  # the rerun's (short) time added to each phase
 
 
+@pytest.mark.smoke
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     for argv in (['--save', str(tmp_path), '--subset', '3x3'], ['--save', str(tmp_path), '--w_optimizers', 'adam']):
         with pytest.raises(SystemExit) as e:

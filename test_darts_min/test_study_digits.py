@@ -12,6 +12,7 @@ from conftest import ROOT
 from darts_min.study import report
 
 pytest.importorskip('scipy')
+pytestmark = pytest.mark.docs
 STUDY = os.path.join(ROOT, 'docs', 'study-digits')
 PAGE = os.path.join(ROOT, 'docs', 'study-digits.md')
 PHASES = ('first_order', 'second_order')

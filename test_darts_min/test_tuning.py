@@ -53,6 +53,7 @@ def recording(submitted, code):
     return submit
 
 
+@pytest.mark.smoke
 def test_tuning_chooses_what_hand_made_evaluations_say_and_keeps_its_choice(tmp_path, monkeypatch, capsys):
     args, passthrough, run_args, eval_flags = sweep.parse(['--save', str(tmp_path), *TUNED])
     # w: adam at 6.67e-4, 2e-3, 6e-3 with alpha by adam at 3e-4; alpha: sgd at 0.01, 0.03, 0.09 with w by momentum at 0.025
