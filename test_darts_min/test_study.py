@@ -5,6 +5,7 @@ import os
 import shutil
 
 import pytest
+import torch
 
 from conftest import ROOT, TINY, read_metrics, run_script
 from darts_min import cli, optimizers
@@ -214,7 +215,7 @@ def test_k_cells_run_at_once_each_in_its_own_process(tmp_path):
     codes = launch.Processes(cell_stub.record, at_once=2).run(paths)
     assert codes == [0, 0, 0, 3, -9]  # a failing or dying process fails only its own cell
     spans = [tuple(map(float, open(p).read().split()[:2])) for p in paths[:4]]
-    assert all(open(p).read().split()[2] == '2' for p in paths[:4])
+    assert all(int(open(p).read().split()[2]) == max(1, torch.get_num_threads() // 2) for p in paths[:4])  # its share
     at_once = [sum(s <= t < e for s, e in spans) for t, _ in spans]  # cells running when each one began
     assert max(at_once) == 2  # two ran together, never three
 

@@ -38,17 +38,27 @@ def run_chain(chain):
     return 0
 
 
-def _point_process(todo, at_once):
+def _point_process(todo, threads):
     """The body of a point's own process: its share of the CPU threads, its exit code as the process's. SLURM may send
     its time-limit or preemption signal to every process of a job: the point leaves it to its job (Job.checkpoint)."""
     signal.signal(getattr(signal, 'SIG' + os.environ.get('SUBMITIT_PREEMPT_SIGNAL', 'USR2')), signal.SIG_IGN)
-    torch.set_num_threads(max(1, torch.get_num_threads() // at_once))
+    torch.set_num_threads(threads)
     sys.exit(run_chain(todo[1]))
 
 
+def process_context():
+    """Processes forked from a fork server that has imported the programs once (a fresh process each costs seconds of
+    imports, as long as a tiny point's whole run): the server holds neither torch's threads nor CUDA, which a fork of
+    the sweep's own process could; so each point starts clean, as under 'spawn', in a fraction of a second."""
+    context = multiprocessing.get_context('forkserver')
+    context.set_forkserver_preload([__name__])
+    return context
+
+
 class Processes:
-    """target(item, at_once) for each item in a fresh process of its own, `at_once` processes at a time; a process
-    that dies (killed, out of memory) only fails its own item. stop() ends the running ones and starts no more."""
+    """target(item, threads) for each item in a fresh process of its own, `at_once` processes at a time, each with its
+    share of this process's CPU threads; a process that dies (killed, out of memory) only fails its own item. stop()
+    ends the running ones and starts no more."""
 
     def __init__(self, target, at_once):
         self.target, self.at_once = target, at_once
@@ -57,13 +67,13 @@ class Processes:
 
     def run(self, items, ended=lambda item, code: None):
         """Their exit codes in order (None: not started, as stopped); ended(item, code) as each one ends unstopped."""
-        context = multiprocessing.get_context('spawn')  # no fork of a process that holds torch's threads or CUDA
+        context, threads = process_context(), max(1, torch.get_num_threads() // self.at_once)
 
         def one(item):
             with self.lock:
                 if self.stopped:
                     return None
-                process = context.Process(target=self.target, args=(item, self.at_once))
+                process = context.Process(target=self.target, args=(item, threads))
                 process.start()
                 self.running.append(process)
             process.join()
