@@ -191,3 +191,15 @@ def test_each_step_clips_the_gradient_norm_to_grad_clip_before_the_optimizer_ste
     run = types.SimpleNamespace(log=logging.getLogger('test_eval'))
     train_eval.train_epoch(0, [(x, y)] * 2, net, optimizer, torch.nn.CrossEntropyLoss(), args, torch.device('cpu'), run)
     assert len(norms) == 2 and all(0.999e-3 < n <= 1e-3 * (1 + 1e-5) for n in norms)  # unclipped, it is far above
+
+
+@pytest.mark.smoke
+def test_the_two_scripts_run_from_the_shell_one_after_the_other(tmp_path):
+    """The user's two commands as a shell runs them: a second-order search of one epoch, then its cell's evaluation."""
+    search = run_script('train_search.py', *EVAL, '--image_size', '16', '--epochs', '1', '--unrolled',
+                        '--save', str(tmp_path / 'search'))
+    assert search.returncode == 0, search.stderr[-2000:]
+    evaluated = run_script('train_eval.py', *EVAL, '--epochs', '1', '--genotype', str(tmp_path / 'search'),
+                           '--save', str(tmp_path / 'eval'))
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert read_metrics(tmp_path / 'search')[0]['epoch'] == read_metrics(tmp_path / 'eval')[0]['epoch'] == 0
