@@ -12,5 +12,6 @@ tuning.py     each optimizer's learning rate tuned at equal budget before the gr
 results.py    the run directories read back, pooled into rows of one configuration
 stats.py      paired differences to DARTS's pair, Holm's adjustment, Kendall's tau, the linear model, power
 agreement.py  how many edges two seeds' or two rows' cells share, and two random cells
+pilot.py      the second study's pilot read back, and its design's detectable differences and cost
 plots.py      heatmaps over the optimizer grid, dynamics per epoch, each run's alpha
 """
