@@ -401,6 +401,7 @@ def test_the_linear_model_is_the_textbook_block_design_and_adds_the_interaction_
     unpaired = [o for o in crossed if (o['w'], o['alpha']) != (1, 1)]  # a pair never ran: no interaction
     assert [r[0] for r in factor_anova(unpaired)[0]] == ['C(seed)', 'C(w)', 'C(alpha)']
     assert factor_anova(crossed[:3]) is None  # no degree of freedom left for the residual
+    assert factor_anova([{**o, 'y': 90.0} for o in crossed]) is None  # every value alike: nothing to test
 
 
 def supernet_run(supernet, valid):

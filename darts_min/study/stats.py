@@ -128,7 +128,7 @@ def statsmodels():
 def factor_anova(observations):
     """The linear model y ~ C(seed) + C(f) + ... + C(w):C(alpha), fitted by least squares (statsmodels' OLS), and its
     type II ANOVA: ([(term, df, F, p)], residual df), or None where the factors cannot be told apart (a design of
-    lower rank than its columns) or no degree of freedom is left for the residual.
+    lower rank than its columns), no degree of freedom is left for the residual or the model leaves no residual.
 
     observations: [{'y': value, 'seed': s, 'w': level, 'alpha': level, other factors...}]. The seed is a block (its
     own effect, taken out of the noise); a factor of one level is left out; the w x alpha interaction is in where it
@@ -145,7 +145,10 @@ def factor_anova(observations):
             break
     else:
         return None
-    table = anova_lm(model.fit(), typ=2)
+    fit = model.fit()
+    if not fit.ssr > 1e-12 * fit.uncentered_tss:  # fitted exactly (every value alike, say): no noise to test against
+        return None
+    table = anova_lm(fit, typ=2)
     rows = [(term, int(table.loc[term, 'df']), float(table.loc[term, 'F']), float(table.loc[term, 'PR(>F)']))
             for term in terms]
     return rows, int(table.loc['Residual', 'df'])
