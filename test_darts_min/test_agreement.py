@@ -42,9 +42,9 @@ def test_seeds_and_same_seed_agreement_are_means_over_pairs():
     one, four = changed(BASE, 'normal', [0]), changed(BASE, 'normal', [4, 5, 6, 7])
     assert agreement.seeds_agreement([BASE, BASE, one]) == pytest.approx((1 + 15 / 16 + 15 / 16) / 3)
     assert agreement.seeds_agreement([BASE]) is None
-    row, others = {0: BASE, 1: one, 2: BASE}, [{0: four, 1: four}, {1: BASE}]
-    # seed 0 with the first other row (12 of 16), seed 1 with both (11, 15); seed 2 with none
-    assert agreement.same_seed_agreement(row, others) == pytest.approx((12 + 11 + 15) / 48)
+    row, others = {0: BASE, 1: one, 2: BASE}, [{0: four, 1: BASE}, {1: BASE}]
+    # seed 0 with the first other row's seed 0 (12 of 16), seed 1 with both rows' seed 1 (15, 15); seed 2 with none
+    assert agreement.same_seed_agreement(row, others) == pytest.approx((12 + 15 + 15) / 48)
     assert agreement.same_seed_agreement({5: BASE}, others) is None
 
 
