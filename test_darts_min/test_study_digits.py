@@ -119,4 +119,7 @@ def test_the_pages_counts_and_sizes_are_the_committed_runs_and_the_codes():
 def test_the_page_points_to_the_second_study():
     head = open(PAGE).read().split('\n## ')[0]
     assert '](study.md#the-second-study-design)' in head and '](study-pilot.md)' in head
+    planned = json.load(open(os.path.join(ROOT, 'docs', 'study-pilot', 'p2-adam6e-3-s0', 'args.json')))  # the rule's rate
+    steps = planned['epochs'] * pilot.steps_per_epoch(planned)[0]
+    assert f'({steps:,} α steps instead of 60)' in ' '.join(head.split())
     assert '\n## The second study: design\n' in open(os.path.join(ROOT, 'docs', 'study.md')).read()
