@@ -66,11 +66,10 @@ def evaluations(pilot_dir):
     """{run directory name: (its args.json, its last epoch)} of every finished proxy evaluation in the pilot."""
     found = {}
     for name in sorted(os.listdir(pilot_dir)):
-        path = os.path.join(pilot_dir, name)
-        if os.path.isfile(os.path.join(path, 'args.json')) and read_json(os.path.join(path, 'args.json')).get('kind') == 'eval':
-            records = read_metrics(os.path.join(path, 'metrics.jsonl'))
-            if records and records[-1]['epoch'] == read_json(os.path.join(path, 'args.json'))['epochs'] - 1:
-                found[name] = (read_json(os.path.join(path, 'args.json')), records[-1])
+        args = read_json(os.path.join(pilot_dir, name, 'args.json'))  # None where there is none
+        records = read_metrics(os.path.join(pilot_dir, name, 'metrics.jsonl'))
+        if isinstance(args, dict) and args.get('kind') == 'eval' and records and records[-1]['epoch'] == args['epochs'] - 1:
+            found[name] = (args, records[-1])
     return found
 
 
@@ -174,29 +173,39 @@ class Pilot:
                 for r in load_runs(os.path.join(self.dir, 'cost')) if r.status == 'finished'}
 
     def design_lines(self):
-        """Markdown: the detectable differences and the cost of DESIGN, from the pilot."""
+        """Markdown: the rate rule, the detectable differences and the cost of DESIGN, from the pilot."""
+        return [self.rate_rule(), *map(self.detectable, ('valid_acc', 'test_acc')), *self.cost_lines()]
+
+    def rate_rule(self):
         w_rates = ', '.join(f'{n} {optimizers.default_lr(n, "w"):g}' for n in sorted({w for d in DESIGN for w in d[2]}))
         arch_rates = ', '.join(f'{n} {RATE_RULE * optimizers.default_lr(n, "arch"):g}'
                                for n in sorted({a for d in DESIGN for a in d[3]}))
-        lines = [f'- The rate rule: w at its registry rate ({w_rates}); α at {RATE_RULE} times its registry rate '
-                 f'({arch_rates}).']
-        for figure in ('valid_acc', 'test_acc'):
-            sd, df = self.seed_sd(figure)
-            upper = sd * math.sqrt(df / scipy_stats().chi2.ppf(0.2, df))  # P(sigma < upper) = 0.8 (chi-square)
-            detectable = lambda s, alpha: detectable_difference(math.sqrt(2) * s, SEEDS, alpha)
-            lines.append(f'- {figure.replace("_acc", "")} acc: the seeds\' sd {sd:.2f} points ({df} degrees of freedom; '
-                         f'its one-sided 80 % upper confidence limit {upper:.2f}). With {SEEDS} seeds and 80 % power a '
-                         f'paired difference of two rows (sd √2 × the seeds\' sd) must be {detectable(sd, 0.05):.2f} '
-                         f'points ({detectable(upper, 0.05):.2f} at the limit) at p < 0.05, '
-                         f'{detectable(sd, 0.05 / len(CONTRASTS)):.2f} ({detectable(upper, 0.05 / len(CONTRASTS)):.2f}) '
-                         f'at the strictest Holm level of the {len(CONTRASTS)} contrasts, 0.05 / {len(CONTRASTS)}.')
+        return (f'- The rate rule: w at its registry rate ({w_rates}); α at {RATE_RULE} times its registry rate '
+                f'({arch_rates}).')
+
+    def detectable(self, figure):
+        """The smallest difference of two rows 5 seeds detect with 80 % power, at the pilot's seed-to-seed sd and at its
+        upper confidence limit (2 degrees of freedom make that sd uncertain); no gain from the pairing assumed."""
+        sd, df = self.seed_sd(figure)
+        upper = sd * math.sqrt(df / scipy_stats().chi2.ppf(0.2, df))  # P(sigma < upper) = 0.8: df s^2 / sigma^2 ~ chi2(df)
+        detectable = lambda s, alpha: detectable_difference(math.sqrt(2) * s, SEEDS, alpha)
+        holm = 0.05 / len(CONTRASTS)
+        return (f'- {figure.replace("_acc", "")} acc: the seeds\' sd {sd:.2f} points ({df} degrees of freedom; its '
+                f'one-sided 80 % upper confidence limit {upper:.2f}). With {SEEDS} seeds and 80 % power a paired '
+                f'difference of two rows (sd √2 × the seeds\' sd) must be {detectable(sd, 0.05):.2f} points '
+                f'({detectable(upper, 0.05):.2f} at the limit) at p < 0.05, {detectable(sd, holm):.2f} '
+                f'({detectable(upper, holm):.2f}) at the strictest Holm level of the {len(CONTRASTS)} contrasts, '
+                f'0.05 / {len(CONTRASTS)}.')
+
+    def cost_lines(self):
+        """The measured cost of a search and of a proxy, and what DESIGN costs at it (two at once on 2 cores)."""
         per_step = self.seconds_per_step()
         step, cost = statistics.mean(per_step), self.method_cost()
-        steps = alpha_steps(next(r for r in self.searches if self.multiple(r) == RATE_RULE).metrics[-1],
-                            self.per_epoch[self.searches[0].name][0])
+        ruled = next(r for r in self.searches if math.isclose(self.multiple(r), RATE_RULE))
+        steps = alpha_steps(ruled.metrics[-1], self.per_epoch[ruled.name][0])
         proxy = statistics.mean(s for n, s in self.seconds.items() if n in self.evals)
-        lines += [f'- A pilot search: {min(per_step):.2f} to {max(per_step):.2f} s an α step (mean {step:.2f}), '
-                  f'{steps:,} α steps at the rule\'s rate; a proxy evaluation {proxy:.0f} s (one thread each).']
+        lines = [f'- A pilot search: {min(per_step):.2f} to {max(per_step):.2f} s an α step (mean {step:.2f}), '
+                 f'{steps:,} α steps at the rule\'s rate; a proxy evaluation {proxy:.0f} s (one thread each).']
         darts = cost[('darts', False)]
         lines.append('- One α + w step, relative to DARTS\'s first order (the cost/ runs, their second epoch): '
                      + ', '.join(f'{m}{" second order" if second else ""} ×{s / darts:.2f}'
@@ -207,7 +216,9 @@ class Pilot:
             seconds = sum(SEEDS * len(ws) * len(arches) * (steps * step * cost[(m, second)] / darts + proxy)
                           for m in methods)
             total, searches = total + seconds, searches + rows * SEEDS
-            lines.append(f'- {part}: {rows} rows × {SEEDS} seeds, {seconds / 3600:.1f} process-hours.')
+            lines.append(f'- {part}: {"/".join(methods)} × w {"/".join(ws)} × α {"/".join(arches)}'
+                         + (f' `{flags}`' if flags else '') + f', {rows} rows × {SEEDS} seeds, {seconds / 3600:.1f} '
+                         'process-hours.')
         total += RANDOM_CELLS * proxy
         fits = int(2 * BUDGET_S // (steps * step + proxy))
         lines.append(f'- In all {searches} searches and {RANDOM_CELLS} random cells: {total / 3600:.1f} process-hours, '
