@@ -1,8 +1,9 @@
 """Search-dynamics metrics, logged per epoch: what the study compares across optimizer pairs.
 
 Skip connections in the genotype (the collapse DARTS-, SDARTS and beta-DARTS fight), the entropy of the
-architecture weights, how much the genotype moved, and the largest eigenvalue of the Hessian of the
-validation loss with respect to alpha (RobustDARTS' collapse indicator: Zela et al., ICLR 2020).
+architecture weights, how far alpha has travelled (its spread on each edge, the largest op weight), how much
+the genotype moved, and the largest eigenvalue of the Hessian of the validation loss with respect to alpha
+(RobustDARTS' collapse indicator: Zela et al., ICLR 2020).
 """
 import math
 from collections import Counter
@@ -25,6 +26,18 @@ def alpha_entropy(alpha):
     return h.mean().item()
 
 
+def alpha_spread(alpha):
+    """Mean over the edges of max - min of alpha on the edge (= log p_max - log p_min of softmax(alpha), so the log of
+    op weights gives the same): how far alpha has travelled from its near-equal start (0: every op weighted alike)."""
+    a = alpha.detach().double()
+    return (a.amax(-1) - a.amin(-1)).mean().item()
+
+
+def max_op_weight(alpha):
+    """The largest op weight softmax(alpha) of any edge (uniform: 1 / ops)."""
+    return torch.softmax(alpha.detach().double(), dim=-1).max().item()
+
+
 def genotype_changes(before, after):
     """How many of the chosen (op, input) edges differ between two genotypes, node by node (order within a node ignored)."""
     changed = 0
@@ -36,8 +49,10 @@ def genotype_changes(before, after):
 
 def epoch_metrics(model, genotype, previous):
     """The cheap metrics of every epoch."""
-    return {**skip_counts(genotype),
-            **{f'entropy_{name}': alpha_entropy(a) for name, a in zip(model.arch_names, model.arch_parameters())},
+    alphas = dict(zip(model.arch_names, model.arch_parameters()))
+    return {**skip_counts(genotype), **{f'entropy_{name}': alpha_entropy(a) for name, a in alphas.items()},
+            **{f'alpha_spread_{name}': alpha_spread(a) for name, a in alphas.items()},
+            **{f'max_op_weight_{name}': max_op_weight(a) for name, a in alphas.items()},
             'genotype_changes': genotype_changes(previous, genotype)}
 
 

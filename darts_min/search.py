@@ -30,7 +30,7 @@ def search(args, run, device, queues, num_classes):
     """DARTS Algorithm 1, epoch by epoch: the steps, w's learning rate schedule, the validation, the epoch's record, a
     checkpoint. Returns the exit code: 0, or 3 where the loss stopped being finite."""
     model, method, architect, optimizer, scheduler, stateful, start = setup(args, run, device, num_classes)
-    record = EpochRecord(args, run, model, queues[1], device, start)
+    record = EpochRecord(args, run, model, queues, device, start)
     for epoch in range(start, args.epochs):
         t0 = time.time()
         lr = scheduler.get_last_lr()[0]
@@ -112,10 +112,12 @@ def kept(epoch):
 
 class EpochRecord:
     """What each epoch of the search leaves: its log lines, its metrics.jsonl row (the figures of the epoch, the
-    genotype, the op weights, the search dynamics of dynamics.py), genotype.json."""
+    genotype, the op weights, the alpha steps so far, the search dynamics of dynamics.py), genotype.json."""
 
-    def __init__(self, args, run, model, valid_queue, device, start):
+    def __init__(self, args, run, model, queues, device, start):
         self.args, self.run, self.model, self.start = args, run, model, start
+        train_queue, valid_queue = queues
+        self.steps_per_epoch = len(train_queue)  # Algorithm 1: one alpha step before each w step
         self.table = load_table(args.nb201_table) if args.nb201_table else None  # nb201: each cell's true accuracies
         self.hessian_batches = (fixed_batches(valid_queue, args.hessian_batches, args.seed, device)
                                 if args.hessian_every else None)
@@ -125,7 +127,8 @@ class EpochRecord:
     def __call__(self, epoch, t0, figures):
         args, run, model = self.args, self.run, self.model
         genotype = model.genotype()
-        found = dynamics.epoch_metrics(model, genotype, self.previous)
+        found = {'alpha_steps': (epoch + 1) * self.steps_per_epoch,  # so far, the resumed epochs' included
+                 **dynamics.epoch_metrics(model, genotype, self.previous)}
         self.previous = genotype
         if self.table is not None:  # the current cell's accuracies (None: not in the table)
             truth = self.table.get(str(genotype)) or {}

@@ -27,6 +27,16 @@ def test_entropy_is_one_for_uniform_weights_and_zero_for_a_certain_choice():
     assert 0 < dynamics.alpha_entropy(torch.randn(14, 8) * 3) < 1
 
 
+def test_alpha_spread_is_the_mean_per_edge_max_minus_min_and_the_largest_op_weight_the_largest_softmax():
+    alpha = torch.zeros(2, 8)
+    alpha[0, 3], alpha[1, 5], alpha[1, 0] = 2.0, 0.5, -1.0  # spreads 2 and 1.5: mean 1.75
+    assert dynamics.alpha_spread(alpha) == pytest.approx(1.75)
+    assert dynamics.alpha_spread(alpha + torch.tensor([[4.0], [-3.0]])) == pytest.approx(1.75)  # a shift per edge
+    assert dynamics.alpha_spread(torch.softmax(alpha, -1).log()) == pytest.approx(1.75)  # so logged op weights give it
+    assert dynamics.max_op_weight(alpha) == pytest.approx(torch.e ** 2 / (torch.e ** 2 + 7))
+    assert dynamics.max_op_weight(torch.zeros(14, 8)) == 1 / 8 and dynamics.alpha_spread(torch.zeros(14, 8)) == 0
+
+
 def test_genotype_changes_count_edges_whose_op_or_input_changed():
     g = genotypes.DARTS_V2
     assert dynamics.genotype_changes(g, g) == 0
@@ -105,6 +115,10 @@ def test_search_logs_the_dynamics_and_the_hessian_does_not_disturb_it(plain, tmp
     for m in b:
         assert {'skip_normal', 'skip_reduce', 'entropy_normal', 'entropy_reduce', 'genotype_changes'} <= m.keys()
         assert 0 <= m['entropy_normal'] <= 1 and 0 <= m['genotype_changes'] <= 16
+        for cell in ('normal', 'reduce'):  # the logged op weights are softmax(alpha): their spread and largest one
+            weights = torch.tensor(m[f'op_weights_{cell}'], dtype=torch.float64)
+            assert m[f'alpha_spread_{cell}'] == pytest.approx(dynamics.alpha_spread(weights.log()), rel=1e-4)
+            assert m[f'max_op_weight_{cell}'] == pytest.approx(weights.max().item(), rel=1e-6)
         if 'hessian_eigenvalue' in m:
             assert 1 <= m['hessian_iterations'] <= 10 and m['hessian_tol'] == 1e-3
             assert isinstance(m['hessian_converged'], bool)

@@ -57,6 +57,11 @@ def test_search_logs_the_true_accuracies_from_a_table(tmp_path):
     assert m['genotype']['arch'] == found
     assert (m['nb201_cifar10'], m['nb201_cifar100'], m['nb201_ImageNet16-120']) == (93.5, 70.25, 44.0)
     assert m['op_weights_normal'] and 'op_weights_reduce' not in m and m['skip_normal'] == found.count('skip_connect')
+    # alpha's travel over its one cell's 6 edges of 5 ops: from the op weights, as in the darts space
+    weights = torch.tensor(m['op_weights_normal'], dtype=torch.float64)
+    assert weights.shape == (6, 5) and 'alpha_spread_reduce' not in m
+    assert m['alpha_spread_normal'] == pytest.approx(dynamics.alpha_spread(weights.log()), rel=1e-4)
+    assert m['max_op_weight_normal'] == pytest.approx(weights.max().item(), rel=1e-6)
     assert short(m['genotype']) == found
 
 

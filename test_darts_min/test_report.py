@@ -7,12 +7,14 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 
 from darts_min import genotypes
 from darts_min.study import grid, plots, report
 from darts_min.study.results import Result, group, load_runs
-from darts_min.study.stats import DARTS_PAIR, best, holm, paired_difference
+from darts_min.study.stats import (DARTS_PAIR, best, detectable_difference, factor_anova, holm, paired_difference,
+                                   pooled_sd, supernet_agreement_within)
 
 CELL_A = genotypes.to_dict(genotypes.GENOTYPES['DARTS_V1'])
 CELL_B = genotypes.to_dict(genotypes.GENOTYPES['DARTS_V2'])
@@ -83,11 +85,15 @@ def evaluated(w, unrolled, key=0):
 
 
 def table_rows(text):
-    """{(w, alpha, settings): {column: cell}} of the report's table."""
-    lines = [line for line in text.splitlines() if line.startswith('| ')]
-    head = lines[0].strip('| ').split(' | ')
-    cells = [dict(zip(head, line.strip('| ').split(' | '))) for line in lines[1:]]
-    return {(c['w optimizer'], c['α optimizer'], c['settings']): c for c in cells}
+    """{(w, alpha, settings): {column: cell}} of the report's two tables of rows (the cells, the searches), merged."""
+    rows = {}
+    for block in re.findall(r'(?:^\|.*\n)+', text, flags=re.M):
+        lines = [line for line in block.splitlines() if line.startswith('| ')]
+        head = lines[0].strip('| ').split(' | ')
+        if 'w optimizer' in head:
+            for cells in (dict(zip(head, line.strip('| ').split(' | '))) for line in lines[1:]):
+                rows.setdefault((cells['w optimizer'], cells['α optimizer'], cells.get('settings')), {}).update(cells)
+    return rows
 
 
 def numbers(cell):
@@ -354,3 +360,113 @@ def test_the_numbers_of_the_rules_in_docs_study():
     for quoted in ('116 comparisons', '0.00043', 't(0.975, 2) = 4.30', '2.48 sd(d)', 't(0.975, 4) = 2.78', '1.24 sd(d)',
                    'become about 880'):
         assert quoted in text, quoted
+
+
+def test_the_detectable_difference_is_the_paired_t_tests_at_80_percent_power():
+    from statsmodels.stats.power import TTestPower  # an independent implementation of the same power
+    for n in (3, 5, 10):
+        effect = TTestPower().solve_power(nobs=n, alpha=0.05, power=0.8, alternative='two-sided')
+        assert detectable_difference(2.0, n) == pytest.approx(2.0 * effect, rel=1e-4)
+    # the normal approximation, (z(0.975) + z(0.8)) sd / sqrt(n), is too small with 5 seeds' t quantiles
+    assert detectable_difference(1.0, 5) > (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) / math.sqrt(5) + 0.2
+    assert detectable_difference(1.0, 5, alpha=0.05 / 4) > detectable_difference(1.0, 5)
+
+
+def test_pooled_sd_by_hand():
+    # variances 2 (1 degree of freedom) and 3 (2): (2 + 2 x 3) / 3; a group of one value adds nothing
+    assert pooled_sd([[1.0, 3.0], [2.0, 2.0, 5.0], [7.0]]) == (pytest.approx(math.sqrt(8 / 3)), 3)
+    assert pooled_sd([[1.0]]) is None
+
+
+def blocks_f(y):
+    """The textbook F of the treatments (columns) of a randomised complete block design (rows: blocks), one value each:
+    (SS_treatments / (t - 1)) / (SS_error / ((t - 1)(b - 1)))."""
+    b, t = y.shape
+    grand = y.mean()
+    ss_t, ss_b = b * ((y.mean(0) - grand) ** 2).sum(), t * ((y.mean(1) - grand) ** 2).sum()
+    ss_e = ((y - grand) ** 2).sum() - ss_t - ss_b
+    return (ss_t / (t - 1)) / (ss_e / ((t - 1) * (b - 1)))
+
+
+def test_the_linear_model_is_the_textbook_block_design_and_adds_the_interaction_only_where_estimable():
+    y = np.array([[90.0, 92, 91, 95], [88, 91, 89, 94], [93, 92, 94, 97]])  # 3 seeds x 4 w optimizers
+    rows, residual = factor_anova([{'y': y[s, w], 'seed': s, 'w': f'w{w}', 'alpha': 'adam'}
+                                   for s in range(3) for w in range(4)])
+    assert residual == 6 and [r[0] for r in rows] == ['C(seed)', 'C(w)']  # alpha of one level is left out
+    _, df, f, p = rows[1]
+    assert df == 3 and f == pytest.approx(blocks_f(y)) and p == pytest.approx(stats.f.sf(blocks_f(y), 3, 6))
+    crossed = [{'y': float(s + w + 2 * a + (w * a) + 0.1 * ((s * 7 + w * 3 + a) % 5)), 'seed': s, 'w': w, 'alpha': a}
+               for s in range(3) for w in range(2) for a in range(2)]
+    assert [r[0] for r in factor_anova(crossed)[0]] == ['C(seed)', 'C(w)', 'C(alpha)', 'C(w):C(alpha)']
+    unpaired = [o for o in crossed if (o['w'], o['alpha']) != (1, 1)]  # a pair never ran: no interaction
+    assert [r[0] for r in factor_anova(unpaired)[0]] == ['C(seed)', 'C(w)', 'C(alpha)']
+    assert factor_anova(crossed[:3]) is None  # no degree of freedom left for the residual
+    assert factor_anova([{**o, 'y': 90.0} for o in crossed]) is None  # every value alike: nothing to test
+
+
+def supernet_run(supernet, valid):
+    return Result('r', {'kind': 'search'}, [{'epoch': 0, 'valid_acc': supernet}], {'valid_acc': valid})
+
+
+def test_kendalls_tau_within_groups_leaves_out_groups_too_small_or_tied():
+    groups = [[supernet_run(1, 1), supernet_run(2, 2), supernet_run(3, 3)],
+              [supernet_run(1, 3), supernet_run(2, 2), supernet_run(3, 1)],
+              [supernet_run(1, 1), supernet_run(2, 2)], [supernet_run(5, 1), supernet_run(5, 2), supernet_run(5, 3)]]
+    assert supernet_agreement_within(groups) == [pytest.approx(1.0), pytest.approx(-1.0)]
+
+
+BASE = CELL_B  # DARTS_V2; dil_conv_5x5 is nowhere in it
+
+
+def changed(edges):
+    return {**BASE, 'normal': [['dil_conv_5x5', i] if k in edges else [op, i] for k, (op, i) in enumerate(BASE['normal'])]}
+
+
+def travel_sweep(root):
+    """DARTS's pair, its travel logged, its seeds' cells DARTS_V2, DARTS_V2 and one edge changed; adam on w, logged before
+    the travel was (op weights only: alpha = (1, 0, ..., 0) on every edge), every seed's cell with normal edges 4-7
+    changed. 15 of 16 edges between the first row's seeds, 12 and 11 between the rows."""
+    one_hot = torch.softmax(torch.tensor([1.0] + [0.0] * 7), 0).tolist()
+    for w, lr, cells, valid in (('momentum', 0.025, [BASE, BASE, changed([0])], [90.0, 91.0, 92.0]),
+                                ('adam', 1e-3, [changed([4, 5, 6, 7])] * 3, [93.0, 93.5, 95.0])):
+        for seed in range(3):
+            name = f'darts-w_{w}-seed{seed}'
+            args = {'kind': 'search', 'method': 'darts', 'w_optimizer': w, 'learning_rate': lr, 'arch_optimizer': 'adam',
+                    'arch_learning_rate': 3e-4, 'seed': seed, 'epochs': 2}
+            last = {'epoch': 1, 'genotype': cells[seed], 'valid_acc': 50.0 + seed, 'skip_normal': 0, 'skip_reduce': 0,
+                    'entropy_normal': 0.9, 'entropy_reduce': 0.8}
+            if w == 'momentum':
+                last.update(alpha_steps=40, alpha_spread_normal=0.5 + 0.1 * seed, alpha_spread_reduce=0.2,
+                            max_op_weight_normal=0.3, max_op_weight_reduce=0.2, hessian_eigenvalue=0.1,
+                            hessian_converged=seed != 2)
+            else:
+                last.update(op_weights_normal=[one_hot] * 14, op_weights_reduce=[one_hot] * 14)
+            write_run(os.path.join(root, name), args, [{'epoch': 0, 'genotype': BASE, 'valid_acc': 10.0}, last])
+            write_run(os.path.join(root, name + '-eval'), {'kind': 'eval', 'epochs': 1, 'seed': seed},
+                      [{'epoch': 0, 'valid_acc': valid[seed], 'test_acc': valid[seed] - 1}], genotype=cells[seed])
+    return root
+
+
+def test_the_searches_table_shows_alphas_travel_and_the_seeds_agreement(tmp_path):
+    root = travel_sweep(str(tmp_path))
+    assert report.main([root, '--no_plots']) == 0
+    text = open(os.path.join(root, 'report.md')).read()
+    rows = table_rows(text)
+    pair, adam = rows['momentum 0.025', 'adam 0.0003', None], rows['adam 0.001', 'adam 0.0003', None]
+    assert (pair['α steps'], pair['α spread normal'], pair['α spread reduce']) == ('40 ± 0', '0.6 ± 0.1', '0.2 ± 0')
+    assert (pair['largest op weight normal'], pair['1 − entropy normal'], pair['1 − entropy reduce']) == \
+        ('0.3 ± 0', '0.1 ± 0', '0.2 ± 0')
+    assert (pair['λ_max'], pair['λ_max converged'], adam['λ_max converged']) == ('0.1 ± 0', '2/3', '–')
+    # adam's from its op weights: spread 1 on every edge, the largest weight e / (e + 7)
+    assert (adam['α steps'], adam['α spread normal'], adam['largest op weight reduce']) == \
+        ('–', '1 ± 0', f'{math.e / (math.e + 7):.3g} ± 0')
+    within = (1 + 15 / 16 + 15 / 16) / 3
+    assert (pair["seeds' shared edges"], adam["seeds' shared edges"]) == (f'{within:.2f}', '1.00')
+    assert pair['same seed, other rows'] == adam['same seed, other rows'] == f'{(12 + 12 + 11) / 48:.2f}'
+    assert ('for 2 of the 3 searches that logged one; 1 stopped at --hessian_iters' in text)
+    assert (f'two seeds of one row share {(within + 1) / 2:.2f} of their edges (mean over 2 rows), two rows of one seed '
+            f'{35 / 48:.2f}, two uniformly random cells 0.092 (exactly, random_search\'s draw): the optimizer pair '
+            'decides the cell more than the seed does.') in text
+    # the linear model: 3 seeds (blocks) x 2 w optimizers, alpha of one level
+    test = np.array([[89.0, 92.0], [90.0, 92.5], [91.0, 94.0]])
+    assert f'| w optimizer | 1 | {blocks_f(test):.2f} |' in text and 'with 2 degrees of freedom for the residual' in text

@@ -50,6 +50,8 @@ def test_tiny_search_writes_every_output(tiny_search):
     assert genotypes.to_dict(final) == metrics[-1]['genotype']
     state = checkpoint(save)
     assert state['epoch'] == 2 and state['kind'] == 'search'
+    # one alpha step before each of the 2 w steps of an epoch: 2, 4 so far, as many as Adam on alpha took
+    assert [m['alpha_steps'] for m in metrics] == [2, 4] and int(state['arch_optimizer']['state'][0]['step']) == 4
     alphas = state['alphas'][0]
     assert torch.allclose(torch.softmax(alphas, -1), torch.tensor(metrics[-1]['op_weights_normal']))
     cli.seed_everything(2, torch.device('cpu'))  # the run's --seed, then its network: alpha as it started
@@ -84,6 +86,7 @@ def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(tmp_path, m
     assert checkpoints_equal(checkpoint(whole), checkpoint(broken))  # weights, alphas, optimizers, random state
     assert open(os.path.join(whole, 'genotype.json')).read() == open(os.path.join(broken, 'genotype.json')).read()
     assert [m['epoch'] for m in read_metrics(broken)] == [0, 1, 2]
+    assert [m['alpha_steps'] for m in read_metrics(broken)] == [m['alpha_steps'] for m in read_metrics(whole)] == [1, 2, 3]
     assert 'resumed' in open(os.path.join(broken, 'log.txt')).read()
 
 

@@ -10,6 +10,8 @@ plan.py       the programs' arguments at each point, checked against the runs al
 launch.py     the jobs (submitit, requeued on SLURM) and each point's process
 tuning.py     each optimizer's learning rate tuned at equal budget before the grid
 results.py    the run directories read back, pooled into rows of one configuration
-stats.py      paired differences to DARTS's pair, Holm's adjustment, Kendall's tau
+stats.py      paired differences to DARTS's pair, Holm's adjustment, Kendall's tau, the linear model, power
+agreement.py  how many edges two seeds' or two rows' cells share, and two random cells
+pilot.py      the second study's pilot read back, and its design's detectable differences and cost
 plots.py      heatmaps over the optimizer grid, dynamics per epoch, each run's alpha
 """

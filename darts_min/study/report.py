@@ -9,11 +9,15 @@ mean ± sample standard deviation over the seeds:
   beside each search): validation accuracy, the selection measure, and test accuracy at the last epoch;
   and the difference in validation accuracy to DARTS's pair (momentum and adam at the registry's default
   rates) of the same method and settings, with a 95 % paired t interval over the seeds both rows hold;
-- the searches at their last epoch: the supernet's accuracy on the search's own validation half, skip
-  connections, the last lambda_max logged, how many distinct genotypes the seeds found.
-Below the table every seed's cell, the best of each row chosen by validation accuracy, never by test
-accuracy; then per method heatmaps over the optimizer grid, and per run the alpha and dynamics plots.
-The runs are read by results.py, compared by stats.py, drawn by plots.py; docs/study.md says how to read it.
+- the supernet's accuracy on the search's own validation half at its last epoch.
+A second table, per row, says whether the searches searched: the alpha steps they took, how far alpha
+travelled (its per-edge spread, the largest op weight, 1 - the normalised entropy), skip connections, the
+last lambda_max logged and how many of them converged, how many distinct genotypes the seeds found, and how
+many edges two seeds' cells share beside two rows' of one seed (agreement.py). Then the supernet against the
+cell, a linear model of the cells' accuracy with the seed as a block, every seed's cell (the best of each row
+chosen by validation accuracy, never by test accuracy), per method heatmaps over the optimizer grid, and per run
+the alpha and dynamics plots. The runs are read by results.py, compared by stats.py, drawn by plots.py;
+docs/study.md says how to read it.
 """
 import json
 import math
@@ -25,10 +29,11 @@ from .. import cli
 from ..data import IN_RANDOM_ORDER
 from ..runs import atomic_write, make_folder
 from ..visualize import pyplot
-from . import random_search, tuning
+from . import agreement, random_search, tuning
 from .plots import plot_grid_dynamics, plot_heatmaps, plot_run
-from .results import group, load_runs, short, varying_names, varying_settings
-from .stats import best, comparisons, reference_of, supernet_agreement
+from .results import group, key_of, load_runs, short, varying_names, varying_settings
+from .stats import (best, comparisons, factor_anova, reference_of, scipy_stats, supernet_agreement,
+                    supernet_agreement_within)
 
 
 def mean_std(values, fmt='.4g'):
@@ -98,8 +103,46 @@ def seeds_vary(results):
     return ', '.join(parts)
 
 
+def searches_of(results):
+    """The finished searches among results (random search left out)."""
+    return [r for r in results if r.args.get('kind', 'search') == 'search' and r.status == 'finished']
+
+
+def hessian_text(results):
+    """How many of the finished searches' last lambda_max converged."""
+    converged = [r.figure('hessian_converged') for r in searches_of(results)]
+    converged = [c for c in converged if c is not None]
+    if not converged:
+        return []
+    return [f'- λ_max: the power iteration converged (to --hessian_tol) for {sum(converged)} of the {len(converged)} '
+            f'searches that logged one; {len(converged) - sum(converged)} stopped at --hessian_iters, with an estimate '
+            '(column λ_max converged).']
+
+
+def seed_or_optimizer(rows):
+    """Markdown: whether the seed or the optimizer pair decides the cell, from the rows' agreements (agreement_figures)
+    beside two random cells' expected agreement; nothing where either is missing."""
+    lines = []
+    for space in sorted({space_of(rs) for k, rs in rows.items() if k.method != 'random'}):
+        found = agreement_figures({k: rs for k, rs in rows.items() if k.method != 'random' and space_of(rs) == space})
+        seeds = [w for w, _ in found.values() if w is not None]
+        others = [o for _, o in found.values() if o is not None]
+        if not seeds or not others:
+            continue
+        within, across, chance = statistics.mean(seeds), statistics.mean(others), agreement.random_agreement(space)
+        verdict = ('the seed decides the cell more than the optimizer pair does' if across > within else
+                   'the optimizer pair decides the cell more than the seed does' if within > across else
+                   'the seed and the optimizer pair decide the cell alike')
+        lines.append(f'- Seed or optimizer ({space} space): two seeds of one row share {within:.2f} of their edges '
+                     f'(mean over {len(seeds)} rows), two rows of one seed {across:.2f}, two uniformly random cells '
+                     f'{float(chance):.3f} (exactly, random_search\'s draw): {verdict}'
+                     + ('; the seeds of a row agree no more than random cells.' if within <= chance else '.'))
+    return lines
+
+
 def summary(sweep_dir, results, rows, compared):
-    """Markdown: the report's title, its counts and how to read its table."""
+    """Markdown: the report's title, its counts, how to read its tables, and whether the seed or the optimizer decides
+    the cell."""
     tested = [k for k, c in compared.items() if c.p is not None]
     evaluated = sum(r.evaluation is not None for r in results)
     finished = sum(r.status == 'finished' for r in results)
@@ -125,6 +168,12 @@ def summary(sweep_dir, results, rows, compared):
             '- seeds vary: what the seeds of a row vary, so what the intervals cover (CIFAR\'s search halves are fixed).',
             "- supernet acc: the search's supernet on its own validation half. It does not predict the accuracy of the "
             'cell trained from scratch (DARTS, section 3.2).',
+            "- The searches' table: α steps taken; α spread, the mean over the edges of max − min of α on the edge (0 "
+            'at the start); the largest op weight (uniform: 1 / ops); 1 − the '
+            "normalised entropy of softmax(α); seeds' shared edges, the share of the (op, input, node) edges of both "
+            'cells that two seeds\' cells have in common, mean over the pairs of seeds; same seed, other rows: the '
+            'same between this row\'s cell of a seed and every other row\'s of that seed.',
+            *hessian_text(results), *seed_or_optimizer(rows),
             '- docs/study.md: how to read this report.', '']
 
 
@@ -136,19 +185,58 @@ def table(rows, compared):
     show_settings = any(settings.values())
     head = ['method', 'w optimizer', 'α optimizer', *(['settings'] if show_settings else []), 'seeds', 'evaluated',
             'valid acc %', 'valid acc %, diverged = chance', 'test acc %', "Δ valid acc vs DARTS's pair, 95 % CI",
-            'p (Holm p)', 'seeds vary', 'supernet acc %', 'skip normal', 'skip reduce', 'λ_max', 'distinct genotypes',
-            *extra]
+            'p (Holm p)', 'seeds vary', 'supernet acc %', *extra]
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for key, results in rows.items():
         figures = lambda name, fmt='.4g': mean_std([r.figure(name) for r in results], fmt)
-        distinct = len({json.dumps(r.metrics[-1]['genotype'], sort_keys=True) for r in results if r.status == 'finished'})
         cells = [key.method, *key.label(), *([settings[key] or '–'] if show_settings else []), status_text(results),
                  evaluated_text(results), figures('valid_acc', '.2f'), intent_to_treat_text(results),
                  figures('test_acc', '.2f'), difference_text(key, rows, compared), p_text(key, compared),
-                 seeds_vary(results), figures('supernet_acc', '.2f'), figures('skip_normal', '.3g'),
-                 figures('skip_reduce', '.3g'), figures('hessian_eigenvalue', '.3g'), str(distinct),
-                 *[figures(k) for k in extra]]
+                 seeds_vary(results), figures('supernet_acc', '.2f'), *[figures(k) for k in extra]]
         lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def space_of(results):
+    return results[0].args.get('search_space', 'darts')
+
+
+def agreement_figures(rows):
+    """{Key: (the seeds' agreement, the same seed's agreement with the other rows)} (agreement.py) over the finished
+    searches; random search is compared with no row (its cells were not searched), nor are two search spaces."""
+    cells = {k: {r.seed: r.metrics[-1]['genotype'] for r in rs if r.status == 'finished' and r.seed is not None}
+             for k, rs in rows.items()}
+    searched = [k for k in rows if k.method != 'random']
+    return {k: (agreement.seeds_agreement(list(cells[k].values())),
+                None if k.method == 'random' else agreement.same_seed_agreement(
+                    cells[k], [cells[o] for o in searched if o != k and space_of(rows[o]) == space_of(rows[k])]))
+            for k in rows}
+
+
+def search_table(rows):
+    """Markdown: per row, whether its searches searched (docstring above)."""
+    settings = varying_settings(rows)
+    show_settings = any(settings.values())
+    cells = sorted({c for rs in rows.values() for r in rs for c in ('normal', 'reduce')
+                    if r.status == 'finished' and f'op_weights_{c}' in r.metrics[-1]}, key=('normal', 'reduce').index)
+    agreed = agreement_figures(rows)
+    head = ['method', 'w optimizer', 'α optimizer', *(['settings'] if show_settings else []), 'α steps',
+            *[f'α spread {c}' for c in cells], *[f'largest op weight {c}' for c in cells],
+            *[f'1 − entropy {c}' for c in cells], 'skip normal', 'skip reduce', 'λ_max', 'λ_max converged',
+            'distinct genotypes', "seeds' shared edges", 'same seed, other rows']
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for key, results in rows.items():
+        figures = lambda name, fmt='.3g': mean_std([r.figure(name) for r in results], fmt)
+        finished = [r for r in results if r.status == 'finished']
+        distinct = len({json.dumps(r.metrics[-1]['genotype'], sort_keys=True) for r in finished})
+        converged = [c for c in (r.figure('hessian_converged') for r in finished) if c is not None]
+        entropy = lambda c: mean_std([1 - e for e in (r.figure(f'entropy_{c}') for r in results) if e is not None], '.3g')
+        share = lambda x: '–' if x is None else f'{x:.2f}'
+        row = [key.method, *key.label(), *([settings[key] or '–'] if show_settings else []), figures('alpha_steps', '.4g'),
+               *[figures(f'alpha_spread_{c}') for c in cells], *[figures(f'max_op_weight_{c}') for c in cells],
+               *[entropy(c) for c in cells], figures('skip_normal'), figures('skip_reduce'), figures('hessian_eigenvalue'),
+               f'{sum(converged)}/{len(converged)}' if converged else '–', str(distinct), *map(share, agreed[key])]
+        lines.append('| ' + ' | '.join(row) + ' |')
     return '\n'.join(lines)
 
 
@@ -159,11 +247,56 @@ def supernet_agreement_lines(results):
     if found is None:
         return []
     n, tau, p = found
-    agreement = '–' if math.isnan(tau) else f'{tau:.2f} (p {p:.2g})'
+    pooled = '–' if math.isnan(tau) else f'{tau:.2f} (p {p:.2g})'
+    groups = {}
+    for r in searches_of(results):  # one w optimizer (and rate), method, settings and seed: the α optimizer varies
+        groups.setdefault((key_of(r.args)._replace(arch_optimizer=None, arch_lr=None), r.seed), []).append(r)
+    taus = supernet_agreement_within(groups.values())
+    above, below = sum(t > 0 for t in taus), sum(t < 0 for t in taus)
+    sign_p = scipy_stats().binomtest(above, above + below).pvalue if above + below else math.nan
+    within = (f' Within one w optimizer and seed, the α optimizer alone varying (so that neither the w optimizer nor '
+              f'the seed orders the searches), τ is {statistics.mean(taus):.2f} on average over {len(taus)} such groups '
+              f'(from {min(taus):.2f} to {max(taus):.2f}; above 0 in {above}, below in {below}: sign test p '
+              f'{sign_p:.2g}).' if taus else '')
     return ['## The supernet and the cell trained from scratch', '',
             f"Kendall's τ between a search's supernet accuracy and its cell's validation accuracy after training from "
-            f'scratch, over the {n} finished, evaluated searches of every row: {agreement}. 1: the supernet '
-            'orders the searches as their cells do; 0: no relation (DARTS, section 3.2).', '']
+            f'scratch, over the {n} finished, evaluated searches of every row: {pooled}. 1: the supernet '
+            'orders the searches as their cells do; 0: no relation (DARTS, section 3.2).' + within, '']
+
+
+FACTORS = {'C(seed)': 'seed (block)', 'C(method)': 'method', 'C(w)': 'w optimizer', 'C(alpha)': 'α optimizer',
+           'C(settings)': 'settings', 'C(w):C(alpha)': 'w × α'}
+
+
+def linear_model_lines(results):
+    """Markdown: the type II ANOVA of the cells' test and validation accuracy on the seed (a block) and the optimizers
+    (stats.factor_anova) over the finished, evaluated searches; nothing where no model can be fitted."""
+    searches = [r for r in searches_of(results) if r.figure('test_acc') is not None and r.seed is not None]
+    levels = {r.name: {'seed': r.seed, 'method': key_of(r.args).method, 'w': key_of(r.args).label()[0],
+                       'alpha': key_of(r.args).label()[1], 'settings': json.dumps(key_of(r.args).settings)}
+              for r in searches}
+    fits = {figure: factor_anova([{'y': r.figure(figure), **levels[r.name]} for r in searches])
+            for figure in ('test_acc', 'valid_acc')}
+    if fits['test_acc'] is None or fits['valid_acc'] is None:
+        return []
+    (test, residual), (valid, _) = fits['test_acc'], fits['valid_acc']
+    lines = [f'| {FACTORS[term]} | {df} | {f:.2f} | {p:.3g} | {vf:.2f} | {vp:.3g} |'
+             for (term, df, f, p), (_, _, vf, vp) in zip(test, valid)]
+    for (term, _, _, p), (_, _, _, vp) in zip(test, valid):  # where a factor shows: its levels' raw means
+        factor = term[2:-1]
+        if min(p, vp) < 0.05 and factor in ('method', 'w', 'alpha'):
+            means = lambda figure: ', '.join(
+                f'{level} {statistics.mean(r.figure(figure) for r in searches if levels[r.name][factor] == level):.2f}'
+                for level in sorted({v[factor] for v in levels.values()}))
+            lines += ['', f'{FACTORS[term]}, mean test acc % by level: {means("test_acc")}; mean valid acc %: '
+                          f'{means("valid_acc")}.']
+    return ['## A linear model: the seed as a block, the optimizers as factors', '',
+            f'Least squares (statsmodels OLS) of the cell\'s accuracy on its seed and its row\'s factors over the '
+            f'{len(searches)} finished, evaluated searches (random search left out), with {residual} degrees of freedom '
+            'for the residual; type II ANOVA. A factor\'s F tests whether its levels differ at all, beyond the noise '
+            'left once the seed\'s effect is taken out: a p below 0.05 is an effect that the comparisons with one '
+            'reference can miss. The test accuracy chooses nothing here, so it may be read.', '',
+            '| term | df | test acc: F | p | valid acc: F | p |', '|---|---|---|---|---|---|', *lines, '']
 
 
 def alpha_entropy_range(results):
@@ -231,7 +364,8 @@ def main(argv=None):
     rows = group(results)
     compared = comparisons(rows)
     lines = [*summary(args.sweep_dir, results, rows, compared), table(rows, compared), '',
-             *supernet_agreement_lines(results), *alpha_entropy_range(results),
+             "## The searches: did they search?", '', search_table(rows), '',
+             *supernet_agreement_lines(results), *linear_model_lines(results), *alpha_entropy_range(results),
              '## The cells found', '',
              'Per row, every seed\'s final genotype (normal | reduce, op/input per edge); the best cell of a row is the one '
              'of highest evaluated validation accuracy.', '', *cells_found(rows),

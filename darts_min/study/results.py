@@ -6,7 +6,9 @@ import sys
 from collections import defaultdict
 from typing import NamedTuple
 
-from .. import genotypes, optimizers
+import torch
+
+from .. import dynamics, genotypes, optimizers
 from ..cli import UserError
 from ..runs import read_json, read_metrics, read_status
 from .grid import NOT_PROTOCOL, run_status
@@ -44,17 +46,30 @@ class Result(NamedTuple):
 
     def figure(self, name):
         """A figure of this run: 'valid_acc'/'test_acc' of the evaluated cell, 'supernet_acc', 'hessian_eigenvalue'
-        (the last logged), or any entry of the search's last epoch; None where it has none, and for every search
-        that has not finished (its last epoch's figures are not the protocol's)."""
+        and 'hessian_converged' (of the last eigenvalue logged), or any entry of the search's last epoch
+        (epoch_figure); None where it has none, and for every search that has not finished (its last epoch's
+        figures are not the protocol's)."""
         if self.status != 'finished':
             return None
         if name in ('valid_acc', 'test_acc'):
             return (self.evaluation or {}).get(name)
         if name == 'supernet_acc':
             return self.metrics[-1].get('valid_acc')
-        if name == 'hessian_eigenvalue':
-            return next((m[name] for m in reversed(self.metrics) if m.get(name) is not None), None)
-        return self.metrics[-1].get(name)
+        if name in ('hessian_eigenvalue', 'hessian_converged'):
+            last = next((m for m in reversed(self.metrics) if m.get('hessian_eigenvalue') is not None), {})
+            return last.get(name)
+        return epoch_figure(self.metrics[-1], name)
+
+
+def epoch_figure(record, name):
+    """An entry of a search's metrics record (an epoch); alpha's travel (alpha_spread_X, max_op_weight_X) from the op
+    weights where the run was logged before those figures were."""
+    for travel in (dynamics.alpha_spread, dynamics.max_op_weight):
+        cell = name.removeprefix(travel.__name__ + '_')
+        if cell != name and name not in record and isinstance(record.get(f'op_weights_{cell}'), list):
+            # softmax(alpha) was logged: its log is alpha less a constant per edge, which neither figure sees
+            return travel(torch.tensor(record[f'op_weights_{cell}'], dtype=torch.float64).log())
+    return record.get(name)
 
 
 class Key(NamedTuple):

@@ -100,3 +100,84 @@ def best(results):
     """The run whose evaluated cell has the highest validation accuracy (never the test accuracy); None if none has one."""
     evaluated = [r for r in results if r.figure('valid_acc') is not None]
     return max(evaluated, key=lambda r: r.figure('valid_acc')) if evaluated else None
+
+
+def supernet_agreement_within(groups):
+    """[Kendall's tau-b] between the supernet's accuracy and the cell's validation accuracy within each group of
+    searches (a w optimizer and seed, say, so that the alpha optimizer alone varies), over the groups of at least
+    three finished, evaluated searches whose figures are not all tied."""
+    taus = []
+    for results in groups:
+        pairs = [(r.figure('supernet_acc'), r.figure('valid_acc')) for r in results]
+        pairs = [(s, v) for s, v in pairs if s is not None and v is not None]
+        tau = scipy_stats().kendalltau(*zip(*pairs))[0] if len(pairs) >= 3 else math.nan
+        if not math.isnan(tau):
+            taus.append(tau)
+    return taus
+
+
+def statsmodels():
+    try:
+        import statsmodels.formula.api as smf
+        from statsmodels.stats.anova import anova_lm
+    except ImportError:
+        raise cli.UserError('the report\'s linear model needs statsmodels: pip install statsmodels') from None
+    return smf, anova_lm
+
+
+def factor_anova(observations):
+    """The linear model y ~ C(seed) + C(f) + ... + C(w):C(alpha), fitted by least squares (statsmodels' OLS), and its
+    type II ANOVA: ([(term, df, F, p)], residual df), or None where the factors cannot be told apart (a design of
+    lower rank than its columns), no degree of freedom is left for the residual or the model leaves no residual.
+
+    observations: [{'y': value, 'seed': s, 'w': level, 'alpha': level, other factors...}]. The seed is a block (its
+    own effect, taken out of the noise); a factor of one level is left out; the w x alpha interaction is in where it
+    can be estimated (every pair of levels observed, degrees of freedom left for the residual).
+    """
+    import numpy as np
+    import pandas as pd
+    smf, anova_lm = statsmodels()
+    frame = pd.DataFrame(observations)
+    mains = [f'C({f})' for f in frame.columns if f != 'y' and frame[f].nunique() > 1]
+    for terms in ([*mains, 'C(w):C(alpha)'], mains) if {'C(w)', 'C(alpha)'} <= set(mains) else (mains,):
+        model = smf.ols('y ~ ' + ' + '.join(terms), data=frame) if terms else None
+        if model is not None and np.linalg.matrix_rank(model.exog) == model.exog.shape[1] < len(frame):
+            break
+    else:
+        return None
+    fit = model.fit()
+    if not fit.ssr > 1e-12 * fit.uncentered_tss:  # fitted exactly (every value alike, say): no noise to test against
+        return None
+    table = anova_lm(fit, typ=2)
+    rows = [(term, int(table.loc[term, 'df']), float(table.loc[term, 'F']), float(table.loc[term, 'PR(>F)']))
+            for term in terms]
+    return rows, int(table.loc['Residual', 'df'])
+
+
+def pooled_sd(groups):
+    """(sd, degrees of freedom) pooled over the groups of values (each group's seeds of one configuration) that hold
+    two or more: sqrt(sum (n_i - 1) s_i^2 / sum (n_i - 1)); None where none does."""
+    groups = [g for g in groups if len(g) >= 2]
+    if not groups:
+        return None
+    df = sum(len(g) - 1 for g in groups)
+    return math.sqrt(sum((len(g) - 1) * statistics.variance(g) for g in groups) / df), df
+
+
+def detectable_difference(sd_difference, n, alpha=0.05, power=0.8):
+    """The smallest mean difference the paired t test of n seeds finds with the given power at two-sided level alpha,
+    where the seeds' differences have the sd sd_difference: the delta at which P(|T| > t(1 - alpha/2, n - 1)) = power,
+    T noncentral t with n - 1 degrees of freedom and noncentrality delta sqrt(n) / sd (exact, not the normal
+    approximation)."""
+    stats = scipy_stats()
+    from scipy.optimize import brentq
+    df, critical = n - 1, stats.t.ppf(1 - alpha / 2, n - 1)
+
+    def short_of_power(delta):
+        nc = delta * math.sqrt(n) / sd_difference
+        # P(T > c) + P(T < -c), the second as P(-T > c): scipy's nct.cdf returns nan far in the tail
+        return stats.nct.sf(critical, df, nc) + stats.nct.sf(critical, df, -nc) - power
+    high = sd_difference
+    while short_of_power(high) < 0:  # the power grows with delta: bracket the root
+        high *= 2
+    return brentq(short_of_power, 0.0, high)
