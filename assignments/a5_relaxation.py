@@ -24,15 +24,18 @@ Part 3 (not graded; write a short report): run searches with each relaxation nex
     scratch (`train_eval.py --genotype RUN`). With sigmoid, is top-2-by-weight still the right way to derive a
     cell (think about `none` and about two ops on one edge that both have weight near 1)?
   For Gumbel-softmax, also vary the temperature schedule (e.g. 10 -> 0.1) and explain what you see.
+  To search with your relaxation today, run train_search.py from Python with its search space replaced by a
+  function that builds the Network and calls `plug_in` on it (docs/try.md, "More nodes in a cell", replaces
+  `train_search.SEARCH_SPACES['darts']` the same way). metrics.jsonl's op weights, entropy and genotype are
+  computed from softmax(alpha) whatever the relaxation: recompute yours from alpha (each run's checkpoint holds it).
 
-Grade part 1 and 2 with `python -m pytest -q assignments/test_a5_relaxation.py`.
+Grade part 1 and 2 with `python -m pytest -q assignments/test_a5_relaxation.py`. Hints, one level at a time:
+`python assignments/hints.py 5` (then 5 2, 5 3).
 """
 
 
 def relaxed_op_weights(alpha, kind, temperature=1.0):
-    raise NotImplementedError(
-        "assignment 5: 'sigmoid': torch.sigmoid(alpha / temperature); 'gumbel': u = torch.rand_like(alpha), "
-        "g = -log(-log u) (keep u away from 0 and 1), softmax((alpha + g) / temperature, dim=-1); else ValueError")
+    raise NotImplementedError('assignment 5: relaxed_op_weights is not implemented yet')
 
 
 def plug_in(model, kind, temperature=1.0):
