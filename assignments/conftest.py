@@ -1,4 +1,4 @@
-"""The graders import darts_min and train_search from the repository's root, whether pytest is started there
+"""The graders import darts_min from the repository's root, whether pytest is started there
 (`python -m pytest assignments/`) or here (`cd assignments && python -m pytest test_a1_first_order.py`)."""
 import os
 import sys

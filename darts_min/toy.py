@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 
 from . import cli, optimizers
+from . import search as train_search
 from .architect import Architect
 from .training import frozen
 
@@ -119,6 +120,13 @@ def xi_label(xi, args=None):
     return TIED if args is None else f'{TIED} = {args.learning_rate:g}'
 
 
+ROUNDING = 1e-12  # a move shorter than this is float64 rounding, whose digits differ from one CPU to the next
+
+
+def moved(distance):
+    return f'{distance:.1e}' if distance >= ROUNDING else f'below {ROUNDING:.0e}'
+
+
 def recent_move(path):
     """How far from its end the run was in its last WINDOW steps: the largest distance of those points to the last."""
     return max(math.dist(p, path[-1]) for p in path[-WINDOW - 1:])
@@ -136,7 +144,7 @@ def describe(xi, path, diverged, args=None):
         return f'{name}: diverged at step {diverged} (alpha {alpha:.4g}, w {w:.4g})'
     state = 'still moving at' if still_moving(path) else 'ended at'
     return (f'{name}: {state} alpha {alpha:.6f}, w {w:.6f} after {len(path) - 1} steps '
-            f'(moved {recent_move(path):.1e} in the last {min(WINDOW, len(path) - 1)})')
+            f'(moved {moved(recent_move(path))} in the last {min(WINDOW, len(path) - 1)})')
 
 
 # c in dw'/dg = -xi c where the w step has settled: second order's fixed point is alpha = 2 / (1 + 2 xi c)
@@ -169,16 +177,16 @@ def grid(args, xis, steps, bound, pairs=None, rates='toy'):
     """{(w optimizer, alpha optimizer): [(path, diverged) per xi]} for `pairs`, by default every pair of the
     registry; `args` gives the other optimizer flags, `rates` the learning rates (`pair_args`)."""
     runs = {}
-    for w, arch in pairs or [(w, a) for w in optimizers.REGISTRY for a in optimizers.REGISTRY]:
-        runs[w, arch] = [solve(pair_args(args, w, arch, rates), xi, steps, bound) for xi in xis]
+    for pair in pairs or [(w, a) for w in optimizers.REGISTRY for a in optimizers.REGISTRY]:
+        runs[pair] = [solve(pair_args(args, *pair, rates), xi, steps, bound) for xi in xis]
     return runs
 
 
 def table(runs, xis):
     """The grid as a Markdown table, one row per pair (docs/toy.md shows some of its rows)."""
     lines = ['| w | α | ' + ' | '.join(f'ξ = {xi_label(xi)}' for xi in xis) + ' |', '| --- ' * (2 + len(xis)) + '|']
-    lines += [f'| {w} | {arch} | ' + ' | '.join(outcome(*run) for run in row) + ' |'
-              for (w, arch), row in runs.items()]
+    lines += [f'| {w_optimizer} | {arch_optimizer} | ' + ' | '.join(outcome(*run) for run in row) + ' |'
+              for (w_optimizer, arch_optimizer), row in runs.items()]
     return '\n'.join(lines)
 
 
@@ -225,16 +233,16 @@ def plot_grid(runs, xis, steps, args, path, rates='toy'):
 
     from .visualize import pyplot, save_figure
     plt = pyplot()
-    ws, archs = list(dict.fromkeys(w for w, _ in runs)), list(dict.fromkeys(a for _, a in runs))
-    columns = math.ceil(len(ws) / 2)
-    fig, axes = plt.subplots(math.ceil(len(ws) / columns), columns, squeeze=False, layout='constrained',
-                             figsize=(3.4 * columns, len(archs) + 1.6))
+    w_optimizers, arch_optimizers = list(dict.fromkeys(w for w, _ in runs)), list(dict.fromkeys(a for _, a in runs))
+    columns = math.ceil(len(w_optimizers) / 2)
+    fig, axes = plt.subplots(math.ceil(len(w_optimizers) / columns), columns, squeeze=False, layout='constrained',
+                             figsize=(3.4 * columns, len(arch_optimizers) + 1.6))
     norm = matplotlib.colors.TwoSlopeNorm(vmin=0, vcenter=OPTIMUM[0], vmax=2 * START[0] - OPTIMUM[0])
     cmap = plt.get_cmap('RdBu_r').with_extremes(bad='0.6')  # grey: diverged
-    for ax, w in zip(axes.flat, ws):
-        ends = np.full((len(archs), len(xis)), np.nan)
-        for r, arch in enumerate(archs):
-            for c, (points, diverged) in enumerate(runs[w, arch]):
+    for ax, w in zip(axes.flat, w_optimizers):
+        ends = np.full((len(arch_optimizers), len(xis)), np.nan)
+        for r, arch_optimizer in enumerate(arch_optimizers):
+            for c, (points, diverged) in enumerate(runs[w, arch_optimizer]):
                 alpha, w_end = points[-1]
                 if diverged is not None:
                     text = f'diverged\nstep {diverged}'
@@ -247,9 +255,9 @@ def plot_grid(runs, xis, steps, args, path, rates='toy'):
                 ax.text(c, r, text, ha='center', va='center', fontsize=6.5, color='white' if dark else 'black')
         image = ax.imshow(np.ma.masked_invalid(ends), cmap=cmap, norm=norm, aspect='auto')
         ax.set_xticks(range(len(xis)), [f'ξ={xi_label(xi)}' for xi in xis], fontsize=7)
-        ax.set_yticks(range(len(archs)), archs, fontsize=7)
+        ax.set_yticks(range(len(arch_optimizers)), arch_optimizers, fontsize=7)
         ax.set_title(f'w: {w}' + (f' ({FACTOR[w]})' if w in FACTOR else ''), fontsize=9)
-    for ax in axes.flat[len(ws):]:
+    for ax in axes.flat[len(w_optimizers):]:
         ax.axis('off')
     fig.colorbar(image, ax=axes, shrink=0.6, label='α at the end (bilevel optimum: α = 1)')
     rates_text = ("each optimizer's from the registry" if rates == 'registry' else
@@ -268,7 +276,6 @@ def number_or_lr(text):
 
 def parse(argv):
     """(toy arguments, search arguments): the search's own parser builds and checks the optimizer flags."""
-    from .sweep import load_script
     p = cli.ArgumentParser(prog='python -m darts_min.toy', description=__doc__.splitlines()[0], allow_abbrev=False,
                            epilog='It also takes the optimizer flags of train_search.py: --' + ', --'.join(OPTIMIZER_FLAGS) +
                            '; here: sgd on both sides, learning rates 0.1 (--rates registry: the registry\'s), no weight '
@@ -285,7 +292,6 @@ def parse(argv):
     p.add_argument('--save', help='the picture (PNG); default toy.png, with --grid toy-grid.png')
     args, passthrough = p.parse_known_args(argv)
     args.save = args.save or ('toy-grid.png' if args.grid else 'toy.png')
-    train_search = load_script('train_search')
     given = cli.given_flags(train_search.build_parser(), passthrough)
     other = given - set(OPTIMIZER_FLAGS)
     if other:

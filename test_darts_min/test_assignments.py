@@ -36,6 +36,7 @@ def assert_no_answer_in(output):
     assert not leaked, f'a grader printed {leaked}:\n{output}'
 
 
+@pytest.mark.smoke
 def test_the_graders_pass_on_the_reference_solutions():
     code, output = grade('assignments', folder='solutions')
     assert code == 0 and f'{GRADERS} passed' in output, output

@@ -1,7 +1,9 @@
 """docs/walkthrough.md runs: every Python snippet, in order, in one namespace, with its asserts, and what each prints
 is what the page shows in the ```output block below it (so the page cannot rot, and a wrong figure fails)."""
+import configparser
 import contextlib
 import io
+import json
 import os
 import re
 import subprocess
@@ -33,12 +35,55 @@ def run_snippets(text, name):
     return results
 
 
-def test_every_snippet_of_the_walkthrough_runs_and_prints_what_the_page_shows(monkeypatch):
+@contextlib.contextmanager
+def torch_settings(threads, mkldnn):
+    """torch with `threads` intra-op threads and oneDNN (torch.backends.mkldnn) on or off; as before afterwards."""
+    before = torch.get_num_threads(), torch.backends.mkldnn.enabled
+    torch.set_num_threads(threads)
+    torch.backends.mkldnn.enabled = mkldnn
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        torch.backends.mkldnn.enabled = before[1]
+
+
+def check(results):
+    for k, (shown, printed) in enumerate(results):
+        assert printed == (shown or ''), f'snippet {k + 1} printed\n{printed}but the page shows\n{shown}'
+
+
+# Rounding changes with the number of threads, with oneDNN and from one CPU to the next, and the page must print the
+# same whatever they are: a figure that is rounding noise, printed digit by digit, fails here rather than on a
+# reader's machine. 1 thread without oneDNN, 2 threads, the count this process started with (CI runs the docs' tests
+# again under another), and another CPU's arithmetic in a process of its own (below).
+STARTED = torch.get_num_threads()
+SETTINGS = sorted({(1, False), (2, True), (STARTED, True)})
+
+
+@pytest.mark.docs
+@pytest.mark.parametrize('threads, mkldnn', SETTINGS, ids=[f'{n}threads' + ('' if on else '-no_mkldnn') for n, on in SETTINGS])
+def test_every_snippet_of_the_walkthrough_runs_and_prints_what_the_page_shows(monkeypatch, threads, mkldnn):
     text = open(WALKTHROUGH).read()
     assert len(snippets(text)) >= 12 and text.count('```output') == sum(s is not None for _, s in snippets(text))
     monkeypatch.chdir(ROOT)  # as the page says: a session started at the root of the repository
-    for k, (shown, printed) in enumerate(run_snippets(text, 'docs/walkthrough.md')):
-        assert printed == (shown or ''), f'snippet {k + 1} printed\n{printed}but the page shows\n{shown}'
+    with torch_settings(threads, mkldnn):
+        check(run_snippets(text, 'docs/walkthrough.md'))
+
+
+# torch's kernels without vector instructions and MKL's code path for any x86 CPU: the arithmetic of another CPU, which
+# the thread count and oneDNN do not change in the snippets' float64
+OTHER_CPU = {'ATEN_CPU_CAPABILITY': 'default', 'MKL_CBWR': 'COMPATIBLE'}
+
+
+@pytest.mark.docs
+def test_the_walkthrough_prints_the_same_with_another_cpus_arithmetic():
+    code = ("import json, sys; sys.path.insert(0, 'test_darts_min'); from test_docs import WALKTHROUGH, run_snippets; "
+            "print(json.dumps(run_snippets(open(WALKTHROUGH).read(), 'docs/walkthrough.md')))")
+    result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env={**os.environ, **OTHER_CPU}, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    check(json.loads(result.stdout.splitlines()[-1]))
 
 
 NUMBER = re.compile(r'(?<![\w.])\d+\.\d+(?:e[-+]?\d+)?(?![\w])|(?<![\w.])\d+e[-+]?\d+(?![\w])')
@@ -59,6 +104,7 @@ def given_constants():
             '1e-2': Architect.fd_scale, '1e-3': alpha_scale, '1e-7': 1e-7}
 
 
+@pytest.mark.docs
 def test_every_figure_in_the_walkthroughs_text_is_printed_by_a_snippet_or_is_a_setting_of_the_code():
     text = open(WALKTHROUGH).read()
     prose = re.sub(r'^```.*?^```', '', text, flags=re.S | re.M)
@@ -127,9 +173,8 @@ def second_order_parts(w_optimizer):
     """One second-order α gradient of the Architect on a tiny network (float64, the w optimizer's first step):
     (xi, the hypergradient, the direct term grad_alpha L_val(w', alpha), grad_w' L_val, and the u and the product
     `fd_alpha_w_hessian_product` was called with)."""
-    import train_search
     from conftest import batch, tiny_network
-    from darts_min import optimizers
+    from darts_min import optimizers, search as train_search
     from darts_min.architect import Architect
     model = tiny_network(dtype=torch.float64, steps=2)
     (xt, yt), (xv, yv) = batch(dtype=torch.float64, seed=1), batch(dtype=torch.float64, seed=2)
@@ -168,3 +213,13 @@ def test_differences_md_eps_fd_divides_by_the_norm_of_the_rescaled_u():
         _, _, _, grad_w_prime, u, _, _ = second_order_parts(w_optimizer)
         for a, b in zip(u, grad_w_prime):
             torch.testing.assert_close(a, factor * b, rtol=1e-9, atol=1e-14)
+
+
+def test_setup_cfg_the_readme_the_ci_and_the_import_check_ask_for_the_same_torch():
+    config = configparser.ConfigParser()
+    config.read(os.path.join(ROOT, 'setup.cfg'))
+    pins = [r for r in config['options']['install_requires'].split() if r.startswith('torch')]
+    assert [p.split('==')[0] for p in pins] == ['torch', 'torchvision']  # exact versions: those the suite ran on
+    install = f'{" ".join(pins)} -e ".[test]"'  # pip install [-q] ...
+    for path in ('README.md', os.path.join('.ci', 'run'), os.path.join('darts_min', '__init__.py')):
+        assert install in open(os.path.join(ROOT, path)).read(), path
