@@ -132,11 +132,11 @@ def test_registry_rates_give_each_optimizer_its_own_and_xi_lr_is_ws_rate():
     assert (pair.learning_rate, pair.arch_learning_rate) == (0.025, 0.03) and args.learning_rate == 2e-3
     assert toy.pair_args(args, 'nesterov', 'sgd').learning_rate == 2e-3  # --rates toy: the rates as parsed
     _, sgd = toy.parse(['--rates', 'registry'])
-    tied, _ = toy.solve(sgd, toy.TIED, 1500, bound=100)
-    assert tied == toy.solve(sgd, sgd.learning_rate, 1500, bound=100)[0]  # xi lr: the virtual step at w's rate
+    tied, _ = toy.solve(sgd, toy.TIED, 800, bound=100)
+    assert tied == toy.solve(sgd, sgd.learning_rate, 800, bound=100)[0]  # xi lr: the virtual step at w's rate
     np.testing.assert_allclose(tied[-1], [2 / (1 + 2 * 0.025)] * 2, rtol=0, atol=1e-6)  # 2 / (1 + 2 xi c), c = 1
     assert toy.describe(toy.TIED, tied, None, sgd).startswith(
-        'xi lr = 0.025 (second order): ended at alpha 1.904762, w 1.904762 after 1500 steps')
+        'xi lr = 0.025 (second order): ended at alpha 1.904762, w 1.904762 after 800 steps')
 
 
 # Second order through the w optimizer's own step: dw'/dg = -xi c where the w step has settled (g = 0, w = alpha,
@@ -214,13 +214,13 @@ def test_the_grid_says_where_each_pair_ends():
 
 def test_the_grid_command_runs_every_pair_and_draws_them(tmp_path, capsys):
     picture = tmp_path / 'grid.png'
-    assert toy.main(['--grid', '--xi', '0.5', '--steps', '200', '--save', str(picture)]) == 0
+    assert toy.main(['--grid', '--xi', '0.5', '--steps', '100', '--save', str(picture)]) == 0
     out = capsys.readouterr().out.splitlines()
     rows = {tuple(line.split(' | ')[:2]): line.split(' | ')[2] for line in out[2:-1]}
     names = list(optimizers.REGISTRY)
     assert list(rows) == [(f'| {w}', a) for w in names for a in names]
-    for a in ('sgd', 'rmsprop', 'adam', 'adamw'):  # with SGD or Nesterov on w, 2 / (1 + 2 xi c) at xi = 0.5
-        assert (rows['| sgd', a], rows['| nesterov', a]) == ('(1.000, 1.000) |', '(0.690, 0.690) |')
+    for a in ('sgd', 'rmsprop', 'adam', 'adamw'):  # with SGD or Nesterov on w, near 2 / (1 + 2 xi c) at xi = 0.5
+        assert rows['| sgd', a].startswith('(1.000, 1.000)') and rows['| nesterov', a].startswith('(0.690, 0.690)')
     assert out[-1] == str(picture) and picture.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['grid.png']
 
@@ -242,7 +242,12 @@ def test_the_docs_tables_are_the_codes(section, rates):
     lines = [line for line in text.splitlines() if line.startswith('|')]
     xis = [toy.number_or_lr(cell.split('= ')[1]) for cell in lines[0].strip('| ').split(' | ')[2:]]
     pairs = [tuple(cell.strip() for cell in line.strip('|').split('|')[:2]) for line in lines[2:]]
-    assert len(pairs) >= 4 and run_grid_table(pairs, xis, steps, rates) == lines
+    assert len(pairs) >= 3 and run_grid_table(pairs, xis, steps, rates) == lines
+    if rates == 'registry':  # the rows left out: RMSprop and Adam on w are still moving at these steps
+        _, args = toy.parse(['--rates', 'registry', '--arch_optimizer', 'momentum'])
+        for w in ('rmsprop', 'adam'):
+            path, diverged = toy.solve(toy.pair_args(args, w, 'momentum', rates), 0, steps, bound=100)
+            assert diverged is None and toy.still_moving(path)
 
 
 @pytest.mark.docs
