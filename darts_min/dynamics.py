@@ -18,9 +18,11 @@ def skip_counts(genotype):
             for cell, nodes in genotype.cells().items()}
 
 
-def alpha_entropy(alpha):
-    """Mean normalised entropy of softmax(alpha) over the edges: H = -(1/|E|) sum_e sum_k p log p / log K, in [0, 1]."""
-    p = torch.softmax(alpha.detach().double(), dim=-1)
+def entropy(op_weights):
+    """Mean normalised entropy of the op weights over the edges, each edge's scaled to sum 1 (softmax(alpha)'s do):
+    H = -(1/|E|) sum_e sum_k p log p / log K, in [0, 1]."""
+    p = op_weights.detach().double()
+    p = p / p.sum(-1, keepdim=True)
     h = -(p * torch.log(p.clamp_min(1e-300))).sum(-1) / math.log(p.shape[-1])
     return h.mean().item()
 
@@ -34,10 +36,10 @@ def genotype_changes(before, after):
     return changed
 
 
-def epoch_metrics(model, genotype, previous):
-    """The cheap metrics of every epoch."""
+def epoch_metrics(model, genotype, previous, op_weights):
+    """The cheap metrics of every epoch; op_weights: the supernet's, one tensor per alpha (methods.op_weights)."""
     return {**skip_counts(genotype),
-            **{f'entropy_{name}': alpha_entropy(a) for name, a in zip(model.arch_names, model.arch_parameters())},
+            **{f'entropy_{name}': entropy(w) for name, w in zip(model.arch_names, op_weights)},
             'genotype_changes': genotype_changes(previous, genotype)}
 
 
