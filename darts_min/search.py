@@ -45,7 +45,7 @@ def search(args, run, device, queues, num_classes):
             return run.diverged(epoch, f'the validation loss became {valid_loss} after epoch {epoch}; {kept(epoch)}',
                                 num_classes)
         record(epoch, t0, {'lr': lr, **schedule, 'train_loss': train_loss, 'train_acc': train_acc,
-                           'valid_loss': valid_loss, 'valid_acc': valid_acc})
+                           'valid_loss': valid_loss, 'valid_acc': valid_acc}, architect.epoch_stats())
         run.save_checkpoint(epoch, stateful, device)
     run.log.info(f'done: final genotype in {run.file("genotype.json")}{draw_cells(args, record.previous, run)}')
     return 0
@@ -125,11 +125,12 @@ class EpochRecord:
         self.previous = model.genotype(methods.op_weights(model, self.relaxation))
         self.began = time.time()
 
-    def __call__(self, epoch, t0, figures):
+    def __call__(self, epoch, t0, figures, steps):
+        """steps: the architect's figures of the epoch's alpha steps (Architect.epoch_stats)."""
         args, run, model = self.args, self.run, self.model
         weights = methods.op_weights(model, self.relaxation)  # what the supernet weighs its ops by
         genotype = model.genotype(weights)
-        found = dynamics.epoch_metrics(model, genotype, self.previous, weights)
+        found = {**dynamics.epoch_metrics(model, genotype, self.previous, weights), **steps}
         self.previous = genotype
         if self.table is not None:  # the current cell's accuracies (None: not in the table)
             truth = self.table.get(str(genotype)) or {}
