@@ -5,13 +5,14 @@ so the hypergradient is just the gradient of the validation loss with respect to
 
     grad_alpha L_val(w, alpha)
 
-Task: write `first_order_alpha_step`. It takes one search-valid batch, computes that gradient for every
-architecture parameter (`model.arch_parameters()`, alpha alone; `model.parameters()` is w), puts it into each
-alpha's `.grad` (replacing what was there), calls `alpha_optimizer.step()` once and returns the gradients, one
-tensor per arch parameter. The weights w must not change, and must not receive a `.grad`.
+Task: write `first_order_alpha_step(model, alpha_optimizer, x_valid, y_valid)`, step 1 of Algorithm 1 at first
+order. It takes one search-valid batch, computes that gradient for every architecture parameter
+(`model.arch_parameters()`, alpha alone; `model.parameters()` is w), puts it into each alpha's `.grad` (replacing
+what was there), calls `alpha_optimizer.step()` once and returns the gradients, one tensor per arch parameter. The
+weights w must not change, and must not receive a `.grad`: this step is alpha's alone.
 
-Hints: `model._loss(x, y)` is the loss of a batch; `torch.autograd.grad(loss, tensors)` differentiates with respect
-to the tensors you list only. Grade it with `python -m pytest -q assignments/test_a1_first_order.py`.
+Grade it with `python -m pytest -q assignments/test_a1_first_order.py`. Hints, one level at a time:
+`python assignments/hints.py 1` (then 1 2, 1 3).
 
 Questions (answer in a sentence or two each):
   a. Why is alpha trained on the search-valid half and w on the search-train half, not both on the same data?
@@ -21,6 +22,4 @@ Questions (answer in a sentence or two each):
 
 
 def first_order_alpha_step(model, alpha_optimizer, x_valid, y_valid):
-    raise NotImplementedError(
-        'assignment 1: compute grad_alpha L_val(w, alpha) = torch.autograd.grad(model._loss(x_valid, y_valid), '
-        'model.arch_parameters()), set each alpha.grad to it, call alpha_optimizer.step(), return the gradients')
+    raise NotImplementedError('assignment 1: first_order_alpha_step is not implemented yet')

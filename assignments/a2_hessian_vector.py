@@ -20,7 +20,7 @@ Return the product, one tensor per alpha, of alpha's shapes. Two forward and two
 
 Grade it with `python -m pytest -q assignments/test_a2_hessian_vector.py`: on a smooth model (tanh, softplus) the
 grader compares your product with the exact one, computed by double backpropagation, and checks that the error
-falls like eps_fd^2.
+falls like eps_fd^2. Hints, one level at a time: `python assignments/hints.py 2` (then 2 2, 2 3).
 
 Questions:
   a. Why is the error O(eps_fd^2) and not O(eps_fd)? What would a one-sided difference give?
@@ -32,7 +32,4 @@ Questions:
 
 
 def fd_hessian_vector_product(loss_fn, weights, alphas, u, scale=0.01):
-    raise NotImplementedError(
-        'assignment 2: eps_fd = scale / (norm of all of u); with torch.no_grad() add eps_fd * u to each weight, '
-        'take torch.autograd.grad(loss_fn(), alphas); move to w - eps_fd u, take it again; move back to w; '
-        'return (g_plus - g_minus) / (2 eps_fd) per alpha')
+    raise NotImplementedError('assignment 2: fd_hessian_vector_product is not implemented yet')

@@ -14,7 +14,8 @@ Return a list of (op name, i) pairs, 2 per intermediate node, node by node: i is
 comes from (0 and 1 the cell's inputs, 2 + n intermediate node n). Within a node, list the stronger edge first.
 Ties: the lower op index, and among equal edges the lower edge index, as the original code.
 
-Grade it with `python -m pytest -q assignments/test_a3_genotype.py`.
+Grade it with `python -m pytest -q assignments/test_a3_genotype.py`. Hints, one level at a time:
+`python assignments/hints.py 3` (then 3 2, 3 3).
 
 Questions:
   a. Why is `none` excluded when the strongest op is chosen?
@@ -24,6 +25,4 @@ Questions:
 
 
 def derive_cell(op_weights, steps, primitives):
-    raise NotImplementedError(
-        'assignment 3: for each intermediate node n, take its 2 + n rows of op_weights; per row find the best op '
-        "other than 'none'; keep the 2 rows whose best op weighs most; return [(op name, input index), ...]")
+    raise NotImplementedError('assignment 3: derive_cell is not implemented yet')

@@ -17,7 +17,8 @@ Task: write `nesterov_virtual_step(w, g, buf, xi, momentum, weight_decay)` retur
   them), without changing w, g or buf. dw'/dg is diagonal (the update is elementwise): return its diagonal, a
   tensor of w's shape. The grader checks it against autograd through torch's own step.
 
-Grade it with `python -m pytest -q assignments/test_a4_nesterov.py`.
+Grade it with `python -m pytest -q assignments/test_a4_nesterov.py`. Hints, one level at a time:
+`python assignments/hints.py 4` (then 4 2, 4 3).
 
 Questions:
   a. What is dw'/dg, and how does it compare with plain SGD's -xi? What does that do to the implicit term of
@@ -30,6 +31,4 @@ Questions:
 
 
 def nesterov_virtual_step(w, g, buf, xi, momentum, weight_decay):
-    raise NotImplementedError(
-        "assignment 4: d = g + weight_decay * w; new buffer b' = d if buf is None else momentum * buf + d; "
-        "w' = w - xi * (d + momentum * b'); the Jacobian dw'/dg follows from d' = 1 and b' = 1 per element")
+    raise NotImplementedError('assignment 4: nesterov_virtual_step is not implemented yet')

@@ -12,9 +12,8 @@ Task, part 1 (graded): write `relaxed_op_weights(alpha, kind, temperature=1.0)` 
   differentiable in alpha (the gradient of a loss must reach alpha); for 'gumbel' every row sums to 1 and each call
   draws new noise (from torch's global generator). Another kind: ValueError.
 Part 2: plug it into the supernet. `Network.forward` turns alpha into op weights by softmax, once per cell;
-  `plug_in(model, kind, temperature)` below makes one model's cells take yours instead (by forward pre-hooks,
-  `methods.swap_op_weights`, as SDARTS swaps its perturbed weights in; the grader checks that a loss's gradient then
-  reaches alpha).
+  `plug_in(model, kind, temperature)` below makes one model's cells take yours instead (`methods.relax`: forward
+  pre-hooks, as SDARTS swaps its perturbed weights in; the grader checks that a loss's gradient then reaches alpha).
 Part 3 (not graded; write a short report): run searches with each relaxation next to softmax (the same seeds, a
   small network on `--dataset fake` or scikit-learn's digits, or CIFAR-10 on a GPU) and measure
   - the skip connections in the normal cell along the search (`skip_normal` in metrics.jsonl): does the collapse
@@ -24,19 +23,36 @@ Part 3 (not graded; write a short report): run searches with each relaxation nex
   - the discretization gap: the supernet's validation accuracy against the derived cell's accuracy trained from
     scratch (`train_eval.py --genotype RUN`). With sigmoid, is top-2-by-weight still the right way to derive a
     cell (think about `none` and about two ops on one edge that both have weight near 1)?
-  For Gumbel-softmax, also vary the temperature schedule (e.g. 10 -> 0.1) and explain what you see.
+  For Gumbel-softmax, also vary the temperature (TEMPERATURE below: e.g. 10, 1, 0.1) and explain what you see.
+  Search with a relaxation by naming a function of alpha alone, imported from this file (docs/flags.md):
+      python train_search.py --relaxation assignments.a5_relaxation:sigmoid_relaxation --dataset digits ...
+      python train_search.py --relaxation assignments.a5_relaxation:gumbel_relaxation --dataset digits ...
+  Every forward pass of the search (the alpha step, the w step, the validation) then weighs the ops by it, and
+  metrics.jsonl's op weights, entropy and genotype are its (one draw of Gumbel-softmax per epoch).
 
-Grade part 1 and 2 with `python -m pytest -q assignments/test_a5_relaxation.py`.
+Grade part 1 and 2 with `python -m pytest -q assignments/test_a5_relaxation.py`. Hints, one level at a time:
+`python assignments/hints.py 5` (then 5 2, 5 3).
 """
 from darts_min import methods
 
 
 def relaxed_op_weights(alpha, kind, temperature=1.0):
-    raise NotImplementedError(
-        "assignment 5: 'sigmoid': torch.sigmoid(alpha / temperature); 'gumbel': u = torch.rand_like(alpha), "
-        "g = -log(-log u) (keep u away from 0 and 1), softmax((alpha + g) / temperature, dim=-1); else ValueError")
+    raise NotImplementedError('assignment 5: relaxed_op_weights is not implemented yet')
 
 
 def plug_in(model, kind, temperature=1.0):
     """Make `model` (a darts_min Network) use `relaxed_op_weights` instead of softmax for its mixed ops."""
-    methods.swap_op_weights(model, lambda index: relaxed_op_weights(model.arch_parameters()[index], kind, temperature))
+    methods.relax(model, lambda alpha: relaxed_op_weights(alpha, kind, temperature))
+
+
+TEMPERATURE = 1.0  # of gumbel_relaxation, for part 3
+
+
+def sigmoid_relaxation(alpha):
+    """For a search (part 3): train_search.py --relaxation assignments.a5_relaxation:sigmoid_relaxation"""
+    return relaxed_op_weights(alpha, 'sigmoid')
+
+
+def gumbel_relaxation(alpha):
+    """For a search (part 3): train_search.py --relaxation assignments.a5_relaxation:gumbel_relaxation"""
+    return relaxed_op_weights(alpha, 'gumbel', TEMPERATURE)

@@ -1,20 +1,24 @@
-"""What the graders share: the module under test and tiny inputs.
+"""What the graders share: the module under test, tiny inputs, and failures that name a misconception.
 
 `load('a1_first_order')` imports the student's file assignments/a1_first_order.py; with the environment variable
 DARTS_ASSIGNMENTS=solutions it imports assignments/solutions/a1_first_order.py instead, the project's reference
-solution (test_darts_min/test_assignments.py runs the graders both ways, so that they cannot rot).
+solution (test_darts_min/test_assignments.py runs the graders both ways, and on copies of the solutions with a
+mistake planted, so that they cannot rot). DARTS_ASSIGNMENTS may also be any folder holding the files.
+
+A grader fails with `fail(message)`: one line that says what went wrong and, where the symptom is that of a known
+misconception, names it and points to the paper's equation or section, never to the fix. No traceback of the
+grader's own lines is shown, so nothing the grader computes to compare with is printed.
 """
 import importlib.util
 import os
-import sys
 
+import pytest
 import torch
 import torch.nn as nn
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))  # the repository's darts_min, however pytest was started
+from darts_min.model_search import Network  # the repository's root is on sys.path: conftest.py
 
-from darts_min.model_search import Network  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def load(name):
@@ -25,6 +29,31 @@ def load(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def fail(message):
+    """Fail the grader with `message` alone (no traceback through the grader's lines)."""
+    pytest.fail(message, pytrace=False)
+
+
+def check(condition, message):
+    if not condition:
+        fail(message)
+
+
+def close(a, b, rtol=1e-10, atol=1e-14):
+    """Whether two tensors (or lists of tensors) agree to rounding."""
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(close(x, y, rtol, atol) for x, y in zip(a, b))
+    return torch.is_tensor(a) and a.shape == b.shape and torch.allclose(a, b, rtol=rtol, atol=atol)
+
+
+def flat(tensors):
+    return torch.cat([t.detach().flatten() for t in tensors])
+
+
+def relative_error(got, exact):
+    return ((flat(got) - flat(exact)).norm() / flat(exact).norm()).item()
 
 
 def tiny_network(seed=0, dtype=torch.float64):

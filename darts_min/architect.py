@@ -12,7 +12,9 @@ Any other w optimizer (`virtual_step.next_step`) steps w' by torch's own update 
 Jacobian dw'/dg is diagonal but not -xi: there grad_w' L_val is scaled by (dw'/dg) / (-xi), so Eq. 7 keeps its form.
 --unrolled_step gradient takes Eq. 6 as printed, w' = w - xi (g + wd w), whatever the w optimizer.
 The network is evaluated at w' with `torch.func.functional_call` (no second Network is built), and the finite
-differences perturb w in place and put it back, as the original code does.
+differences perturb w in place and put it back, as the original code does. Each step also tallies, for
+metrics.jsonl, the size of the alpha update and (second order) of Eq. 7's implicit term next to its direct term
+(`epoch_stats`), from tensors the step computes anyway.
 """
 import torch
 from torch.func import functional_call
@@ -22,6 +24,10 @@ from .training import autocast, frozen
 from .virtual_step import next_step
 
 UNROLLED_STEPS = ('optimizer', 'gradient')  # --unrolled_step: what the virtual step w' is
+
+
+def flat(tensors):
+    return torch.cat([t.detach().flatten() for t in tensors])
 
 
 def is_heavy_ball(optimizer):
@@ -57,6 +63,7 @@ class Architect:
         self.optimizer = optimizers.for_alphas(args, model.arch_parameters())
         self.unrolled_step, self.amp = args.unrolled_step, args.amp
         self.regularizer = regularizer
+        self.tallies = {'alpha_step': [], 'implicit_ratio': []}  # one figure a step, on alpha's device (no sync)
 
     def _loss(self, input, target, weights=None):
         """The loss under --amp's autocast; at the weights `weights` ({name: tensor}) if given."""
@@ -82,7 +89,18 @@ class Architect:
             grads = [g + r for g, r in zip(grads, torch.autograd.grad(self.regularizer(alphas), alphas))]
         for a, g in zip(self.model.arch_parameters(), grads):
             a.grad = g
+        before = flat(self.model.arch_parameters())
         self.optimizer.step()
+        self.tallies['alpha_step'].append((flat(self.model.arch_parameters()) - before).norm())  # ||Delta alpha||_2
+
+    def epoch_stats(self):
+        """The means over the steps since the last call, which start anew: alpha_step, of the L2 norm of the alpha
+        update (both cells' alpha as one vector); implicit_ratio, of ||xi grad2 L_train . u|| / ||grad_alpha L_val(w',
+        alpha)||, Eq. 7's implicit term over its direct term (None at first order)."""
+        means = {k: torch.stack(v).mean().item() if v else None for k, v in self.tallies.items()}
+        for v in self.tallies.values():
+            v.clear()
+        return means
 
     def virtual_step(self, input, target, xi, network_optimizer):
         """The virtual step w' of DARTS Eq. 6 and the diagonal of dw'/dg: ({name: w'}, [dw'/dg], or None where
@@ -119,6 +137,8 @@ class Architect:
             grad_w_prime = [d * j.div_(minus_xi) for d, j in zip(grad_w_prime, jacobian)]
         del w_prime, grads, jacobian
         implicit = self.fd_alpha_w_hessian_product(grad_w_prime, input_train, target_train)
+        # Eq. 7's two terms: ||xi grad2_{alpha,w} L_train . u|| / ||grad_alpha L_val(w', alpha)||
+        self.tallies['implicit_ratio'].append(xi * flat(implicit).norm() / flat(dalpha).norm())
         # DARTS Eq. 7: grad_alpha L_val(w', alpha) - xi * grad2_{alpha,w} L_train(w, alpha) . grad_w' L_val(w', alpha)
         return [g.sub(ig, alpha=xi) for g, ig in zip(dalpha, implicit)]
 

@@ -19,9 +19,11 @@ def skip_counts(genotype):
             for cell, nodes in genotype.cells().items()}
 
 
-def alpha_entropy(alpha):
-    """Mean normalised entropy of softmax(alpha) over the edges: H = -(1/|E|) sum_e sum_k p log p / log K, in [0, 1]."""
-    p = torch.softmax(alpha.detach().double(), dim=-1)
+def entropy(op_weights):
+    """Mean normalised entropy of the op weights over the edges, each edge's scaled to sum 1 (softmax(alpha)'s do):
+    H = -(1/|E|) sum_e sum_k p log p / log K, in [0, 1]."""
+    p = op_weights.detach().double()
+    p = p / p.sum(-1, keepdim=True)
     h = -(p * torch.log(p.clamp_min(1e-300))).sum(-1) / math.log(p.shape[-1])
     return h.mean().item()
 
@@ -33,9 +35,10 @@ def alpha_spread(alpha):
     return (a.amax(-1) - a.amin(-1)).mean().item()
 
 
-def max_op_weight(alpha):
-    """The largest op weight softmax(alpha) of any edge (uniform: 1 / ops)."""
-    return torch.softmax(alpha.detach().double(), dim=-1).max().item()
+def max_op_weight(op_weights):
+    """The largest op weight of any edge, each edge's scaled to sum 1 (softmax(alpha)'s do; uniform: 1 / ops)."""
+    p = op_weights.detach().double()
+    return (p / p.sum(-1, keepdim=True)).max().item()
 
 
 def genotype_changes(before, after):
@@ -47,12 +50,12 @@ def genotype_changes(before, after):
     return changed
 
 
-def epoch_metrics(model, genotype, previous):
-    """The cheap metrics of every epoch."""
-    alphas = dict(zip(model.arch_names, model.arch_parameters()))
-    return {**skip_counts(genotype), **{f'entropy_{name}': alpha_entropy(a) for name, a in alphas.items()},
-            **{f'alpha_spread_{name}': alpha_spread(a) for name, a in alphas.items()},
-            **{f'max_op_weight_{name}': max_op_weight(a) for name, a in alphas.items()},
+def epoch_metrics(model, genotype, previous, op_weights):
+    """The cheap metrics of every epoch; op_weights: the supernet's, one tensor per alpha (methods.op_weights)."""
+    named = list(zip(model.arch_names, model.arch_parameters(), op_weights))
+    return {**skip_counts(genotype), **{f'entropy_{name}': entropy(w) for name, _, w in named},
+            **{f'alpha_spread_{name}': alpha_spread(a) for name, a, _ in named},
+            **{f'max_op_weight_{name}': max_op_weight(w) for name, _, w in named},
             'genotype_changes': genotype_changes(previous, genotype)}
 
 

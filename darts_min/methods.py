@@ -1,15 +1,18 @@
-"""The DARTS variants of the study, each a small class found by name in METHODS (`--method`).
+"""The DARTS variants of the study, each a small class found by name in METHODS (`--method`), and another relaxation
+than softmax (`--relaxation`).
 
 A method can change the supernet once (`setup`), add a term of alpha alone to the alpha loss
 (`arch_regularizer`), perturb the op weights that the w step trains at (`op_weights_for_w_step`), and has
 per-epoch schedule values (`schedule`, recorded in metrics.jsonl). Plain DARTS does none of these.
 """
 import contextlib
+import importlib
 import math
 
 import torch
 import torch.nn as nn
 
+from . import cli
 from .model_nb201 import NB201Cell
 from .model_search import Cell, MixedOp
 from .operations import FactorizedReduce, Identity
@@ -192,3 +195,43 @@ METHODS = {m.name: m for m in (Method, SDARTSRS, SDARTSADV, DARTSMinus, BetaDART
 
 def build(args):
     return METHODS[args.method](args)
+
+
+# ---- another relaxation than softmax (--relaxation MODULE:FUNCTION; assignments/a5_relaxation.py) ----
+
+def load_relaxation(spec):
+    """The function named by `spec`, 'MODULE:FUNCTION', imported by name (nothing is eval'd): it maps alpha (edges x
+    ops) to op weights of the same shape, in place of DARTS Eq. 2's softmax. None for None."""
+    if spec is None:
+        return None
+    module_name, _, name = spec.partition(':')
+    cli.check(module_name and name, f'--relaxation must be MODULE:FUNCTION, got {spec!r}')
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise cli.UserError(f'--relaxation {spec}: {e}') from None
+    relaxation = getattr(module, name, None)
+    cli.check(callable(relaxation), f'--relaxation {spec}: {module_name} has no function {name}')
+    try:
+        with torch.random.fork_rng(devices=[]):  # a probe: the search's random stream is left as it was
+            weights = relaxation(torch.zeros(2, 3))
+    except TypeError as e:
+        raise cli.UserError(f'--relaxation {spec}: {e} (it is called with alpha alone)') from None
+    cli.check(torch.is_tensor(weights) and weights.shape == (2, 3),
+              f"--relaxation {spec}: the op weights must be a tensor of alpha's shape")
+    return relaxation
+
+
+def relax(model, relaxation):
+    """Make the supernet weigh its ops by relaxation(alpha) instead of softmax(alpha) in every forward pass (the
+    alpha step, the w step, the validation), for good: swap_op_weights's pre-hooks."""
+    swap_op_weights(model, lambda index: relaxation(model.arch_parameters()[index]))
+
+
+def op_weights(model, relaxation=None):
+    """The op weights the supernet weighs its ops by, one tensor per alpha, detached: softmax(alpha) (DARTS Eq. 2),
+    or relaxation(alpha). A random relaxation (Gumbel-softmax) is drawn on a forked random stream: the search's is
+    left as it was."""
+    alphas = model.arch_parameters()
+    with torch.no_grad(), torch.random.fork_rng(devices=[a.device for a in alphas if a.is_cuda][:1]):
+        return [relaxation(a) if relaxation else torch.softmax(a, dim=-1) for a in alphas]

@@ -126,10 +126,11 @@ class NB201Network(nn.Module):
     def _loss(self, input, target):
         return self._criterion(self(input), target)
 
-    def genotype(self):
+    def genotype(self, op_weights=None):
         """Each edge keeps its op of largest alpha (largest softmax weight, without float32 rounding ties), none
-        included, as the benchmark's DARTS code; exact ties go to the lower op index."""
-        weights = self.alphas_normal.tolist()
+        included, as the benchmark's DARTS code; exact ties go to the lower op index. op_weights: [the cell's op
+        weights] of another relaxation, to take the largest of instead."""
+        weights = (op_weights[0] if op_weights else self.alphas_normal).tolist()
         ops = [NB201_PRIMITIVES[max(range(len(w)), key=lambda k: (w[k], -k))] for w in weights]
         return NB201Genotype([[(ops[e], i) for e, (i, node) in enumerate(EDGES) if node == j] for j in range(1, NODES)])
 

@@ -121,15 +121,13 @@ class Network(nn.Module):
     def _loss(self, input, target):
         return self._criterion(self(input), target)
 
-    def genotype(self):
-        """DARTS section 2.4: per node keep the 2 strongest incoming edges, each with its best non-none op."""
+    def genotype(self, op_weights=None):
+        """DARTS section 2.4: per node keep the 2 strongest incoming edges, each with its best non-none op. op_weights:
+        those of the normal and the reduction cell, softmax(alpha) unless given (another relaxation's)."""
+        normal, reduce = op_weights or [F.softmax(a, dim=-1) for a in self.arch_parameters()]
         concat = list(range(2 + self._steps - self._multiplier, self._steps + 2))
-        return Genotype(
-            normal=parse_cell(F.softmax(self.alphas_normal, dim=-1).tolist(), self._steps),
-            normal_concat=concat,
-            reduce=parse_cell(F.softmax(self.alphas_reduce, dim=-1).tolist(), self._steps),
-            reduce_concat=concat,
-        )
+        return Genotype(normal=parse_cell(normal.tolist(), self._steps), normal_concat=concat,
+                        reduce=parse_cell(reduce.tolist(), self._steps), reduce_concat=concat)
 
 
 def parse_cell(op_weights, steps):

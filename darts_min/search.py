@@ -45,9 +45,9 @@ def search(args, run, device, queues, num_classes):
             return run.diverged(epoch, f'the validation loss became {valid_loss} after epoch {epoch}; {kept(epoch)}',
                                 num_classes)
         record(epoch, t0, {'lr': lr, **schedule, 'train_loss': train_loss, 'train_acc': train_acc,
-                           'valid_loss': valid_loss, 'valid_acc': valid_acc})
+                           'valid_loss': valid_loss, 'valid_acc': valid_acc}, architect.epoch_stats())
         run.save_checkpoint(epoch, stateful, device)
-    run.log.info(f'done: final genotype in {run.file("genotype.json")}{draw_cells(args, model, run)}')
+    run.log.info(f'done: final genotype in {run.file("genotype.json")}{draw_cells(args, record.previous, run)}')
     return 0
 
 
@@ -90,6 +90,8 @@ def setup(args, run, device, num_classes):
     model = SEARCH_SPACES[args.search_space](args.init_channels, num_classes, args.layers, nn.CrossEntropyLoss())
     method = methods.build(args)
     method.setup(model)
+    if args.relaxation:  # op weights by the given function of alpha instead of softmax (assignment 5)
+        methods.relax(model, methods.load_relaxation(args.relaxation))
     checkpointing.checkpoint_edges(model, args.checkpoint_cells)
     model.to(device, memory_format=torch.channels_last if args.channels_last else torch.contiguous_format)
     optimizer = optimizers.for_weights(args, model.parameters())
@@ -121,14 +123,17 @@ class EpochRecord:
         self.table = load_table(args.nb201_table) if args.nb201_table else None  # nb201: each cell's true accuracies
         self.hessian_batches = (fixed_batches(valid_queue, args.hessian_batches, args.seed, device)
                                 if args.hessian_every else None)
-        self.previous = model.genotype()
+        self.relaxation = methods.load_relaxation(args.relaxation)  # None: softmax
+        self.previous = model.genotype(methods.op_weights(model, self.relaxation))
         self.began = time.time()
 
-    def __call__(self, epoch, t0, figures):
+    def __call__(self, epoch, t0, figures, steps):
+        """steps: the architect's figures of the epoch's alpha steps (Architect.epoch_stats)."""
         args, run, model = self.args, self.run, self.model
-        genotype = model.genotype()
+        weights = methods.op_weights(model, self.relaxation)  # what the supernet weighs its ops by
+        genotype = model.genotype(weights)
         found = {'alpha_steps': (epoch + 1) * self.steps_per_epoch,  # so far, the resumed epochs' included
-                 **dynamics.epoch_metrics(model, genotype, self.previous)}
+                 **dynamics.epoch_metrics(model, genotype, self.previous, weights), **steps}
         self.previous = genotype
         if self.table is not None:  # the current cell's accuracies (None: not in the table)
             truth = self.table.get(str(genotype)) or {}
@@ -142,8 +147,7 @@ class EpochRecord:
                   {k: v for k, v in figures.items() if k not in ('train_loss', 'valid_loss')})
         run.log.info(f'genotype = {genotype}')
         run.log.info('dynamics: ' + ' '.join(f'{k} {v:.6g}' if v is not None else f'{k} -' for k, v in found.items()))
-        op_weights = {f'op_weights_{name}': torch.softmax(a, dim=-1).tolist()
-                      for name, a in zip(model.arch_names, model.arch_parameters())}
+        op_weights = {f'op_weights_{name}': w.tolist() for name, w in zip(model.arch_names, weights)}
         run.append_metrics({'epoch': epoch, **figures, 'genotype': genotype.to_dict(), **op_weights, **found,
                             'seconds': time.time() - t0})
         run.write_json('genotype.json', genotype.to_dict())
@@ -160,13 +164,13 @@ def fixed_batches(queue, count, seed, device):
                 return batches
 
 
-def draw_cells(args, model, run):
+def draw_cells(args, genotype, run):
     """normal.png and reduce.png of the final genotype in the run directory (the darts space; matplotlib is optional):
     the words the last log line adds."""
     if args.search_space != 'darts':
         return ''
     try:
-        visualize.plot_genotype(model.genotype(), run.path)
+        visualize.plot_genotype(genotype, run.path)
         return ', pictures normal.png and reduce.png'
     except cli.UserError as e:
         return f' (no pictures: {e})'
@@ -240,6 +244,9 @@ def build_parser():
     a('--aux_skip_beta', type=float, default=1.0, help='DARTS-: initial weight of the auxiliary skip (decays to 0)')
     a('--aux_skip_decay', default='linear', help='DARTS-: linear or cosine decay of the auxiliary skip')
     a('--beta_decay_weight', type=float, default=50.0, help='beta-DARTS: final weight of the beta-decay term')
+    a('--relaxation', default=None, metavar='MODULE:FUNCTION',
+      help='op weights by this function of alpha instead of softmax (DARTS Eq. 2), imported by name, e.g. '
+           'assignments.a5_relaxation:sigmoid_relaxation; the metrics then describe its op weights')
     # search dynamics (darts_min/dynamics.py); skip counts, entropy and genotype changes are always logged
     a('--hessian_every', type=int, default=0, help='every N epochs, the largest eigenvalue of the alpha Hessian (0: never)')
     a('--hessian_batches', type=int, default=2, help='fixed validation batches the Hessian is taken over')
@@ -307,6 +314,10 @@ def validate(args):
     cli.check(args.unrolled_step in UNROLLED_STEPS,
               f'--unrolled_step must be one of {", ".join(UNROLLED_STEPS)}, got {args.unrolled_step!r}')
     cli.check(args.unrolled or args.unrolled_step == 'optimizer', '--unrolled_step goes with --unrolled')
+    methods.load_relaxation(args.relaxation)
+    perturbs = methods.METHODS[args.method].op_weights_for_w_step is not methods.Method.op_weights_for_w_step
+    cli.check(not (args.relaxation and perturbs),
+              f'--relaxation goes with a method that trains w at the op weights themselves, not --method {args.method}')
     cli.check(args.epsilon_alpha >= 0.03, f'--epsilon_alpha must be at least its starting 0.03, got {args.epsilon_alpha}')
     cli.check_non_negative(args, ['aux_skip_beta', 'beta_decay_weight', 'hessian_every'])
     cli.check_positive(args, ['hessian_batches', 'hessian_iters', 'hessian_tol'])

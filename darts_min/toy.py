@@ -3,6 +3,7 @@
     python -m darts_min.toy                                   # SGD on both sides; xi = 0 (first order), 0.1, 0.5, 1
     python -m darts_min.toy --arch_optimizer adam --xi 0 0.5 --save toy-adam.png
     python -m darts_min.toy --grid                            # every w x alpha pair of the registry: a table, a picture
+    python -m darts_min.toy --grid --rates registry --xi 0 lr --steps 5000   # as a real search runs
 
     L_val(w, alpha) = alpha w - 2 alpha + 1,    L_train(w, alpha) = w^2 - 2 alpha w + alpha^2 = (w - alpha)^2,
 
@@ -11,8 +12,10 @@ bilevel objective is L_val(w*(alpha), alpha) = (alpha - 1)^2: the optimum is (al
 train_search.py's (Algorithm 1): the alpha step by `Architect.step` (first order where xi = 0, else second order
 with the virtual step's learning rate xi), then one w step by the registry's w optimizer. The optimizer flags are
 train_search.py's (--w_optimizer, --arch_optimizer, their learning rates, --momentum, weight decays and
---*_optimizer_args); here they default to plain SGD at learning rate 0.1 on both sides and no weight decay.
-Prints where each run ended (or that it diverged) and draws the trajectories over the contours of L_val; with
+--*_optimizer_args); here they default to plain SGD at learning rate 0.1 on both sides and no weight decay
+(--rates registry: each optimizer's rate from the registry, as a real search takes it; --xi lr: xi = w's rate, as
+train_search.py passes it to the Architect).
+Prints where each run ended (or that it is still moving where its steps ran out, or diverged) and draws the trajectories over the contours of L_val; with
 --grid, prints a table of where every pair ended and draws it. docs/toy.md explains what the pictures show and
 derives where second order ends for each w optimizer: alpha = 2 / (1 + 2 xi c), c the factor of dw'/dg = -xi c.
 """
@@ -37,8 +40,12 @@ VALID = torch.tensor([0., 1., 0., -2., 0., 1.], dtype=torch.float64)  # L_val = 
 OPTIMIZER_FLAGS = ['w_optimizer', 'arch_optimizer', 'w_optimizer_args', 'arch_optimizer_args', 'learning_rate',
                    'arch_learning_rate', 'momentum', 'weight_decay', 'arch_weight_decay']
 GRID_SETS = ['w_optimizer', 'arch_optimizer', 'w_optimizer_args', 'arch_optimizer_args']  # --grid sets them per pair
-DEFAULTS = ['--w_optimizer', 'sgd', '--arch_optimizer', 'sgd', '--learning_rate', '0.1', '--learning_rate_min', '0',
-            '--arch_learning_rate', '0.1', '--weight_decay', '0', '--arch_weight_decay', '0']
+DEFAULTS = ['--w_optimizer', 'sgd', '--arch_optimizer', 'sgd', '--learning_rate_min', '0', '--weight_decay', '0',
+            '--arch_weight_decay', '0']
+RATES = {'toy': ['--learning_rate', '0.1', '--arch_learning_rate', '0.1'],  # the setting of docs/toy.md's algebra
+         'registry': []}  # each optimizer's own, as train_search.py takes them (optimizers.REGISTRY)
+RATE_FLAGS = {'learning_rate', 'arch_learning_rate'}
+TIED = 'lr'  # --xi lr: xi is w's learning rate, as train_search.py passes it (architect.step(..., lr, ...))
 
 
 class Toy(nn.Module):
@@ -69,10 +76,16 @@ class Toy(nn.Module):
         return self.alpha.item(), self.w.item()
 
 
+def xi_value(xi, args):
+    """The virtual step's learning rate: xi itself, or w's learning rate where xi is TIED (--xi lr)."""
+    return args.learning_rate if xi == TIED else xi
+
+
 def iterate(args, xi):
     """Algorithm 1 on the toy, in train_search.py's order: each step the alpha step on VALID (second order with
-    the virtual step's learning rate xi, first order where xi = 0), then the w step on TRAIN. Yields the model and
-    the w optimizer after each step, without end."""
+    the virtual step's learning rate xi, first order where xi = 0; TIED: w's learning rate), then the w step on
+    TRAIN. Yields the model and the w optimizer after each step, without end."""
+    xi = xi_value(xi, args)
     model = Toy(*START)
     w_optimizer = optimizers.for_weights(args, model.parameters())
     architect = Architect(model, args)
@@ -97,34 +110,50 @@ def solve(args, xi, steps, bound):
 
 
 def order(xi):
-    return 'second order' if xi > 0 else 'first order'
+    return 'second order' if xi == TIED or xi > 0 else 'first order'
 
 
-def last_move(path):
-    return math.dist(path[-2], path[-1]) if len(path) > 1 else 0.0
+def xi_label(xi, args=None):
+    """'0.5', or for TIED 'lr' and, given the run's args, its value: 'lr = 0.025'."""
+    if xi != TIED:
+        return f'{xi:g}'
+    return TIED if args is None else f'{TIED} = {args.learning_rate:g}'
 
 
-ROUNDING = 1e-12  # a last step shorter than this is float64 rounding, whose digits differ from one CPU to the next
+ROUNDING = 1e-12  # a move shorter than this is float64 rounding, whose digits differ from one CPU to the next
 
 
 def moved(distance):
     return f'{distance:.1e}' if distance >= ROUNDING else f'below {ROUNDING:.0e}'
 
 
-def describe(xi, path, diverged):
-    """One line: where the run ended, or where it diverged."""
-    name = f'xi {xi:g} ({order(xi)})'
+def recent_move(path):
+    """How far from its end the run was in its last WINDOW steps: the largest distance of those points to the last."""
+    return max(math.dist(p, path[-1]) for p in path[-WINDOW - 1:])
+
+
+def still_moving(path):
+    return recent_move(path) > STILL_MOVING
+
+
+def describe(xi, path, diverged, args=None):
+    """One line: where the run ended, or that it is still moving where its steps ran out, or where it diverged."""
+    name = f'xi {xi_label(xi, args)} ({order(xi)})'
     alpha, w = path[-1]
     if diverged is not None:
         return f'{name}: diverged at step {diverged} (alpha {alpha:.4g}, w {w:.4g})'
-    return (f'{name}: ended at alpha {alpha:.6f}, w {w:.6f} after {len(path) - 1} steps '
-            f'(the last moved {moved(last_move(path))})')
+    state = 'still moving at' if still_moving(path) else 'ended at'
+    return (f'{name}: {state} alpha {alpha:.6f}, w {w:.6f} after {len(path) - 1} steps '
+            f'(moved {moved(recent_move(path))} in the last {min(WINDOW, len(path) - 1)})')
 
 
 # c in dw'/dg = -xi c where the w step has settled: second order's fixed point is alpha = 2 / (1 + 2 xi c)
 FACTOR = {'sgd': 'c = 1', 'momentum': 'c = 1', 'nesterov': 'c = 1 + μ', 'rmsprop': 'c = 1/(√s + ε): grows',
           'adam': 'c ≈ (1 − β₁)/(√v̂ + ε): grows', 'adamw': 'as adam'}
-STILL_MOVING = 1e-3  # a run whose last step moved (alpha, w) farther has not settled: its end is where steps ran out
+# A run that was farther than STILL_MOVING from its end point within its last WINDOW steps has not settled: its end
+# is where the steps ran out. A window, not the last step: at a registry rate (3e-4 for Adam on alpha) a run can
+# crawl by less than STILL_MOVING a step for thousands of steps.
+STILL_MOVING, WINDOW = 1e-3, 100
 
 
 def outcome(path, diverged):
@@ -132,23 +161,30 @@ def outcome(path, diverged):
     if diverged is not None:
         return f'diverged at step {diverged}'
     alpha, w = path[-1]
-    return f'({alpha:.3f}, {w:.3f})' + (', still moving' if last_move(path) > STILL_MOVING else '')
+    return f'({alpha:.3f}, {w:.3f})' + (', still moving' if still_moving(path) else '')
 
 
-def grid(args, xis, steps, bound, pairs=None):
+def pair_args(args, w, arch, rates='toy'):
+    """`args` for the pair (w, arch): with rates 'registry', each optimizer at the registry's rate for its side."""
+    pair = copy.copy(args)
+    pair.w_optimizer, pair.arch_optimizer = w, arch
+    if rates == 'registry':
+        pair.learning_rate, pair.arch_learning_rate = optimizers.default_lr(w, 'w'), optimizers.default_lr(arch, 'arch')
+    return pair
+
+
+def grid(args, xis, steps, bound, pairs=None, rates='toy'):
     """{(w optimizer, alpha optimizer): [(path, diverged) per xi]} for `pairs`, by default every pair of the
-    registry; `args` gives the other optimizer flags."""
+    registry; `args` gives the other optimizer flags, `rates` the learning rates (`pair_args`)."""
     runs = {}
     for pair in pairs or [(w, a) for w in optimizers.REGISTRY for a in optimizers.REGISTRY]:
-        pair_args = copy.copy(args)
-        pair_args.w_optimizer, pair_args.arch_optimizer = pair
-        runs[pair] = [solve(pair_args, xi, steps, bound) for xi in xis]
+        runs[pair] = [solve(pair_args(args, *pair, rates), xi, steps, bound) for xi in xis]
     return runs
 
 
 def table(runs, xis):
     """The grid as a Markdown table, one row per pair (docs/toy.md shows some of its rows)."""
-    lines = ['| w | α | ' + ' | '.join(f'ξ = {xi:g}' for xi in xis) + ' |', '| --- ' * (2 + len(xis)) + '|']
+    lines = ['| w | α | ' + ' | '.join(f'ξ = {xi_label(xi)}' for xi in xis) + ' |', '| --- ' * (2 + len(xis)) + '|']
     lines += [f'| {w_optimizer} | {arch_optimizer} | ' + ' | '.join(outcome(*run) for run in row) + ' |'
               for (w_optimizer, arch_optimizer), row in runs.items()]
     return '\n'.join(lines)
@@ -175,7 +211,7 @@ def plot(runs, args, path):
     for xi, points, diverged in runs:
         a, w = zip(*points)
         end = f'diverged at step {diverged}' if diverged is not None else f'ends at ({a[-1]:.3f}, {w[-1]:.3f})'
-        drawn, = ax.plot(a, w, '.-', ms=3, lw=1.2, label=f'ξ = {xi:g} ({order(xi)}): {end}')
+        drawn, = ax.plot(a, w, '.-', ms=3, lw=1.2, label=f'ξ = {xi_label(xi, args)} ({order(xi)}): {end}')
         ax.plot(a[-1], w[-1], 'D', ms=6, color=drawn.get_color())
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
@@ -188,7 +224,7 @@ def plot(runs, args, path):
     save_figure(fig, path, dpi=90)
 
 
-def plot_grid(runs, xis, steps, args, path):
+def plot_grid(runs, xis, steps, args, path, rates='toy'):
     """A panel per w optimizer, a cell per (alpha optimizer, xi): where the run ended, coloured by its alpha (white:
     the bilevel optimum alpha = 1), framed in red where it reached (1, 1); grey where it diverged, '...' where it is
     still moving."""
@@ -212,32 +248,44 @@ def plot_grid(runs, xis, steps, args, path):
                     text = f'diverged\nstep {diverged}'
                 else:
                     ends[r, c] = alpha
-                    text = f'{alpha:.3f}\n{w_end:.3f}' + (' …' if last_move(points) > STILL_MOVING else '')
+                    text = f'{alpha:.3f}\n{w_end:.3f}' + (' …' if still_moving(points) else '')
                     if math.dist(points[-1], OPTIMUM) < STILL_MOVING:
                         ax.add_patch(plt.Rectangle((c - 0.45, r - 0.45), 0.9, 0.9, fill=False, ec='red', lw=2))
                 dark = diverged is None and abs(norm(alpha) - 0.5) > 0.35
                 ax.text(c, r, text, ha='center', va='center', fontsize=6.5, color='white' if dark else 'black')
         image = ax.imshow(np.ma.masked_invalid(ends), cmap=cmap, norm=norm, aspect='auto')
-        ax.set_xticks(range(len(xis)), [f'ξ={xi:g}' for xi in xis], fontsize=7)
+        ax.set_xticks(range(len(xis)), [f'ξ={xi_label(xi)}' for xi in xis], fontsize=7)
         ax.set_yticks(range(len(arch_optimizers)), arch_optimizers, fontsize=7)
         ax.set_title(f'w: {w}' + (f' ({FACTOR[w]})' if w in FACTOR else ''), fontsize=9)
     for ax in axes.flat[len(w_optimizers):]:
         ax.axis('off')
     fig.colorbar(image, ax=axes, shrink=0.6, label='α at the end (bilevel optimum: α = 1)')
+    rates_text = ("each optimizer's from the registry" if rates == 'registry' else
+                  f'w {args.learning_rate:g}, α {args.arch_learning_rate:g}')
     fig.suptitle(f'DARTS toy: where each pair ends after {steps} steps '
                  f'(cell: α, w; rows: α optimizer; red frame: the optimum (1, 1); …: still moving)\n'
-                 f'learning rates: w {args.learning_rate:g}, α {args.arch_learning_rate:g}; second order settles at '
+                 f'learning rates: {rates_text}; ξ = lr: w\'s rate; second order settles at '
                  f'α = 2 / (1 + 2ξc), ∂w\'/∂g = −ξc (docs/toy.md)', fontsize=9)
     save_figure(fig, path, dpi=90)
+
+
+def number_or_lr(text):
+    """A value of --xi: a number, or lr (TIED)."""
+    return TIED if text == TIED else float(text)
 
 
 def parse(argv):
     """(toy arguments, search arguments): the search's own parser builds and checks the optimizer flags."""
     p = cli.ArgumentParser(prog='python -m darts_min.toy', description=__doc__.splitlines()[0], allow_abbrev=False,
                            epilog='It also takes the optimizer flags of train_search.py: --' + ', --'.join(OPTIMIZER_FLAGS) +
-                           '; here: sgd on both sides, learning rates 0.1, no weight decay unless given.')
-    p.add_argument('--xi', type=float, nargs='+', default=[0, 0.1, 0.5, 1],
-                   help="learning rates of the virtual step (DARTS Eq. 6); 0: first order")
+                           '; here: sgd on both sides, learning rates 0.1 (--rates registry: the registry\'s), no weight '
+                           'decay unless given.')
+    p.add_argument('--xi', type=number_or_lr, nargs='+', default=[0, 0.1, 0.5, 1],
+                   help="learning rates of the virtual step (DARTS Eq. 6); 0: first order; lr: w's learning rate, as "
+                        "train_search.py")
+    p.add_argument('--rates', choices=list(RATES), default='toy',
+                   help="learning rates: toy, 0.1 on both sides (the algebra of docs/toy.md); registry, each "
+                        "optimizer's own for its side, as a real search")
     p.add_argument('--steps', type=int, default=200, help='alpha and w steps of each run')
     p.add_argument('--bound', type=float, default=100, help='a run whose alpha or w leaves [-bound, bound] diverged')
     p.add_argument('--grid', action='store_true', help='every w x alpha pair of the registry: a table and a picture')
@@ -252,26 +300,29 @@ def parse(argv):
     per_pair = given & set(GRID_SETS)
     if args.grid and per_pair:
         p.error(f'--{", --".join(sorted(per_pair))}: --grid runs every pair of the registry with its own defaults')
-    if not all(0 <= xi < cli.FLOAT32_MAX for xi in args.xi):
-        p.error(f'--xi must be non-negative and finite, got {" ".join(f"{xi:g}" for xi in args.xi)}')
+    rates = given & RATE_FLAGS
+    if args.rates == 'registry' and rates:
+        p.error(f'--{", --".join(sorted(rates))}: --rates registry takes each optimizer\'s rate from the registry')
+    if not all(xi == TIED or 0 <= xi < cli.FLOAT32_MAX for xi in args.xi):
+        p.error(f'--xi must be non-negative and finite, or lr, got {" ".join(xi_label(xi) for xi in args.xi)}')
     if args.steps < 1 or not 0 < args.bound < math.inf:
         p.error(f'--steps and --bound must be positive (and --bound finite), got {args.steps} and {args.bound}')
-    return args, train_search.parse_args(DEFAULTS + passthrough)
+    return args, train_search.parse_args(DEFAULTS + RATES[args.rates] + passthrough)
 
 
 def main(argv=None):
     args, search_args = parse(argv)
     if args.grid:
-        runs = grid(search_args, args.xi, args.steps, args.bound)
+        runs = grid(search_args, args.xi, args.steps, args.bound, rates=args.rates)
         print(table(runs, args.xi))
-        plot_grid(runs, args.xi, args.steps, search_args, args.save)
+        plot_grid(runs, args.xi, args.steps, search_args, args.save, args.rates)
         print(args.save)
         return 0
     runs = []
     for xi in args.xi:
         points, diverged = solve(search_args, xi, args.steps, args.bound)
         runs.append((xi, points, diverged))
-        print(describe(xi, points, diverged))
+        print(describe(xi, points, diverged, search_args))
     plot(runs, search_args, args.save)
     print(args.save)
     return 0

@@ -4,8 +4,9 @@
 
 jupytext turns the page's prose into markdown cells and its snippets into code cells; its figures are attached to
 their cells (the notebook is one file, which Colab can open alone), and a first cell moves to the repository's
-root, where the snippets run. The notebook is committed unexecuted; test_darts_min/test_docs.py checks that it is
-what this script makes of the page and executes it.
+root, where the snippets run (on Colab, unpacked from the source archive the student uploads: SETUP). The
+notebook is committed unexecuted; test_darts_min/test_docs.py checks that it is what this script makes of the page,
+executes it, and runs SETUP on an archive as Colab would.
 """
 import base64
 import os
@@ -18,13 +19,21 @@ import nbformat
 DOCS = os.path.dirname(os.path.abspath(__file__))
 PAGE, NOTEBOOK = os.path.join(DOCS, 'walkthrough.md'), os.path.join(DOCS, 'walkthrough.ipynb')
 IMAGE = re.compile(r'!\[([^\]]*)\]\(([\w.-]+\.png)\)')
-SETUP = """# The snippets run from the repository's root. On Colab, first get the repository: run
-#   !git clone <this repository's URL> darts-min && pip install -q -e darts-min
-# in a cell of its own, then this one.
-import os
-for root in ('..', 'darts-min'):
-    if not os.path.exists('train_search.py') and os.path.exists(os.path.join(root, 'train_search.py')):
-        os.chdir(root)"""
+SETUP = """# The snippets run from the repository's root: this cell goes there. Opened in docs/ (Jupyter), it moves up.
+# On Colab it asks for the repository's source archive, darts-min.zip (made in a copy of the repository by
+#   git archive --format=zip --prefix=darts-min/ -o darts-min.zip HEAD
+# or handed out by your course), unpacks it and moves into it. Colab has torch, torchvision and matplotlib.
+import glob, os, zipfile
+if not os.path.exists('train_search.py'):
+    if os.path.exists(os.path.join('..', 'train_search.py')):
+        os.chdir('..')
+    else:
+        if not glob.glob('darts-min*.zip'):
+            from google.colab import files
+            files.upload()  # choose darts-min.zip
+        with zipfile.ZipFile(sorted(glob.glob('darts-min*.zip'))[-1]) as archive:
+            archive.extractall()
+        os.chdir(os.path.dirname(glob.glob(os.path.join('*', 'train_search.py'))[0]))"""
 
 
 def notebook():

@@ -271,6 +271,27 @@ def test_first_order_gradient_is_grad_alpha_of_val_loss_exactly():
         assert torch.equal(a.grad, e)
 
 
+def test_epoch_stats_are_the_mean_alpha_step_and_the_mean_ratio_of_eq_7s_implicit_to_direct_term():
+    model, args, w_opt = setup(w_optimizer='nesterov')
+    architect, xi, steps, ratios = Architect(model, args), 0.025, [], []
+    for seed in (1, 3):
+        (xt, yt), (xv, yv) = batch(dtype=D, seed=seed), batch(dtype=D, seed=seed + 1)
+        w_prime = {n: w.detach() for n, w in architect.virtual_step(xt, yt, xi, w_opt)[0].items()}
+        direct = flat(torch.autograd.grad(val_loss_at(model, w_prime, xv, yv), model.arch_parameters()))
+        before = flat(model.arch_parameters()).detach().clone()
+        architect.step(xt, yt, xv, yv, xi, w_opt, unrolled=True)
+        implicit = flat([a.grad for a in model.arch_parameters()]) - direct  # Eq. 7: hypergradient - direct term
+        ratios.append((implicit.norm() / direct.norm()).item())
+        steps.append((flat(model.arch_parameters()).detach() - before).norm().item())
+    assert architect.epoch_stats() == pytest.approx({'alpha_step': sum(steps) / 2, 'implicit_ratio': sum(ratios) / 2},
+                                                    rel=1e-9)
+    assert 0 < min(ratios) and min(steps) > 0
+    before = flat(model.arch_parameters()).detach().clone()
+    architect.step(xt, yt, xv, yv, xi, w_opt, unrolled=False)  # first order: no implicit term; the tallies start anew
+    assert architect.epoch_stats() == {'alpha_step': (flat(model.arch_parameters()).detach() - before).norm().item(),
+                                       'implicit_ratio': None}
+
+
 def test_step_applies_the_stored_gradient_with_the_arch_optimizer():
     model, args, w_opt = setup()
     before = [a.detach().clone() for a in model.arch_parameters()]

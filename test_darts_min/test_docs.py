@@ -125,6 +125,19 @@ def test_the_committed_notebook_is_made_from_the_walkthrough():
         assert f.read() == make_notebook().notebook(), 'docs/walkthrough.ipynb is stale: run python docs/make_notebook.py'
 
 
+def test_the_notebooks_set_up_cell_unpacks_the_source_archive_or_moves_up(tmp_path):
+    """On Colab the set-up cell unpacks the uploaded darts-min.zip (git archive --prefix=darts-min/ lays it out so) and
+    moves to its root; in Jupyter, opened in docs/, it moves up. Either way the snippets then find train_search.py."""
+    import zipfile
+    with zipfile.ZipFile(tmp_path / 'darts-min.zip', 'w') as archive:
+        archive.writestr('darts-min/train_search.py', '')
+        archive.writestr('darts-min/darts_min/__init__.py', '')
+    code = make_notebook().SETUP + '\nprint(os.getcwd())'
+    for cwd, root in ((tmp_path, tmp_path / 'darts-min'), (os.path.join(ROOT, 'docs'), ROOT)):
+        result = subprocess.run([sys.executable, '-c', code], cwd=cwd, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and result.stdout.strip() == str(root), result.stderr
+
+
 def test_the_notebook_runs_in_a_kernel_with_its_figure(monkeypatch):
     import nbclient
     import nbformat
@@ -138,6 +151,52 @@ def test_the_notebook_runs_in_a_kernel_with_its_figure(monkeypatch):
     printed = [''.join(o.get('text', '') for o in cell.outputs) for cell in nb.cells if cell.cell_type == 'code']
     shown = [shown or '' for _, shown in snippets(open(WALKTHROUGH).read())]
     assert printed == ['', *shown]  # the set-up cell, then what the page shows below each snippet
+
+
+def second_order_parts(w_optimizer):
+    """One second-order α gradient of the Architect on a tiny network (float64, the w optimizer's first step):
+    (xi, the hypergradient, the direct term grad_alpha L_val(w', alpha), grad_w' L_val, and the u and the product
+    `fd_alpha_w_hessian_product` was called with)."""
+    from conftest import batch, tiny_network
+    from darts_min import optimizers, search as train_search
+    from darts_min.architect import Architect
+    model = tiny_network(dtype=torch.float64, steps=2)
+    (xt, yt), (xv, yv) = batch(dtype=torch.float64, seed=1), batch(dtype=torch.float64, seed=2)
+    args = train_search.parse_args(['--w_optimizer', w_optimizer])
+    w_optimizer, architect, xi, calls = optimizers.for_weights(args, model.parameters()), Architect(model, args), 0.025, []
+    architect.fd_scale = 1e-7  # a radius too small to cross a kink: the product is exact to rounding
+    product = architect.fd_alpha_w_hessian_product
+
+    def recording_product(u, x, y):
+        calls.append((u, product(u, x, y)))
+        return calls[-1][1]
+
+    architect.fd_alpha_w_hessian_product = recording_product
+    hypergradient = architect.unrolled_grad(xt, yt, xv, yv, xi, w_optimizer)
+    w_prime = {n: t.detach().requires_grad_() for n, t in architect.virtual_step(xt, yt, xi, w_optimizer)[0].items()}
+    grads = torch.autograd.grad(architect._loss(xv, yv, weights=w_prime), [*model.arch_parameters(), *w_prime.values()])
+    (u, fd_product), = calls
+    grad_w = torch.autograd.grad(model._loss(xt, yt), list(model.parameters()), create_graph=True)
+    exact = torch.autograd.grad(sum((g * v).sum() for g, v in zip(grad_w, u)), model.arch_parameters())
+    return xi, hypergradient, grads[:2], grads[2:], u, fd_product, exact
+
+
+@pytest.mark.parametrize('w_optimizer', ['sgd', 'nesterov'])
+def test_notation_md_the_implicit_variable_is_the_bare_product(w_optimizer):
+    # docs/notation.md: `implicit` in unrolled_grad holds grad2_{alpha,w} L_train . u, and Eq. 7 applies -xi after
+    xi, hypergradient, direct, _, _, implicit, exact = second_order_parts(w_optimizer)
+    for h, d, i, e in zip(hypergradient, direct, implicit, exact):
+        torch.testing.assert_close(i, e, rtol=1e-5, atol=1e-12)  # the product itself, not -xi times it
+        torch.testing.assert_close(h, d - xi * i, rtol=1e-10, atol=1e-14)
+
+
+def test_differences_md_eps_fd_divides_by_the_norm_of_the_rescaled_u():
+    # docs/differences.md: u = grad_w' L_val for SGD (and heavy-ball momentum); for any other w optimizer u is rescaled
+    # by (dw'/dg) / (-xi), 1 + mu for Nesterov's first step, and eps_fd = 0.01 / ||u|| of that u
+    for w_optimizer, factor in (('sgd', 1), ('nesterov', 1.9)):
+        _, _, _, grad_w_prime, u, _, _ = second_order_parts(w_optimizer)
+        for a, b in zip(u, grad_w_prime):
+            torch.testing.assert_close(a, factor * b, rtol=1e-9, atol=1e-14)
 
 
 def test_setup_cfg_the_readme_the_ci_and_the_import_check_ask_for_the_same_torch():

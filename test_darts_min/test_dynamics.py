@@ -16,15 +16,22 @@ def test_skip_counts():
 
 
 def test_entropy_is_one_for_uniform_weights_and_zero_for_a_certain_choice():
-    assert dynamics.alpha_entropy(torch.zeros(14, 8)) == pytest.approx(1.0)
+    def of_alpha(alpha):
+        return dynamics.entropy(torch.softmax(alpha, dim=-1))
+
+    assert of_alpha(torch.zeros(14, 8)) == pytest.approx(1.0)
     certain = torch.zeros(14, 8)
     certain[:, 3] = 1000.0
-    assert dynamics.alpha_entropy(certain) == pytest.approx(0.0, abs=1e-12)
+    assert of_alpha(certain) == pytest.approx(0.0, abs=1e-12)
     half = torch.full((14, 8), -1000.0)
     half[:, :2] = 0.0  # two equally likely ops of eight: log 2 / log 8
-    assert dynamics.alpha_entropy(half) == pytest.approx(1 / 3)
+    assert of_alpha(half) == pytest.approx(1 / 3)
     torch.manual_seed(0)
-    assert 0 < dynamics.alpha_entropy(torch.randn(14, 8) * 3) < 1
+    weights = torch.softmax(torch.randn(14, 8, dtype=torch.float64) * 3, dim=-1)
+    assert 0 < dynamics.entropy(weights) < 1
+    # op weights that do not sum to 1 (sigmoid's, --relaxation): each edge's scaled to sum 1 first
+    assert dynamics.entropy(0.3 * weights) == pytest.approx(dynamics.entropy(weights), rel=1e-12)
+    assert dynamics.entropy(torch.full((14, 8), 0.9)) == pytest.approx(1.0)
 
 
 def test_alpha_spread_is_the_mean_per_edge_max_minus_min_and_the_largest_op_weight_the_largest_softmax():
@@ -33,8 +40,8 @@ def test_alpha_spread_is_the_mean_per_edge_max_minus_min_and_the_largest_op_weig
     assert dynamics.alpha_spread(alpha) == pytest.approx(1.75)
     assert dynamics.alpha_spread(alpha + torch.tensor([[4.0], [-3.0]])) == pytest.approx(1.75)  # a shift per edge
     assert dynamics.alpha_spread(torch.softmax(alpha, -1).log()) == pytest.approx(1.75)  # so logged op weights give it
-    assert dynamics.max_op_weight(alpha) == pytest.approx(torch.e ** 2 / (torch.e ** 2 + 7))
-    assert dynamics.max_op_weight(torch.zeros(14, 8)) == 1 / 8 and dynamics.alpha_spread(torch.zeros(14, 8)) == 0
+    assert dynamics.max_op_weight(torch.softmax(alpha, -1)) == pytest.approx(torch.e ** 2 / (torch.e ** 2 + 7))
+    assert dynamics.max_op_weight(torch.softmax(torch.zeros(14, 8), -1)) == 1 / 8 and dynamics.alpha_spread(torch.zeros(14, 8)) == 0
 
 
 def test_genotype_changes_count_edges_whose_op_or_input_changed():

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from conftest import TINY, batch, read_metrics, tiny_network
-from darts_min import cli, methods
+from darts_min import cli, dynamics, genotypes, methods
 from darts_min import search as train_search
 from darts_min.architect import Architect
 from darts_min.model_nb201 import NB201Cell, NB201Network
@@ -83,6 +83,44 @@ def test_swapped_op_weights_reach_every_cell_of_either_space_and_go_once_the_con
     model._loss(x, y)  # after the context: softmax(alpha) again (Eq. 2)
     assert len(seen) == 3 and all(torch.equal(weights, torch.softmax(model.arch_parameters()[int(reduction)], -1))
                                   for reduction, weights in seen)
+
+
+def test_a_relaxation_weighs_the_ops_of_every_forward_pass_and_its_draws_leave_the_random_stream():
+    model, plain = tiny_network(), tiny_network()
+    x, y = batch(size=16)
+    methods.relax(model, torch.sigmoid)
+    with methods.use_op_weights(plain, [torch.sigmoid(a) for a in plain.arch_parameters()]):
+        expected = plain._loss(x, y)
+    loss = model._loss(x, y)
+    assert loss.item() == expected.item() != tiny_network()._loss(x, y).item()
+    assert all(g.abs().sum() > 0 for g in torch.autograd.grad(loss, model.arch_parameters()))  # alpha is trained
+    assert all(torch.equal(w, torch.sigmoid(a)) for w, a in zip(methods.op_weights(model, torch.sigmoid),
+                                                                 model.arch_parameters()))
+    assert all(torch.equal(w, torch.softmax(a, -1)) for w, a in zip(methods.op_weights(model),
+                                                                    model.arch_parameters()))
+
+    def gumbel(alpha):
+        return torch.softmax(alpha - torch.log(-torch.log(torch.rand_like(alpha))), dim=-1)
+
+    state = torch.get_rng_state()
+    methods.op_weights(model, gumbel)
+    methods.load_relaxation('torch:sigmoid')
+    assert torch.equal(torch.get_rng_state(), state)  # a search's record and probe draw nothing from its stream
+
+
+def test_a_search_with_a_relaxation_logs_its_op_weights_entropy_and_genotype(tmp_path, tiny_search):
+    save = str(tmp_path / 'sigmoid')
+    assert train_search.main(TINY + ['--epochs', '2', '--relaxation', 'torch:sigmoid', '--save', save]) == 0
+    last, alphas = read_metrics(save)[-1], torch.load(f'{save}/checkpoint.pt', weights_only=True)['alphas']
+    weights = [torch.sigmoid(a) for a in alphas]
+    for name, w in zip(('normal', 'reduce'), weights):
+        assert torch.allclose(torch.tensor(last[f'op_weights_{name}']), w) and w.sum(-1).min() > 2  # not softmax's
+        assert last[f'entropy_{name}'] == pytest.approx(dynamics.entropy(w), rel=1e-9)
+    model = tiny_network()
+    model.alphas_normal.data, model.alphas_reduce.data = alphas
+    assert last['genotype'] == model.genotype(weights).to_dict() == genotypes.load(f'{save}/genotype.json').to_dict()
+    plain = torch.load(f'{tiny_search}/checkpoint.pt', weights_only=True)['alphas']  # the same run with softmax
+    assert not torch.allclose(alphas[0], plain[0])  # the search itself weighed its ops by sigmoid
 
 
 def test_adv_attack_does_not_decrease_the_training_loss_and_stays_feasible():
@@ -262,6 +300,14 @@ def test_metrics_record_each_methods_schedule(tmp_path):
     (['--method', 'sdarts_adv', '--unrolled'], '--method sdarts_adv defines no second-order (--unrolled) search'),
     (['--aux_skip_decay', 'step'], '--aux_skip_decay must be linear or cosine'),
     (['--epsilon_alpha', '0.01'], '--epsilon_alpha must be at least its starting 0.03'),
+    (['--relaxation', 'sigmoid'], "--relaxation must be MODULE:FUNCTION, got 'sigmoid'"),
+    (['--relaxation', 'no_such_module:f'], "--relaxation no_such_module:f: No module named 'no_such_module'"),
+    (['--relaxation', 'torch:no_such'], '--relaxation torch:no_such: torch has no function no_such'),
+    (['--relaxation', 'darts_min.methods:relax'], "missing 1 required positional argument: 'relaxation' (it is called "
+                                                  'with alpha alone)'),
+    (['--relaxation', 'torch:sum'], "--relaxation torch:sum: the op weights must be a tensor of alpha's shape"),
+    (['--relaxation', 'torch:sigmoid', '--method', 'sdarts_rs'], '--relaxation goes with a method that trains w at the '
+                                                                  'op weights themselves, not --method sdarts_rs'),
 ])
 def test_bad_method_arguments_are_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as e:

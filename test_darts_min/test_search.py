@@ -181,6 +181,24 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_path, m
     assert (status['status'], status['epoch'], status['num_classes']) == ('diverged', 1, 10)
 
 
+@pytest.mark.parametrize('unrolled', [False, True])
+def test_metrics_log_the_mean_alpha_step_and_the_ratio_of_eq_7s_two_terms(tmp_path, unrolled):
+    # one step an epoch (--fake_size 16: 8 search-train images, a batch of 8): the epoch's alpha step is its change
+    save = str(tmp_path / 'run')
+    assert train_search.main(TINY + ['--fake_size', '16', '--epochs', '1', '--save', save]
+                             + ['--unrolled'] * unrolled) == 0
+    metrics, = read_metrics(save)
+    cli.seed_everything(2, torch.device('cpu'))  # the run's --seed, then its network: alpha as it started
+    start = Network(4, 10, 3, torch.nn.CrossEntropyLoss()).arch_parameters()
+    change = torch.cat([(a - s).flatten() for a, s in zip(checkpoint(save)['alphas'], start)]).norm().item()
+    assert metrics['alpha_step'] == pytest.approx(change, rel=1e-6) and change > 0
+    if unrolled:
+        assert 0 < metrics['implicit_ratio'] < math.inf
+    else:
+        assert metrics['implicit_ratio'] is None
+    assert ('implicit_ratio -' in open(os.path.join(save, 'log.txt')).read()) != unrolled
+
+
 def bad_inputs(tmp_path):
     corrupt = tmp_path / 'corrupt'
     corrupt.mkdir()

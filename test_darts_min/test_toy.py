@@ -53,7 +53,7 @@ def check_report(xi, path, diverged, bound):
     inside = [all(math.isfinite(v) and abs(v) <= bound for v in p) for p in path]
     line = toy.describe(xi, path, diverged)
     if diverged is None:
-        assert all(inside) and 'ended at' in line
+        assert all(inside) and ('still moving at' if toy.still_moving(path) else 'ended at') in line
     else:
         assert all(inside[:-1]) and not inside[-1] and len(path) == diverged + 1
         assert f'diverged at step {diverged}' in line
@@ -83,11 +83,11 @@ def test_a_divergence_is_flagged_where_it_happens(argv, bound):
 @pytest.mark.smoke
 def test_the_command_prints_every_run_and_writes_the_picture(tmp_path, capsys):
     picture = tmp_path / 'toy.png'
-    assert toy.main(['--xi', '0', '0.5', '--steps', '150', '--save', str(picture),
+    assert toy.main(['--xi', '0', '0.5', '--steps', '200', '--save', str(picture),
                      '--w_optimizer_args', 'dampening=0']) == 0
     first, second, saved = capsys.readouterr().out.splitlines()
-    assert first.startswith('xi 0 (first order): ended at alpha 2.000000, w 2.000000 after 150 steps (the last moved ')
-    assert second.startswith('xi 0.5 (second order): ended at alpha 1.000000, w 1.000000 after 150 steps')
+    assert first.startswith('xi 0 (first order): ended at alpha 2.000000, w 2.000000 after 200 steps (moved ')
+    assert second.startswith('xi 0.5 (second order): ended at alpha 1.000000, w 1.000000 after 200 steps')
     assert saved == str(picture)
     assert picture.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and picture.stat().st_size > 20_000
     assert sorted(p.name for p in tmp_path.iterdir()) == ['toy.png']  # written atomically: no temporary file left
@@ -99,12 +99,44 @@ def test_the_command_prints_every_run_and_writes_the_picture(tmp_path, capsys):
     (['--steps', '0'], '--steps and --bound must be positive'),
     (['--arch_optimizer', 'lbfgs'], "--arch_optimizer: unknown optimizer 'lbfgs'"),
     (['--grid', '--w_optimizer', 'adam'], '--w_optimizer: --grid runs every pair of the registry'),
+    (['--xi', 'lr0'], "--xi: invalid number_or_lr value: 'lr0'"),
+    (['--rates', 'registry', '--learning_rate', '0.1'], "--learning_rate: --rates registry takes each optimizer's rate"),
+    (['--rates', 'paper'], "--rates: invalid choice: 'paper'"),
 ])
 def test_bad_arguments_are_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
         toy.parse(argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_a_run_says_still_moving_where_it_has_not_settled(capsys):
+    _, args = toy.parse(['--w_optimizer', 'adam'])
+    path, diverged = toy.solve(args, 0.5, 200, bound=100)  # docs/toy.md: Adam on w slides for thousands of steps
+    assert diverged is None and toy.describe(0.5, path, diverged).startswith(
+        'xi 0.5 (second order): still moving at alpha 1.816')
+    # a crawl: no step moves the point by STILL_MOVING, the last WINDOW steps together do
+    crawl = [(2 - 2e-5 * k, 2.0) for k in range(200)]
+    assert max(math.dist(p, q) for p, q in zip(crawl, crawl[1:])) < toy.STILL_MOVING
+    assert toy.still_moving(crawl) and 'still moving at' in toy.describe(0, crawl, None)
+    settled = crawl[:100] + [crawl[99]] * 101
+    assert not toy.still_moving(settled) and 'ended at' in toy.describe(0, settled, None)
+
+
+def test_registry_rates_give_each_optimizer_its_own_and_xi_lr_is_ws_rate():
+    _, args = toy.parse(['--rates', 'registry', '--w_optimizer', 'adam', '--arch_optimizer', 'rmsprop'])
+    assert (args.learning_rate, args.arch_learning_rate) == (optimizers.default_lr('adam', 'w'),
+                                                             optimizers.default_lr('rmsprop', 'arch'))
+    assert (args.weight_decay, args.arch_weight_decay) == (0, 0)  # the toy's algebra: no decay unless given
+    pair = toy.pair_args(args, 'nesterov', 'sgd', 'registry')  # the grid's pairs, each at its own rates
+    assert (pair.learning_rate, pair.arch_learning_rate) == (0.025, 0.03) and args.learning_rate == 2e-3
+    assert toy.pair_args(args, 'nesterov', 'sgd').learning_rate == 2e-3  # --rates toy: the rates as parsed
+    _, sgd = toy.parse(['--rates', 'registry'])
+    tied, _ = toy.solve(sgd, toy.TIED, 800, bound=100)
+    assert tied == toy.solve(sgd, sgd.learning_rate, 800, bound=100)[0]  # xi lr: the virtual step at w's rate
+    np.testing.assert_allclose(tied[-1], [2 / (1 + 2 * 0.025)] * 2, rtol=0, atol=1e-6)  # 2 / (1 + 2 xi c), c = 1
+    assert toy.describe(toy.TIED, tied, None, sgd).startswith(
+        'xi lr = 0.025 (second order): ended at alpha 1.904762, w 1.904762 after 800 steps')
 
 
 # Second order through the w optimizer's own step: dw'/dg = -xi c where the w step has settled (g = 0, w = alpha,
@@ -166,9 +198,9 @@ def test_rmsprop_and_adam_on_w_settle_where_their_second_moment_puts_c(w_optimiz
     assert model.point()[0] == pytest.approx(ends[w_optimizer][1], abs=5e-4)  # docs/toy.md's numbers
 
 
-def run_grid_table(pairs, xis, steps=200):
+def run_grid_table(pairs, xis, steps=200, rates='toy'):
     _, args = toy.parse([])
-    return toy.table(toy.grid(args, xis, steps, bound=100, pairs=pairs), xis).splitlines()
+    return toy.table(toy.grid(args, xis, steps, bound=100, pairs=pairs, rates=rates), xis).splitlines()
 
 
 def test_the_grid_says_where_each_pair_ends():
@@ -182,13 +214,13 @@ def test_the_grid_says_where_each_pair_ends():
 
 def test_the_grid_command_runs_every_pair_and_draws_them(tmp_path, capsys):
     picture = tmp_path / 'grid.png'
-    assert toy.main(['--grid', '--xi', '0.5', '--steps', '150', '--save', str(picture)]) == 0
+    assert toy.main(['--grid', '--xi', '0.5', '--steps', '100', '--save', str(picture)]) == 0
     out = capsys.readouterr().out.splitlines()
     rows = {tuple(line.split(' | ')[:2]): line.split(' | ')[2] for line in out[2:-1]}
     names = list(optimizers.REGISTRY)
     assert list(rows) == [(f'| {w}', a) for w in names for a in names]
-    for a in ('sgd', 'rmsprop', 'adam', 'adamw'):  # with SGD or Nesterov on w, 2 / (1 + 2 xi c) at xi = 0.5
-        assert (rows['| sgd', a], rows['| nesterov', a]) == ('(1.000, 1.000) |', '(0.690, 0.690) |')
+    for a in ('sgd', 'rmsprop', 'adam', 'adamw'):  # with SGD or Nesterov on w, near 2 / (1 + 2 xi c) at xi = 0.5
+        assert rows['| sgd', a].startswith('(1.000, 1.000)') and rows['| nesterov', a].startswith('(0.690, 0.690)')
     assert out[-1] == str(picture) and picture.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['grid.png']
 
@@ -197,13 +229,25 @@ DOCS = Path(__file__).resolve().parents[1] / 'docs' / 'toy.md'
 
 
 @pytest.mark.docs
-def test_the_docs_table_is_the_codes():
-    # every row of docs/toy.md's table of optimizer pairs, rerun: the docs fail this test when the code moves
+@pytest.mark.parametrize('section, rates', [('## Other optimizers', 'toy'), ('## As a real search runs it', 'registry')])
+def test_the_docs_tables_are_the_codes(section, rates):
+    # every row of docs/toy.md's tables of optimizer pairs, rerun with the steps its command names: the docs fail
+    # this test when the code moves
     text = DOCS.read_text()
-    lines = [line for line in text[text.index('## Other optimizers'):].splitlines() if line.startswith('|')]
-    xis = [float(cell.split('=')[1]) for cell in lines[0].strip('| ').split(' | ')[2:]]
+    text = text[text.index(section):]
+    text = text[:text.find('\n## ', 1)]
+    command = next(line for line in text.splitlines() if 'python -m darts_min.toy --grid' in line)
+    steps = int(command.split('--steps ')[1].split()[0]) if '--steps' in command else 200
+    assert ('--rates registry' in command) == (rates == 'registry')
+    lines = [line for line in text.splitlines() if line.startswith('|')]
+    xis = [toy.number_or_lr(cell.split('= ')[1]) for cell in lines[0].strip('| ').split(' | ')[2:]]
     pairs = [tuple(cell.strip() for cell in line.strip('|').split('|')[:2]) for line in lines[2:]]
-    assert len(pairs) >= 6 and run_grid_table(pairs, xis) == lines
+    assert len(pairs) >= 3 and run_grid_table(pairs, xis, steps, rates) == lines
+    if rates == 'registry':  # the rows left out: RMSprop and Adam on w are still moving at these steps
+        _, args = toy.parse(['--rates', 'registry', '--arch_optimizer', 'momentum'])
+        for w in ('rmsprop', 'adam'):
+            path, diverged = toy.solve(toy.pair_args(args, w, 'momentum', rates), 0, steps, bound=100)
+            assert diverged is None and toy.still_moving(path)
 
 
 @pytest.mark.docs

@@ -14,4 +14,15 @@ def relaxed_op_weights(alpha, kind, temperature=1.0):
 
 
 def plug_in(model, kind, temperature=1.0):
-    methods.swap_op_weights(model, lambda index: relaxed_op_weights(model.arch_parameters()[index], kind, temperature))
+    methods.relax(model, lambda alpha: relaxed_op_weights(alpha, kind, temperature))
+
+
+TEMPERATURE = 1.0
+
+
+def sigmoid_relaxation(alpha):
+    return relaxed_op_weights(alpha, 'sigmoid')
+
+
+def gumbel_relaxation(alpha):
+    return relaxed_op_weights(alpha, 'gumbel', TEMPERATURE)
