@@ -1,5 +1,6 @@
 """Shared helpers: tiny networks and tiny search runs (C=4, 3 cells, 16 px, a handful of images), and the runs that
 several tests only read, made once per session."""
+import contextlib
 import json
 import os
 import subprocess
@@ -13,6 +14,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from darts_min.model_search import Network  # noqa: E402
+
+if 'PYTEST_XDIST_WORKER' in os.environ:  # pytest -n N (setup.cfg): each worker its share of the cores, since two torch
+    # processes of a thread per core each would thrash; a test's own processes get 1 thread (run_script)
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // int(os.environ['PYTEST_XDIST_WORKER_COUNT'])))
 
 TINY = ['--dataset', 'fake', '--device', 'cpu', '--init_channels', '4', '--layers', '3', '--batch_size', '8', '--image_size', '16',
         '--fake_size', '32', '--workers', '0', '--report_freq', '1']
@@ -55,6 +60,18 @@ def chi2_999(categories):
     exceeds it one run in a thousand."""
     from scipy import stats
     return stats.chi2.ppf(0.999, len(categories) - 1)
+
+
+@contextlib.contextmanager
+def threads(n):
+    """torch with `n` intra-op threads inside (a run that a test compares to the bit with one made by run_script, in a
+    process of 1 thread), as before afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def run_script(*argv, timeout=300):

@@ -71,7 +71,7 @@ def test_every_grader_fails_on_the_stubs_with_a_plain_not_implemented(monkeypatc
     monkeypatch.delenv('DARTS_ASSIGNMENTS', raising=False)
     failed = failures(ASSIGNMENTS)
     summary = [f'{r.nodeid} - {r.longrepr.reprcrash.message}' for r in failed]  # the lines of pytest -rf
-    stubs = [re.fullmatch(r'assignments/test_a(\d)_\S+ - NotImplementedError: assignment (\d): \w+ is not implemented '
+    stubs = [re.fullmatch(r'test_a(\d)_\S+ - NotImplementedError: assignment (\d): \w+ is not implemented '
                           r'yet', line) for line in summary]
     assert len(failed) == GRADERS and sum(bool(m) and m[1] == m[2] for m in stubs) == GRADERS - 1, summary
     assert any('test_a_prediction_was_made_before_the_run - Failed: part 3: set PREDICTION' in line

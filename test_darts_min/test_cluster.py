@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, TINY, checkpoints_equal, read_metrics, run_script
+from conftest import ROOT, TINY, checkpoints_equal, read_metrics, run_script, threads
 from darts_min import cli, runs
 from darts_min import search as train_search
 from darts_min.study import launch, plan, sweep
@@ -20,30 +20,33 @@ EVAL = ['--dataset', 'fake', '--device', 'cpu', '--init_channels', '4', '--layer
 TORCHRUN = ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2']
 
 
+def torchrun(*starts):
+    """train_eval.py started with each argument list in turn in the same two torchrun processes (rank_stub.py: one
+    that begins with --hold FLAG_FILE holds rank 1 back until rank 0 has written args.json); the result and
+    {rank: its exit codes}."""
+    argv = [token for start in starts for token in ('--then', *start)][1:]
+    result = run_script(*TORCHRUN, os.path.join('test_darts_min', 'rank_stub.py'), *argv, timeout=120)
+    return result, dict(re.findall(r'^rank (\d) exit codes (.*)$', result.stdout, flags=re.M))
+
+
 def test_only_rank_0_decides_whether_a_directory_holds_a_run(tmp_path):
-    """Rank 1 comes to the directory after rank 0 has written args.json there (rank_stub.py): it joins the run rank 0
+    """Rank 1 comes to the directory after rank 0 has written args.json (rank_stub.py): it joins the run rank 0
     began, on a new run and on --resume; a third start on the directory is refused once, by rank 0, for both."""
     save, flag = str(tmp_path / 'run'), str(tmp_path / 'rank0-wrote-args')
-    stub = os.path.join('test_darts_min', 'rank_stub.py')
-    for argv in (EVAL + ['--save', save], ['--resume', save]):
-        if os.path.exists(flag):
-            os.remove(flag)
-        result = run_script(*TORCHRUN, stub, flag, *argv)
-        assert result.returncode == 0, result.stderr[-3000:]
+    result, codes = torchrun(['--hold', flag + '1', *EVAL, '--save', save], ['--hold', flag + '2', '--resume', save],
+                             [*EVAL, '--save', save])
+    assert result.returncode == 0 and codes == {'0': '[0, 0, 2]', '1': '[0, 0, 2]'}, result.stderr[-3000:]
     log = open(os.path.join(save, 'log.txt')).read()
     assert log.count('2 process(es) on cpu') == 1 and log.count(f'resumed {save} at epoch 1') == 1
     assert log.count('weights identical on 2 ranks') == 2
-
-    refused = run_script(*TORCHRUN, 'train_eval.py', *EVAL, '--save', save)
-    assert refused.returncode != 0
-    assert refused.stderr.count(f'train_eval.py: error: {save} already holds a run: continue it with --resume') == 1
+    assert result.stderr.count(f'train_eval.py: error: {save} already holds a run: continue it with --resume') == 1
 
 
 def test_two_processes_start_on_a_new_directory_every_time(tmp_path):
-    for k in range(3):
-        save = str(tmp_path / f'run{k}')
-        result = run_script(*TORCHRUN, 'train_eval.py', *EVAL, '--save', save)
-        assert result.returncode == 0, (k, result.stderr[-3000:])
+    saves = [str(tmp_path / f'run{k}') for k in range(3)]
+    result, codes = torchrun(*(EVAL + ['--save', save] for save in saves))
+    assert result.returncode == 0 and codes == {'0': '[0, 0, 0]', '1': '[0, 0, 0]'}, result.stderr[-3000:]
+    for save in saves:
         assert 'weights identical on 2 ranks' in open(os.path.join(save, 'log.txt')).read()
 
 
@@ -84,8 +87,8 @@ def test_a_signalled_sweep_job_is_requeued_and_its_cell_ends_as_if_never_stopped
     assert re.search(rf'resumed {first} at epoch [123]\n', logs[0]) and 'resumed' not in logs[1]
     alone = str(tmp_path / 'alone')
     [[_, *argv]] = chain
-    result = run_script('train_search.py', *argv[:argv.index('--save')], '--save', alone)
-    assert result.returncode == 0, result.stderr[-2000:]
+    with threads(1):  # as the cell ran
+        assert train_search.main(argv[:argv.index('--save')] + ['--save', alone]) == 0
     for path in (first, second):
         assert [m['epoch'] for m in read_metrics(path)] == [0, 1, 2, 3]
     keys = ('train_loss', 'train_acc', 'valid_loss', 'valid_acc', 'genotype', 'op_weights_normal', 'op_weights_reduce')

@@ -10,8 +10,9 @@ import time
 
 import torch
 
-from conftest import ROOT, TINY, checkpoints_equal, read_metrics, run_script
+from conftest import ROOT, TINY, checkpoints_equal, read_metrics, threads
 from darts_min import genotypes
+from darts_min import search as train_search
 from darts_min.study import plan, report, sweep
 
 SEARCH = [*TINY, '--fake_size', '48', '--epochs', '2', '--seed', '7', '--workers', '2']  # its data read by 2 workers
@@ -27,8 +28,9 @@ def start(*argv):
 
 
 def uninterrupted(argv, save):
-    result = run_script('train_search.py', *argv, '--save', save)
-    assert result.returncode == 0, result.stderr[-2000:]
+    """The search run in this process, with 1 thread as the processes that start() starts."""
+    with threads(1):
+        assert train_search.main([*argv, '--save', save]) == 0
     return save
 
 
@@ -79,17 +81,17 @@ def test_a_search_killed_while_its_workers_live_resumes_at_once(tmp_path):
         workers = stop_workers(search)
         search.kill()
         search.wait()
-        result = run_script('train_search.py', '--resume', save)  # at once: its workers still live
+        with threads(1):
+            assert train_search.main(['--resume', save]) == 0  # at once: its workers still live
     finally:
         search.kill()
         for worker in workers:
             os.kill(worker, signal.SIGKILL)
-    assert result.returncode == 0, result.stderr[-2000:]
     assert f'resumed {save} at epoch 1' in open(os.path.join(save, 'log.txt')).read()
     assert_ends_as_never_stopped(save, alone)
 
 
-def test_a_sweep_killed_mid_cell_runs_again_at_once(tmp_path):
+def test_a_sweep_killed_mid_cell_runs_again_at_once(tmp_path, capsys):
     """The driver (running its job itself: submitit's debug executor, fewer processes to start) and the cell's
     process, killed by SIGKILL after the cell's first epoch: the same sweep command at once resumes the cell, which
     ends as its search run alone. The cell reads its data without workers: a cell is a process started by spawn,
@@ -104,9 +106,10 @@ def test_a_sweep_killed_mid_cell_runs_again_at_once(tmp_path):
         with contextlib.suppress(ProcessLookupError):  # every process of the sweep, in its session
             os.killpg(driver.pid, signal.SIGKILL)
         driver.wait()
-    result = run_script('-m', 'darts_min.study.sweep', '--save', save, *SWEEP)
-    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
-    assert '1 cells, 0 finished, 1 to run' in result.stdout
+    capsys.readouterr()
+    with threads(1):  # the same command in this process: its cell gets this process's thread
+        assert sweep.main(['--save', save, *SWEEP]) == 0
+    assert '1 cells, 0 finished, 1 to run' in capsys.readouterr().out
     assert open(os.path.join(path, 'log.txt')).read().count(f'resumed {path} at epoch 1') == 1
     assert_ends_as_never_stopped(path, alone)
 

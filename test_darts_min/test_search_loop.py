@@ -66,7 +66,8 @@ def test_xi_follows_the_cosine_schedule_and_the_method_is_wired_in(tmp_path, mon
         return alpha_step(self, xt, yt, xv, yv, xi, network_optimizer, unrolled)
 
     monkeypatch.setattr(Architect, 'step', spy)
-    assert train_search.main(TINY + ['--epochs', '3', '--method', 'beta_darts', '--save', str(tmp_path / 'b')]) == 0
+    assert train_search.main(TINY + ['--image_size', '8', '--epochs', '3', '--method', 'beta_darts',
+                                     '--save', str(tmp_path / 'b')]) == 0
     # DARTS appendix A.1: cosine from 0.025 to the original code's floor 0.001; two steps an epoch (16 images, 8 a batch)
     cosine = [0.001 + 0.024 * (1 + math.cos(math.pi * e / 3)) / 2 for e in range(3)]
     assert [xi for xi, _ in calls] == pytest.approx([lr for lr in cosine for _ in range(2)], rel=1e-12)
@@ -74,7 +75,8 @@ def test_xi_follows_the_cosine_schedule_and_the_method_is_wired_in(tmp_path, mon
                for _, regularizer in calls)
 
     save = str(tmp_path / 'minus')
-    assert train_search.main(TINY + ['--epochs', '1', '--method', 'darts_minus', '--save', save]) == 0
+    assert train_search.main(TINY + ['--fake_size', '16', '--image_size', '8', '--epochs', '1', '--method', 'darts_minus',
+                                     '--save', save]) == 0
     weights = torch.load(os.path.join(save, 'checkpoint.pt'), weights_only=True)['model']
     # DARTS-: every edge is the mixed op plus the auxiliary skip (a factorized reduce with weights on stride-2 edges)
     assert 'cells.1._ops.0.mixed._ops.4.op.1.weight' in weights and 'cells.1._ops.0.aux.conv_1.weight' in weights

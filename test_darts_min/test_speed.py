@@ -22,13 +22,13 @@ from darts_min.training import frozen
 def test_checkpointed_cells_give_identical_gradients_weights_and_statistics(unrolled):
     runs = []
     for checkpointed in (False, True):
-        model = tiny_network(seed=4)
+        model = tiny_network(seed=4, steps=2)
         checkpoint_edges(model, checkpointed)
         args = train_search.parse_args([])
         w_opt = optimizers.for_weights(args, model.parameters())
         architect = Architect(model, args)
-        xt, yt = batch(n=8, size=16, seed=1)
-        xv, yv = batch(n=8, size=16, seed=2)
+        xt, yt = batch(n=8, seed=1)
+        xv, yv = batch(n=8, seed=2)
         for _ in range(2):
             architect.step(xt, yt, xv, yv, 0.025, w_opt, unrolled)
             alpha_grads = [a.grad.clone() for a in model.arch_parameters()]
@@ -104,8 +104,8 @@ def test_batch_cutout_and_cutout_draw_the_hole_centre_uniformly():
 
 def test_search_on_the_gpu_path_flags_runs_on_cpu_with_bf16_autocast(tmp_path):
     save = str(tmp_path / 'fast')
-    assert train_search.main(TINY + ['--epochs', '1', '--amp', '--channels_last', '--data_on_device',
-                                     '--checkpoint_cells', '--unrolled', '--save', save]) == 0
+    assert train_search.main(TINY + ['--fake_size', '16', '--image_size', '8', '--epochs', '1', '--amp', '--channels_last',
+                                     '--data_on_device', '--checkpoint_cells', '--unrolled', '--save', save]) == 0
     args = json.load(open(os.path.join(save, 'args.json')))
     assert args['amp'] and args['channels_last'] and args['data_on_device'] and args['checkpoint_cells']
     m = read_metrics(save)[0]
@@ -188,9 +188,9 @@ def test_benchmark_reports_every_figure_as_json(monkeypatch, capsys):
 @pytest.mark.parametrize('checkpointed', [False, True])
 def test_frozen_passes_give_the_same_gradients_to_the_bit(checkpointed):
     """An alpha-only pass with w frozen, and a w pass with alpha frozen, compute exactly the gradients of the full pass."""
-    model = tiny_network(seed=5)
+    model = tiny_network(seed=5, steps=2)
     checkpoint_edges(model, checkpointed)
-    x, y = batch(n=8, size=16, seed=3)
+    x, y = batch(n=8, seed=3)
     alphas, weights = model.arch_parameters(), list(model.parameters())
     full = torch.autograd.grad(model._loss(x, y), alphas + weights)
     with frozen(weights):
@@ -214,10 +214,10 @@ def test_frozen_gives_back_what_it_froze_after_an_error_and_leaves_constants_alo
 def test_checkpointed_darts_minus_edges_give_identical_gradients():
     grads = []
     for checkpointed in (False, True):
-        model = tiny_network(seed=6)
+        model = tiny_network(seed=6, steps=2)
         methods.DARTSMinus(train_search.parse_args(['--method', 'darts_minus'])).setup(model)
         checkpoint_edges(model, checkpointed)
-        x, y = batch(n=8, size=16, seed=4)
+        x, y = batch(n=8, seed=4)
         grads.append(torch.autograd.grad(model._loss(x, y), model.arch_parameters() + list(model.parameters())))
     assert all(torch.equal(a, b) for a, b in zip(*grads))
 

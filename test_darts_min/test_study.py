@@ -1,5 +1,7 @@
 """The study end to end: a 2 x 2 sweep on fake data through submitit's local executor, its report, a resume; the
 learning-rate grids, the jobs of --jobs_per_gpu and their concurrency (on a stub, not on real searches)."""
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -7,22 +9,26 @@ import shutil
 import pytest
 import torch
 
-from conftest import ROOT, TINY, read_metrics, run_script
+from conftest import ROOT, TINY, read_metrics
 from darts_min import cli, optimizers
 from darts_min.study import grid, launch, plan, report, sweep
 
 GRID = ['--w_optimizers', 'sgd', 'momentum', '--arch_optimizers', 'adam', 'rmsprop', '--seeds', '0',
-        '--cluster', 'local', *TINY, '--fake_size', '16', '--epochs', '1',
+        '--cluster', 'local', *TINY, '--fake_size', '16', '--image_size', '8', '--epochs', '1',
         '--evaluate_epochs', '1', '--eval_init_channels', '4', '--eval_layers', '3', '--eval_batch_size', '8']
 
 
 @pytest.fixture(scope='module')
 def swept(tmp_path_factory):
-    """The sweep as a user runs it, two cells at once (each in a process of its own)."""
-    save = str(tmp_path_factory.mktemp('sweep') / 'grid')
-    result = run_script('-m', 'darts_min.study.sweep', '--save', save, *GRID, '--jobs_per_gpu', '2')
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert '4 cells, 0 finished, 4 to run' in result.stdout and '2 cell(s) at once' in result.stdout
+    """The sweep as a user runs it, through submitit's local executor (a job in a process of its own), two cells at
+    once (each in a process of its own); its command line in this process (python -m darts_min.study.sweep runs in
+    test_resume_after_kill.py)."""
+    save, out = str(tmp_path_factory.mktemp('sweep') / 'grid'), io.StringIO()
+    with pytest.MonkeyPatch.context() as m, contextlib.redirect_stdout(out):
+        m.chdir(ROOT)  # the job's process imports this worktree's package from here
+        m.setenv('OMP_NUM_THREADS', '1')
+        assert sweep.main(['--save', save, *GRID, '--jobs_per_gpu', '2']) == 0
+    assert '4 cells, 0 finished, 4 to run' in out.getvalue() and '2 cell(s) at once' in out.getvalue()
     return save
 
 
@@ -63,13 +69,12 @@ def test_report_has_one_row_per_optimizer_pair_and_the_plots(swept):
     assert '![heatmap_darts.png](plots/heatmap_darts.png)' in text
 
 
-def test_a_resumed_sweep_runs_only_the_missing_cells(swept, capsys, monkeypatch):
+def test_a_resumed_sweep_runs_only_the_missing_cells(swept, capsys):
     kept = os.path.join(swept, 'darts-w_sgd-a_adam-seed0', 'metrics.jsonl')
     before = os.path.getmtime(kept)
     shutil.rmtree(os.path.join(swept, 'darts-w_momentum-a_rmsprop-seed0'))
-    monkeypatch.chdir(ROOT)  # in this process, one cell at a time; its job imports this worktree's package from here
-    monkeypatch.setenv('OMP_NUM_THREADS', '1')
-    assert sweep.main(['--save', swept, *GRID]) == 0
+    debug = GRID[:GRID.index('--cluster')] + ['--cluster', 'debug'] + GRID[GRID.index('--cluster') + 2:]
+    assert sweep.main(['--save', swept, *debug]) == 0  # its job in this process (no job's process to start)
     assert '4 cells, 3 finished, 1 to run' in capsys.readouterr().out
     assert grid.run_status(os.path.join(swept, 'darts-w_momentum-a_rmsprop-seed0')) == 'done'
     assert os.path.getmtime(kept) == before

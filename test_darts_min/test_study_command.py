@@ -1,5 +1,6 @@
-"""The study's one command (darts_min/study/command.py) at a toy budget on the digits: both phases, the second at the rates
-the first tuned, the reports, study.json, and a rerun that runs nothing."""
+"""The study's one command (darts_min/study/command.py) at a toy budget, on 40 synthetic images (a point in a second,
+where the digits take seconds): both phases, the second at the rates the first tuned, the reports, study.json, and a
+rerun that runs nothing. Its default data, the digits, is checked on the flags it gives the sweep."""
 import json
 import os
 import platform
@@ -17,7 +18,7 @@ pytest.importorskip('submitit')
 TOY = ['--subset', '2x2', '--seeds', '0', '--tune_seeds', '5', '--tune_rates', '2', '--random_cells', '2',
        '--epochs', '1', '--evaluate_epochs', '1', '--image_size', '8', '--init_channels', '4', '--layers', '3',
        '--eval_init_channels', '4', '--eval_layers', '3', '--hessian_every', '0', '--jobs_per_gpu', '2', '--no_plots',
-       '--cluster', 'debug', '--device', 'cpu']
+       '--cluster', 'debug', '--device', 'cpu', '--dataset', 'fake', '--fake_size', '40']
 
 
 def outputs(save):
@@ -28,7 +29,7 @@ def outputs(save):
 
 @pytest.fixture(scope='module')
 def studied(tmp_path_factory):
-    save = str(tmp_path_factory.mktemp('study') / 'digits')
+    save = str(tmp_path_factory.mktemp('study') / 'toy')
     with pytest.MonkeyPatch.context() as m:
         m.chdir(ROOT)
         m.setenv('OMP_NUM_THREADS', '1')
@@ -50,7 +51,7 @@ def test_the_first_order_grid_is_tuned_and_reported_with_the_random_baseline(stu
             assert (args['learning_rate'], args['arch_learning_rate'], args['unrolled']) == (
                 rates['w'][w], rates['arch'][a], False)
             assert (args['dataset'], args['image_size'], args['init_channels'], args['layers'], args['epochs']) == (
-                'digits', 8, 4, 3, 1)
+                'fake', 8, 4, 3, 1)
             assert row(w, rates['w'][w], a, rates['arch'][a]) in text
     assert '| random |' in text and '## Tuning of the rates' in text
 
@@ -102,6 +103,11 @@ def test_help_lists_the_setting_with_its_reasons(capsys):
         command.main(['--help'])
     out = capsys.readouterr().out
     assert e.value.code == 0 and '--evaluate_epochs' in out and '85-97 %' in out
+
+
+def test_the_study_runs_on_the_digits_by_default():
+    flags = command.setting_argv(*command.parse(['--save', 'x']))
+    assert flags[flags.index('--dataset') + 1] == 'digits' and flags[flags.index('--image_size') + 1] == '8'
 
 
 def row(w, w_lr, a, a_lr):

@@ -99,9 +99,9 @@ def test_a_tuned_sweep_runs_in_two_phases_and_resumes_after_the_first(tmp_path, 
     """A tiny real tuned sweep (2 rates, one tuning seed, DARTS's pair): 3 tuning cells, then the grid's one."""
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv('OMP_NUM_THREADS', '1')
-    argv = ['--save', str(tmp_path), '--seeds', '0', '--tune_rates', '2', '--tune_seeds', '5', '--cluster', 'debug', *TINY,
-            '--fake_size', '16', '--epochs', '1', '--evaluate_epochs', '1', '--eval_init_channels', '4', '--eval_layers',
-            '3', '--eval_batch_size', '8']
+    argv = ['--save', str(tmp_path), '--seeds', '0', '--tune_rates', '2', '--tune_seeds', '5', '--cluster', 'debug',
+            '--jobs_per_gpu', '2', *TINY, '--fake_size', '16', '--epochs', '1', '--evaluate_epochs', '1',
+            '--eval_init_channels', '4', '--eval_layers', '3', '--eval_batch_size', '8']
     assert sweep.main(argv) == 0
     out = capsys.readouterr().out
     assert 'tuning: 3 cells, 0 finished, 3 to run' in out and '1 cells, 0 finished, 1 to run' in out
