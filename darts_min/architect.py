@@ -132,15 +132,23 @@ class Architect:
         (test_architect.py measures it).
         """
         model, weights = self.model, list(self.model.parameters())
-        # the norm of the concatenated u, as the original: the same eps_fd to the last bit
-        eps_fd = (self.fd_scale / torch.cat([x.flatten() for x in u]).norm()).item()
+        eps_fd = self.fd_epsilon(u)
         grads = []
         for step in (eps_fd, -2 * eps_fd):  # to w+, then to w-
             with torch.no_grad():
-                torch._foreach_add_(weights, u, alpha=step)
+                self.shift(weights, u, step)
             with frozen(weights):
                 grads.append(torch.autograd.grad(model._loss(input, target), model.arch_parameters()))
         with torch.no_grad():
-            torch._foreach_add_(weights, u, alpha=eps_fd)  # back to w
+            self.shift(weights, u, eps_fd)  # back to w
         grads_p, grads_n = grads
         return [(p - n).div_(2 * eps_fd) for p, n in zip(grads_p, grads_n)]
+
+    def fd_epsilon(self, u):
+        """eps_fd = 0.01 / ||u||, the norm of the concatenated u, as the original: the same eps_fd to the last bit.
+        (The batched search, darts_min/study/batched.py, takes one per seed.)"""
+        return (self.fd_scale / torch.cat([x.flatten() for x in u]).norm()).item()
+
+    def shift(self, weights, u, eps):
+        """w += eps * u, in place."""
+        torch._foreach_add_(weights, u, alpha=eps)

@@ -1,0 +1,1 @@
+"""The study's tooling: running many searches (batched seeds), grids, reports."""

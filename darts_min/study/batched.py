@@ -1,0 +1,597 @@
+"""K searches of one configuration (K seeds) in one process, each kernel serving all K.
+
+    python -m darts_min.study.batched --seeds 0 1 2 3 --save runs/b --dataset digits --image_size 8 \\
+        --init_channels 4 --layers 3 --batch_size 16 --data_on_device --workers 0 --epochs 25
+
+On a CPU a tiny supernet's step costs its calls, not its arithmetic: a convolution on a 16 x 32 x 8 x 8 batch
+takes about as long as one on 16 x 4 x 8 x 8 (BENCHMARKS.md). So the K supernets become one (`widen`): each
+parameter and buffer holds the K seeds' tensors one after the other along its first dimension, each convolution is
+grouped K-fold, each BatchNorm has K times the channels, and a tensor between two ops is [batch, K x channels, H, W],
+seed after seed. Where an op mixes channels (Eq. 2's weighting, the concatenations, the classifier) it gets a
+forward of its own here; everything else runs on the wide supernet as the core has it: Architect's math, the
+optimizers (torch.optim's updates are elementwise, so one optimizer over the wide tensors steps each seed as its own
+would), the methods, the dynamics.
+
+What is per model becomes per seed: the loss (the sum of the seeds' own means, so that each seed's gradient is its
+own), gradient clipping's norm, eps_fd of Eq. 8, lambda_max's power iteration, the random streams (each seed's
+state of the global generators is swapped in around its draws, so that it draws its batches, crops and SDARTS noise
+as it would alone), and divergence (a seed whose loss is not finite stops alone, the others go on). Each seed's run
+directory is the one train_search.py writes for that seed (args.json, log.txt, metrics.jsonl, genotype.json, a
+checkpoint.pt that `train_search.py --resume` continues alone), equal to it up to float32 rounding
+(test_darts_min/test_batched.py: the tolerance and why). SDARTS-ADV, --checkpoint_cells, --amp, --channels_last and
+the NB201 space are not batched: train_search.py runs them.
+"""
+import contextlib
+import copy
+import functools
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .. import cli, data, dynamics, methods, optimizers, runs, visualize
+from ..architect import Architect
+from ..model_search import Cell, MixedOp, Network
+from ..operations import FactorizedReduce, Zero
+from ..training import AvgMeter, frozen, log_epoch, log_step
+
+# what may differ between the searches of a batch; everything else is one configuration
+PER_SEED = ('seed', 'split_seed', 'save', 'resume')
+
+
+def search_script():
+    """train_search.py, beside the package: its arguments, data and fixed batches are the batch's too."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    import train_search
+    return train_search
+
+
+# ---- the wide supernet: K seeds' networks as one ----
+
+def seeds_cat(tensors, K):
+    """torch.cat(tensors, dim=1) within each seed: [B, K x C_i, H, W] -> [B, K x sum C_i, H, W]."""
+    return torch.cat([t.unflatten(1, (K, -1)) for t in tensors], dim=2).flatten(1, 2)
+
+
+def factorized_reduce(m, K, x):
+    x = m.relu(x)
+    return m.bn(seeds_cat([m.conv_1(x), m.conv_2(x[:, :, 1:, 1:])], K))
+
+
+def mixed_op(m, K, x, op_weights):
+    """DARTS Eq. 2 for each seed: op_weights [K, ops], seed k's row weighting seed k's channels (`none` skipped)."""
+    return sum(w.view(K, 1, 1, 1) * op(x).unflatten(1, (K, -1))
+               for w, op in zip(op_weights.unbind(1), m._ops) if not isinstance(op, Zero)).flatten(1, 2)
+
+
+def cell(m, K, s0, s1, op_weights):
+    """DARTS Eq. 1 for each seed, as Cell.forward: x_j = sum_{i<j} o_bar^(i,j)(x_i); op_weights [K, edges, ops]."""
+    states = [m.preprocess0(s0), m.preprocess1(s1)]
+    offset = 0
+    for _ in range(m._steps):
+        x_j = sum(m._ops[offset + i](x_i, op_weights[:, offset + i]) for i, x_i in enumerate(states))
+        offset += len(states)
+        states.append(x_j)
+    return seeds_cat(states[-m._multiplier:], K)
+
+
+def classifier(m, K, x):
+    """Each seed's nn.Linear: [B, K x features] -> logits [B, K, classes]."""
+    weight, bias = m.weight.unflatten(0, (K, -1)), m.bias.unflatten(0, (K, -1))
+    return torch.einsum('bkf,kcf->bkc', x.unflatten(1, (K, -1)), weight) + bias
+
+
+def network(m, K, x, op_weights=None):
+    """Network.forward for each seed: x [B, K x 3, H, W] -> logits [B, K, classes]. op_weights: softmax(alpha)
+    (Eq. 2, per cell as Network.forward), or the weights the w step trains at ([normal, reduce], each [K, edges, ops])."""
+    s0 = s1 = m.stem(x)
+    for c in m.cells:
+        if op_weights is None:
+            weights = F.softmax(m.alphas_reduce if c.reduction else m.alphas_normal, dim=-1)
+        else:
+            weights = op_weights[int(c.reduction)]
+        s0, s1 = s1, c(s0, s1, weights)
+    return m.classifier(m.global_pooling(s1).flatten(1))
+
+
+WIDE_FORWARD = {Network: network, Cell: cell, MixedOp: mixed_op, FactorizedReduce: factorized_reduce,
+                nn.Linear: classifier}
+
+
+def seed_losses(logits, target):
+    """Each seed's nn.CrossEntropyLoss (the mean over its batch): logits [B, K, classes], target [B, K] -> [K]."""
+    return F.cross_entropy(logits.transpose(1, 2), target, reduction='none').mean(0)
+
+
+class SummedLoss(nn.Module):
+    """The wide supernet's criterion: the sum of the seeds' losses, whose gradient in a seed's tensors is its own."""
+
+    def forward(self, logits, target):
+        return seed_losses(logits, target).sum()
+
+
+def widen(nets):
+    """One module computing the networks `nets` (one architecture, K seeds) side by side. Every parameter and buffer
+    is theirs concatenated along the first dimension, a convolution's output channels being its first: grouped
+    K-fold, it convolves each seed's channels with that seed's filters. A scalar buffer (BatchNorm's batch count,
+    the same for every seed) is kept once. The alphas are stacked: [K, edges, ops]."""
+    K = len(nets)
+    wide = copy.deepcopy(nets[0])
+    for name, module in wide.named_modules():
+        parts = [net.get_submodule(name) for net in nets]
+        for key, p in module._parameters.items():
+            if p is not None:
+                module._parameters[key] = nn.Parameter(torch.cat([q._parameters[key].detach() for q in parts]))
+        for key, b in module._buffers.items():
+            if b is not None and b.dim():
+                module._buffers[key] = torch.cat([q._buffers[key] for q in parts])
+        if isinstance(module, nn.Conv2d):
+            module.in_channels, module.out_channels, module.groups = (K * module.in_channels, K * module.out_channels,
+                                                                      K * module.groups)
+        elif isinstance(module, nn.BatchNorm2d):
+            module.num_features *= K
+        if type(module) in WIDE_FORWARD:
+            module.forward = functools.partial(WIDE_FORWARD[type(module)], module, K)
+    wide.alphas_normal = torch.stack([net.alphas_normal.detach() for net in nets]).requires_grad_()
+    wide.alphas_reduce = torch.stack([net.alphas_reduce.detach() for net in nets]).requires_grad_()
+    wide._criterion = SummedLoss()
+    wide.seeds = K
+    return wide
+
+
+def wide_batch(batches):
+    """[(x, y)] of the K seeds -> (x [B, K x 3, H, W], y [B, K])."""
+    xs, ys = zip(*batches)
+    return torch.stack(xs, 1).flatten(1, 2), torch.stack(ys, 1)
+
+
+def seed_part(t, shape, k, K):
+    """Seed k's tensor of shape `shape` in the wide tensor t (a scalar is every seed's)."""
+    return t.view(K, *shape)[k].clone() if t.dim() else t.clone()
+
+
+def stacked(tensors, like):
+    """The seeds' tensors as one wide tensor shaped like `like`."""
+    return torch.stack(list(tensors)).view(like.shape) if like.dim() else tensors[0].clone()
+
+
+def seed_optimizer_state(state, shapes, k, K):
+    """Seed k's part of a wide optimizer's state_dict; shapes: the seed's parameters' shapes, in order. Per-element
+    state (moments, momentum buffers) is sliced; a step count is every seed's."""
+    return {'state': {i: {key: seed_part(v, shapes[i], k, K) if torch.is_tensor(v) else v for key, v in s.items()}
+                      for i, s in state['state'].items()},
+            'param_groups': copy.deepcopy(state['param_groups'])}
+
+
+def wide_optimizer_state(states, params):
+    """The inverse of seed_optimizer_state: the seeds' state_dicts as one, for an optimizer over `params`."""
+    first = states[0]
+    return {'state': {i: {key: stacked([s['state'][i][key] for s in states], params[i]) if torch.is_tensor(v) else v
+                          for key, v in entry.items()} for i, entry in first['state'].items()},
+            'param_groups': copy.deepcopy(first['param_groups'])}
+
+
+def clip_grad_norms(params, max_norm, K):
+    """torch.nn.utils.clip_grad_norm_ for each seed: each seed's whole gradient scaled to a norm of at most max_norm."""
+    grads = [p.grad.view(K, -1) for p in params if p.grad is not None]
+    total = torch.stack([g.norm(dim=1) for g in grads]).norm(dim=0)
+    coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(coef[:, None])
+
+
+class SeedsArchitect(Architect):
+    """Architect on the wide supernet: its math as it is, with Eq. 8's eps_fd per seed."""
+
+    def fd_epsilon(self, u):
+        K = self.model.seeds
+        # DARTS section 2.3, for each seed: eps_fd = 0.01 / ||u||, u the seed's own (shaped to divide alpha [K, ...])
+        return (self.fd_scale / torch.cat([x.view(K, -1) for x in u], dim=1).norm(dim=1)).view(K, 1, 1)
+
+    def shift(self, weights, u, eps):
+        K = self.model.seeds
+        for w, d in zip(weights, u):
+            w.view(K, -1).addcmul_(d.view(K, -1), eps.view(K, 1))
+
+
+def power_iterations(product, v, iters, tol, K):
+    """dynamics.power_iteration for each seed at once: [(eigenvalue, iterations, converged)], each seed stopping at
+    the iteration where it alone would (the others' products go on; its figures are kept)."""
+    value, result = None, [None] * K
+    for it in range(1, iters + 1):
+        norm = torch.sqrt(sum((x * x).flatten(1).sum(1) for x in v))
+        v = [x / norm.view(K, 1, 1) for x in v]
+        hv = product(v)
+        new = sum((x * h).flatten(1).sum(1) for x, h in zip(v, hv)).tolist()
+        for k in range(K):
+            if result[k] is None and value is not None and abs(new[k] - value[k]) <= tol * abs(new[k]):
+                result[k] = (new[k], it, True)
+        if all(result):
+            break
+        value, v = new, hv
+    return [r or (value[k], iters, False) for k, r in enumerate(result)]
+
+
+def hessian_eigenvalues(model, batches, iters, tol):
+    """dynamics.hessian_eigenvalue of each seed (lambda_max of grad2_alpha L_val): its power iterations on the exact
+    Hessian-vector products of dynamics, from the same start, each seed's stopping rule and shift its own."""
+    K = model.seeds
+    g = torch.Generator(device='cpu').manual_seed(0)  # dynamics.hessian_eigenvalue's start, the same for every seed
+
+    def start():
+        return [torch.randn(a.shape[1:], generator=g, dtype=a.dtype).to(a.device).expand_as(a).clone()
+                for a in model.arch_parameters()]
+
+    def hessian(v):
+        return dynamics.alpha_hessian_vector_product(model, batches, v)
+
+    was_training, buffers = model.training, [b.clone() for b in model.buffers()]
+    model.train()
+    try:
+        results = power_iterations(hessian, start(), iters, tol, K)
+        second = start()  # the start a seed alone draws next, where its eigenvalue is negative
+        if any(value < 0 for value, _, _ in results):  # lambda_max - lambda_min: the top eigenvalue of H - lambda_min I
+            lowest = torch.tensor([min(value, 0.0) for value, _, _ in results], device=second[0].device).view(K, 1, 1)
+            tops = power_iterations(lambda v: [h - lowest * x for h, x in zip(hessian(v), v)], second, iters, tol, K)
+            results = [(value + top, it + more, conv and top_conv) if value < 0 else (value, it, conv)
+                       for (value, it, conv), (top, more, top_conv) in zip(results, tops)]
+    finally:
+        model.train(was_training)
+        with torch.no_grad():
+            for b, saved in zip(model.buffers(), buffers):
+                b.copy_(saved)
+    return results
+
+
+# ---- the seeds of a batch ----
+
+class Held:
+    """A state_dict standing in for a seed's optimizer or scheduler (runs.restore, Run.save_checkpoint)."""
+
+    def __init__(self, state=None):
+        self.state = state
+
+    def state_dict(self):
+        return self.state
+
+    def load_state_dict(self, state):
+        self.state = state
+
+
+class Seed:
+    """One search of the batch: its arguments, run directory, loaders, random stream, and its own Network, which
+    holds its tensors between epochs (checkpoints, genotype, dynamics) and its optimizers' states."""
+
+    def __init__(self, args, run, device, queues, num_classes):
+        self.args, self.run, self.device, self.num_classes = args, run, device, num_classes
+        self.train_queue, self.valid_queue = queues
+        self.w_state, self.arch_state, self.scheduler_state = Held(), Held(), Held()
+        self.rng, self.code = None, None
+
+    @contextlib.contextmanager
+    def stream(self):
+        """The global random generators hold this seed's stream inside (the CPU's, and the GPU's on CUDA)."""
+        cuda = self.device.type == 'cuda'
+        if self.rng is not None:
+            torch.set_rng_state(self.rng[0])
+            if cuda:
+                torch.cuda.set_rng_state(self.rng[1], self.device)
+        try:
+            yield
+        finally:
+            self.rng = (torch.get_rng_state(), torch.cuda.get_rng_state(self.device) if cuda else None)
+
+    def begin(self):
+        """train_search.search's start for this seed: args.json, its Network under its seed, the checkpoint."""
+        args, run = self.args, self.run
+        state = run.begin(args, self.device)
+        with self.stream():
+            cli.seed_everything(args.seed, self.device)
+            self.net = Network(args.init_channels, self.num_classes, args.layers, nn.CrossEntropyLoss())
+            methods.build(args).setup(self.net)
+            self.net.to(self.device)
+            self.start = 0
+            if state is not None:
+                stateful = {'model': self.net, 'w_optimizer': self.w_state, 'arch_optimizer': self.arch_state,
+                            'scheduler': self.scheduler_state}
+                self.start = runs.restore(state, stateful, self.device)
+                with torch.no_grad():
+                    for a, saved in zip(self.net.arch_parameters(), state['alphas'], strict=True):
+                        a.copy_(saved)
+        if state is not None:
+            run.keep_metrics_before(self.start)
+            run.log.info(f'resumed {args.save} at epoch {self.start}')
+        else:
+            run.log.info(f'args = {vars(args)}')
+            run.log.info(f'param size = {sum(p.numel() for p in self.net.parameters()) / 1e6:.6f}M weights '
+                         f'+ {sum(a.numel() for a in self.net.arch_parameters())} alphas; w: '
+                         f'{optimizers.REGISTRY[args.w_optimizer].cls.__name__}, '
+                         f'alpha: {optimizers.REGISTRY[args.arch_optimizer].cls.__name__}, method: {args.method}')
+        self.previous = self.net.genotype()
+        if args.hessian_every:
+            self.hessian_batches = search_script().fixed_batches(self.valid_queue, args.hessian_batches, args.seed,
+                                                                 self.device)
+
+
+class Batch:
+    """The wide supernet of `seeds`, its w optimizer, schedule and architect, built from the seeds' own Networks and
+    states (`unstack` puts them back)."""
+
+    def __init__(self, seeds, args, device):
+        self.seeds, self.K = seeds, len(seeds)
+        self.model = widen([s.net for s in seeds]).to(device)
+        self.method = methods.build(args)
+        self.method.setup(self.model)  # DARTS-: finds the wide supernet's auxiliary skips
+        self.optimizer = optimizers.for_weights(args, self.model.parameters())
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, args.epochs,
+                                                                    eta_min=args.learning_rate_min)
+        self.architect = SeedsArchitect(self.model, args)
+        if self.method.arch_regularizer is not None:  # beta-DARTS: each seed's own term
+            regularizer = self.method.arch_regularizer
+            self.architect.regularizer = lambda alphas: sum(regularizer([a[k] for a in alphas]) for k in range(self.K))
+        if seeds[0].w_state.state is not None:
+            self.optimizer.load_state_dict(wide_optimizer_state([s.w_state.state for s in seeds],
+                                                                list(self.model.parameters())))
+            self.architect.optimizer.load_state_dict(wide_optimizer_state([s.arch_state.state for s in seeds],
+                                                                          self.model.arch_parameters()))
+            self.scheduler.load_state_dict(seeds[0].scheduler_state.state)
+
+    def unstack(self):
+        """Put each seed's part of the wide tensors and optimizer states back into the seed's Network and states."""
+        K, model_state = self.K, self.model.state_dict()
+        w_state, arch_state = self.optimizer.state_dict(), self.architect.optimizer.state_dict()
+        for k, s in enumerate(self.seeds):
+            own = s.net.state_dict()
+            s.net.load_state_dict({key: seed_part(t, own[key].shape, k, K) for key, t in model_state.items()})
+            with torch.no_grad():
+                for a, wide in zip(s.net.arch_parameters(), self.model.arch_parameters()):
+                    a.copy_(wide[k])
+            s.w_state.state = seed_optimizer_state(w_state, [p.shape for p in s.net.parameters()], k, K)
+            s.arch_state.state = seed_optimizer_state(arch_state, [a.shape for a in s.net.arch_parameters()], k, K)
+            s.scheduler_state.state = self.scheduler.state_dict()
+
+    def draw(self, iterators):
+        """The next batch of each seed's iterator, drawn on its own stream, as one wide batch on the device."""
+        batches = []
+        for s, it in zip(self.seeds, iterators):
+            with s.stream():
+                x, y = next(it)
+            batches.append((x.to(s.device, non_blocking=True), y.to(s.device, non_blocking=True)))
+        return wide_batch(batches)
+
+    def w_step(self, x, y, grad_clip):
+        """The w step of every seed (train_search's, w frozen alpha); the seeds' losses and accuracies, as floats."""
+        op_weights = None
+        if isinstance(self.method, methods.SDARTSRS):  # each seed's noise, drawn on its own stream
+            abars = [torch.softmax(a.detach(), dim=-1) for a in self.model.arch_parameters()]
+            draws = []
+            for k, s in enumerate(self.seeds):
+                with s.stream():
+                    draws.append(self.method.perturb(None, None, None, [a[k] for a in abars]))
+            op_weights = [torch.stack(parts) for parts in zip(*draws)]
+        with frozen(self.model.arch_parameters()):
+            self.optimizer.zero_grad()
+            logits = self.model(x, op_weights)
+            losses = seed_losses(logits, y)
+            values = losses.tolist()
+            losses.sum().backward()  # each seed's gradient is its own, even where another's loss is not finite
+            clip_grad_norms(self.model.parameters(), grad_clip, self.K)
+            self.optimizer.step()
+        correct = (logits.detach().argmax(-1) == y).float().mean(0).tolist()
+        return values, [c * 100.0 for c in correct]
+
+    @torch.no_grad()
+    def evaluate(self, chunk=512):
+        """training.evaluate for each seed on its valid queue: [(loss meter, accuracy meter)]. The batches are drawn
+        one by one, as training.evaluate draws them, but passed through the network `chunk` images at a time: in eval
+        mode an image's output does not depend on the others', and a few large calls cost less than many small."""
+        self.model.eval()
+        meters = [(AvgMeter(), AvgMeter()) for _ in self.seeds]
+        iterators = []
+        for s in self.seeds:
+            with s.stream():
+                iterators.append(iter(s.valid_queue))
+        drawn = [self.draw(iterators) for _ in range(len(self.seeds[0].valid_queue))]
+        x, y = (torch.cat(parts) for parts in zip(*drawn))
+        for xc, yc in zip(x.split(chunk), y.split(chunk)):
+            logits = self.model(xc)
+            losses = seed_losses(logits, yc).tolist()
+            correct = (logits.argmax(-1) == yc).float().mean(0).tolist()
+            for (loss, acc), value, c in zip(meters, losses, correct):
+                loss.update(value, yc.size(0))
+                acc.update(c * 100.0, yc.size(0))
+        return meters
+
+
+# ---- the search ----
+
+def train_epoch(batch, epoch, lr, args):
+    """train_search.train_epoch for every seed of the batch; a seed whose loss is not finite leaves it (its run
+    records why, as train_search's does). Returns the batch of the seeds left."""
+    iterators, valid = [], []
+    for s in batch.seeds:
+        with s.stream():
+            iterators.append(iter(s.train_queue))
+        valid.append(data.cycle(s.valid_queue))
+        s.loss, s.acc = AvgMeter(), AvgMeter()
+    batch.model.train()
+    t0 = time.time()
+    steps = len(batch.seeds[0].train_queue)
+    for step in range(steps):
+        x, y = batch.draw(iterators)
+        xv, yv = batch.draw(valid)
+        batch.architect.step(x, y, xv, yv, lr, batch.optimizer, args.unrolled)
+        losses, accs = batch.w_step(x, y, args.grad_clip)
+        for s, loss, acc in zip(batch.seeds, losses, accs):
+            if math.isfinite(loss):
+                s.loss.update(loss, y.size(0))
+                s.acc.update(acc, y.size(0))
+            elif s.code is None:
+                kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch > 0 else 'no checkpoint was written'
+                s.code = s.run.diverged(epoch, f'the loss became {loss} at epoch {epoch}, step {step}; {kept}',
+                                        s.num_classes)
+            if step % args.report_freq == 0 and s.code is None:
+                log_step(s.run, step, steps, s.loss, s.acc, t0)
+        if any(s.code is not None for s in batch.seeds):
+            alive = [i for i, s in enumerate(batch.seeds) if s.code is None]
+            batch = narrowed(batch, alive, args, epoch)
+            iterators, valid = [iterators[i] for i in alive], [valid[i] for i in alive]
+            if batch is None:
+                return None
+    return batch
+
+
+def narrowed(batch, keep, args, epoch):
+    """The batch of the seeds at the indices `keep` (None if none), their state carried over."""
+    batch.unstack()
+    if not keep:
+        return None
+    narrow = Batch([batch.seeds[i] for i in keep], args, batch.model.alphas_normal.device)
+    narrow.method.schedule(epoch)
+    return narrow
+
+
+def end_epoch(batch, epoch, lr, schedule, args, t0, began):
+    """train_search.search's end of an epoch, for each seed: validation, genotype, dynamics, lambda_max, the log, the
+    metrics, the checkpoint. Returns the batch of the seeds left."""
+    meters = batch.evaluate()
+    eigen = None
+    if args.hessian_every and (epoch + 1) % args.hessian_every == 0:
+        hessian_batches = [wide_batch(parts) for parts in zip(*(s.hessian_batches for s in batch.seeds))]
+        eigen = hessian_eigenvalues(batch.model, hessian_batches, args.hessian_iters, args.hessian_tol)
+    batch.unstack()
+    for k, s in enumerate(batch.seeds):
+        valid_loss, valid_acc = (m.avg for m in meters[k])
+        if not math.isfinite(valid_loss):
+            kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch else 'no checkpoint was written'
+            s.code = s.run.diverged(epoch, f'the validation loss became {valid_loss} after epoch {epoch}; {kept}',
+                                    s.num_classes)
+            continue
+        genotype = s.net.genotype()
+        dynamics_now = dynamics.epoch_metrics(s.net, genotype, s.previous)
+        s.previous = genotype
+        if eigen is not None:
+            eigenvalue, iterations, converged = eigen[k]
+            dynamics_now.update(hessian_eigenvalue=eigenvalue, hessian_iterations=iterations,
+                                hessian_tol=args.hessian_tol, hessian_converged=converged)
+        run = s.run
+        log_epoch(run, epoch, args.epochs, t0, began, s.start,
+                  {'lr': lr, **schedule, 'train_acc': s.acc.avg, 'valid_acc': valid_acc})
+        run.log.info(f'genotype = {genotype}')
+        run.log.info('dynamics: ' + ' '.join(f'{k} {v:.6g}' if v is not None else f'{k} -'
+                                             for k, v in dynamics_now.items()))
+        run.append_metrics({
+            'epoch': epoch, 'lr': lr, **schedule, 'train_loss': s.loss.avg, 'train_acc': s.acc.avg,
+            'valid_loss': valid_loss, 'valid_acc': valid_acc, 'genotype': genotype.to_dict(),
+            **{f'op_weights_{name}': torch.softmax(a, dim=-1).tolist()
+               for name, a in zip(s.net.arch_names, s.net.arch_parameters())},
+            **dynamics_now, 'seconds': time.time() - t0,
+        })
+        run.write_json('genotype.json', genotype.to_dict())
+        stateful = {'model': s.net, 'w_optimizer': s.w_state, 'arch_optimizer': s.arch_state,
+                    'scheduler': s.scheduler_state}
+        with s.stream():  # the checkpoint holds this seed's random state
+            run.save_checkpoint(epoch, stateful, s.device, alphas=[a.detach() for a in s.net.arch_parameters()])
+    alive = [k for k, s in enumerate(batch.seeds) if s.code is None]
+    return batch if len(alive) == batch.K else narrowed(batch, alive, args, epoch + 1)
+
+
+def run_epochs(seeds, start, end, args, device):
+    """Epochs start .. end - 1 of the seeds, all at epoch `start`, as one batch."""
+    batch = Batch(seeds, args, device)
+    began = time.time()
+    for epoch in range(start, end):
+        t0 = time.time()
+        lr = batch.scheduler.get_last_lr()[0]
+        schedule = batch.method.schedule(epoch)
+        batch = train_epoch(batch, epoch, lr, args)
+        if batch is None:
+            return
+        batch.scheduler.step()
+        batch = end_epoch(batch, epoch, lr, schedule, args, t0, began)
+        if batch is None:
+            return
+    batch.unstack()
+
+
+def check_batchable(all_args):
+    """One configuration (all but PER_SEED alike) that the batched search supports; else UserError."""
+    first = {k: v for k, v in vars(all_args[0]).items() if k not in PER_SEED}
+    for args in all_args[1:]:
+        differ = sorted(k for k, v in vars(args).items() if k not in PER_SEED and first.get(k) != v)
+        cli.check(not differ, f'the searches of a batch differ in --{", --".join(differ)}: one configuration a batch')
+    args = all_args[0]
+    cli.check(args.search_space == 'darts', 'the batched search is for the darts search space (train_search.py runs nb201)')
+    cli.check(args.method != 'sdarts_adv', 'SDARTS-ADV is not batched: run it with train_search.py')
+    for flag in ('checkpoint_cells', 'amp', 'channels_last'):
+        cli.check(not getattr(args, flag), f'--{flag} is not batched: run it with train_search.py')
+    seeds = [a.seed for a in all_args]
+    cli.check(len(set(seeds)) == len(seeds) and len({a.save for a in all_args}) == len(seeds),
+              'each search of a batch needs its own --seed and --save')
+
+
+def search(argvs):
+    """Run the train_search.py searches `argvs` (lists of its arguments, one configuration, each its own --seed and
+    --save, or --resume DIR) as one batch. Returns each one's exit code: 0 done, 3 diverged (as train_search.py)."""
+    script = search_script()
+    all_args = [script.parse_args(argv) for argv in argvs]
+    check_batchable(all_args)
+    args = all_args[0]
+    device = cli.resolve_device(args.device)
+    with contextlib.ExitStack() as stack:
+        seeds = []
+        for a in all_args:
+            train_queue, valid_queue, num_classes = script.load_data(a, device)  # missing data: no run directory
+            run = stack.enter_context(runs.Run(a.save, 'search'))
+            seeds.append(Seed(a, run, device, (train_queue, valid_queue), num_classes))
+        for s in seeds:
+            s.begin()
+        cli.check(len({len(s.train_queue) for s in seeds}) == 1, 'the searches of a batch need splits of one size')
+        # a batch killed between two seeds' checkpoints resumes at different epochs: the seeds behind catch up first
+        starts = sorted({s.start for s in seeds})
+        for i, start in enumerate(starts):
+            group = [s for s in seeds if s.start <= start and s.code is None]
+            end = starts[i + 1] if i + 1 < len(starts) else args.epochs
+            if group and start < end:
+                run_epochs(group, start, end, args, device)
+        for s in seeds:
+            if s.code is None:
+                finish(s)
+        return [s.code or 0 for s in seeds]
+
+
+def finish(s):
+    """train_search.search's last lines: the pictures of the cell, where matplotlib is installed."""
+    try:
+        visualize.plot_genotype(s.net.genotype(), s.run.path)
+        pictures = ', pictures normal.png and reduce.png'
+    except cli.UserError as e:
+        pictures = f' (no pictures: {e})'
+    s.run.log.info(f'done: final genotype in {s.run.file("genotype.json")}{pictures}')
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p = cli.ArgumentParser(prog='python -m darts_min.study.batched', allow_abbrev=False,
+                           description='K first- or second-order searches of one configuration in one process.')
+    p.add_argument('--seeds', nargs='+', type=int, required=True)
+    p.add_argument('--save', required=True, help='the seeds\' run directories are SAVE/seed<seed>')
+    p.add_argument('--resume', action='store_true', help='continue each seed\'s run directory')
+    own, passthrough = p.parse_known_args(argv)
+    own_split = '--split_seed' not in passthrough  # each seed's data split its own, as a sweep's cells, unless given
+    argvs = []
+    for seed in own.seeds:
+        path = os.path.join(own.save, f'seed{seed}')
+        split = ['--split_seed', str(seed)] if own_split else []
+        argvs.append(['--resume', path] if own.resume else [*passthrough, '--seed', str(seed), *split, '--save', path])
+    return max(search(argvs))
+
+
+if __name__ == '__main__':
+    cli.run(main)
