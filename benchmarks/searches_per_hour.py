@@ -54,10 +54,12 @@ def parse():
     p.add_argument('--row', choices=list(ROWS), default='study')
     p.add_argument('--alpha_steps', type=int, help="the search's alpha steps (default: the row's; rounded up to epochs)")
     p.add_argument('--bench_epochs', type=int, default=3, help='epochs each way runs (at least 3)')
-    p.add_argument('--ways', nargs='+', default=['plain:1', 'plain:2'], help='plain:P or batched:PxK')
+    p.add_argument('--ways', nargs='*', default=['plain:1', 'plain:2'], help='plain:P or batched:PxK')
     p.add_argument('--cores', type=int, default=os.cpu_count())
     p.add_argument('--repeats', type=int, default=5, help='timed steps for the per-call share')
     p.add_argument('--no_floor', action='store_true', help='skip the floor and the per-call share')
+    p.add_argument('--step_sweep', type=int, nargs='*', default=[], metavar='K',
+                   help="also time one step of K seeds (1: train_search's) on 1 thread and on all cores, for each K")
     p.add_argument('--search_args', nargs=argparse.REMAINDER, default=[], help='more train_search.py flags, last')
     a = p.parse_args()
     if a.bench_epochs < 3:
@@ -172,7 +174,8 @@ def batched_step(args, batch_size, K):
         torch.manual_seed(seed)
         nets.append(Network(args.init_channels, 10, args.layers, nn.CrossEntropyLoss()))
     batch = batched.Batch([SimpleNamespace(net=net, w_state=batched.Held()) for net in nets], args, torch.device('cpu'))
-    x, xv = torch.randn(2, batch_size, K * 3, args.image_size, args.image_size)
+    x, xv = torch.randn(2, batch_size, K * 3, args.image_size, args.image_size).contiguous(
+        memory_format=batch.memory_format).unbind()
     y, yv = torch.randint(10, (2, batch_size, K))
 
     def step():
@@ -215,6 +218,21 @@ def per_call(args, repeats, K):
     return calls, 1 - (t2 - t) / t, t
 
 
+def step_sweep(args, Ks, cores, repeats):
+    """The seconds of a first-order step of K seeds, per seed, on 1 thread and on all cores (in this process)."""
+    print(f'\n| seeds K | threads | step s | s a seed-step | x K = 1 |\n|---:|---:|---:|---:|---:|')
+    for threads in sorted({1, cores}):
+        torch.set_num_threads(threads)
+        alone = None
+        for K in Ks:
+            step = plain_step(args, args.batch_size)[1] if K == 1 else batched_step(args, args.batch_size, K)
+            step()
+            t = statistics.median(_seconds(step) for _ in range(repeats))
+            alone = alone or (t if K == 1 else None)
+            print(f'| {K} | {threads} | {t:.3f} | {t / K:.4f} | {alone / (t / K) if alone else float("nan"):.2f} |',
+                  flush=True)
+
+
 def main():
     a = parse()
     _, default_steps = ROWS[a.row]
@@ -225,6 +243,8 @@ def main():
           f'{n_train}+{n_valid} images, {steps_per_epoch} steps an epoch; projected to {target_epochs} epochs '
           f'({target_epochs * steps_per_epoch} alpha steps) from {a.bench_epochs}; {a.cores} cores, '
           f'torch {torch.__version__}, load before: {open("/proc/loadavg").read().split()[0]}', flush=True)
+    if a.step_sweep:
+        step_sweep(args, a.step_sweep, a.cores, a.repeats)
     rows, iterations = [], []
     for way in a.ways:
         processes, per, walls, epochs, its = run_way(way, search_argv(a, a.bench_epochs), a.cores)
@@ -236,7 +256,7 @@ def main():
                      'searches_per_hour': processes * per / hours})
         print(json.dumps(rows[-1]), flush=True)
     floor = {}
-    if not a.no_floor:
+    if rows and not a.no_floor:
         peaks = {t: peak_flops(t) for t in sorted({1, a.cores})}
         torch.set_num_threads(1)
         total = search_flops(args, n_train, n_valid, target_epochs, statistics.mean(iterations))
@@ -247,6 +267,8 @@ def main():
             calls, share, step_s = per_call(args, a.repeats, K)
             floor[K] = {'step_aten_calls': calls, 'per_call_share': share, 'step_s_1_thread': step_s}
             print(json.dumps({'seeds': K, **floor[K]}), flush=True)
+    if not rows:
+        return
     print(f'\n| way | processes x searches, threads | epoch s | searches/hour | x {a.ways[0]} | / floor | '
           'step: aten calls, per-call share |')
     print('|---|---|---:|---:|---:|---:|---|')

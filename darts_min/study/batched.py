@@ -151,14 +151,30 @@ def wide_batch(batches):
     return torch.stack(xs, 1).flatten(1, 2), torch.stack(ys, 1)
 
 
+def per_seed(t, K):
+    """The wide tensor t [K x n, ...] as [K, n, ...]: a view, whatever t's memory format."""
+    return t.unflatten(0, (K, -1))
+
+
+def seed_norms(tensors, K):
+    """Each seed's norm of the concatenated `tensors`: [K]."""
+    return torch.stack([torch.linalg.vector_norm(per_seed(t, K), dim=tuple(range(1, t.dim() + 1)))
+                        for t in tensors]).norm(dim=0)
+
+
+def seed_scalars(c, t, K):
+    """The K seeds' numbers c [K], shaped to multiply per_seed(t, K)."""
+    return c.view(K, *[1] * t.dim())
+
+
 def seed_part(t, shape, k, K):
     """Seed k's tensor of shape `shape` in the wide tensor t (a scalar is every seed's)."""
-    return t.view(K, *shape)[k].clone() if t.dim() else t.clone()
+    return t.view(K, *shape)[k].clone(memory_format=torch.contiguous_format) if t.dim() else t.clone()
 
 
 def stacked(tensors, like):
-    """The seeds' tensors as one wide tensor shaped like `like`."""
-    return torch.stack(list(tensors)).view(like.shape) if like.dim() else tensors[0].clone()
+    """The seeds' tensors as one wide tensor shaped like `like` (a scalar, a step count, is every seed's)."""
+    return torch.stack(list(tensors)).view(like.shape) if tensors[0].dim() else tensors[0].clone()
 
 
 def seed_optimizer_state(state, shapes, k, K):
@@ -179,11 +195,10 @@ def wide_optimizer_state(states, params):
 
 def clip_grad_norms(params, max_norm, K):
     """torch.nn.utils.clip_grad_norm_ for each seed: each seed's whole gradient scaled to a norm of at most max_norm."""
-    grads = [p.grad.view(K, -1) for p in params if p.grad is not None]
-    total = torch.stack([g.norm(dim=1) for g in grads]).norm(dim=0)
-    coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
+    grads = [p.grad for p in params if p.grad is not None]
+    coef = (max_norm / (seed_norms(grads, K) + 1e-6)).clamp(max=1.0)
     for g in grads:
-        g.mul_(coef[:, None])
+        per_seed(g, K).mul_(seed_scalars(coef, g, K))
 
 
 class SeedsArchitect(Architect):
@@ -192,12 +207,12 @@ class SeedsArchitect(Architect):
     def fd_epsilon(self, u):
         K = self.model.seeds
         # DARTS section 2.3, for each seed: eps_fd = 0.01 / ||u||, u the seed's own (shaped to divide alpha [K, ...])
-        return (self.fd_scale / torch.cat([x.view(K, -1) for x in u], dim=1).norm(dim=1)).view(K, 1, 1)
+        return (self.fd_scale / seed_norms(u, K)).view(K, 1, 1)
 
     def shift(self, weights, u, eps):
         K = self.model.seeds
         for w, d in zip(weights, u):
-            w.view(K, -1).addcmul_(d.view(K, -1), eps.view(K, 1))
+            per_seed(w, K).addcmul_(per_seed(d, K), seed_scalars(eps.flatten(), w, K))
 
 
 def power_iterations(product, v, iters, tol, K):
@@ -325,7 +340,9 @@ class Batch:
 
     def __init__(self, seeds, args, device):
         self.seeds, self.K = seeds, len(seeds)
-        self.model = widen([s.net for s in seeds]).to(device)
+        # channels-last: 4-7 % faster on this CPU (BENCHMARKS.md); on a GPU the depthwise kernels were slower with it
+        self.memory_format = torch.channels_last if device.type == 'cpu' else torch.contiguous_format
+        self.model = widen([s.net for s in seeds]).to(device, memory_format=self.memory_format)
         self.method = methods.build(args)
         self.method.setup(self.model)  # DARTS-: finds the wide supernet's auxiliary skips
         self.optimizer = optimizers.for_weights(args, self.model.parameters())
@@ -340,6 +357,7 @@ class Batch:
                                                                 list(self.model.parameters())))
             self.architect.optimizer.load_state_dict(wide_optimizer_state([s.arch_state.state for s in seeds],
                                                                           self.model.arch_parameters()))
+        if seeds[0].scheduler_state.state is not None:
             self.scheduler.load_state_dict(seeds[0].scheduler_state.state)
 
     def unstack(self):
@@ -363,7 +381,11 @@ class Batch:
             with s.stream():
                 x, y = next(it)
             batches.append((x.to(s.device, non_blocking=True), y.to(s.device, non_blocking=True)))
-        return wide_batch(batches)
+        return self.wide(batches)
+
+    def wide(self, batches):
+        x, y = wide_batch(batches)
+        return x.contiguous(memory_format=self.memory_format), y
 
     def w_step(self, x, y, grad_clip):
         """The w step of every seed (train_search's, w frozen alpha); the seeds' losses and accuracies, as floats."""
@@ -463,7 +485,7 @@ def end_epoch(batch, epoch, lr, schedule, args, t0, began):
     meters = batch.evaluate()
     eigen = None
     if args.hessian_every and (epoch + 1) % args.hessian_every == 0:
-        hessian_batches = [wide_batch(parts) for parts in zip(*(s.hessian_batches for s in batch.seeds))]
+        hessian_batches = [batch.wide(parts) for parts in zip(*(s.hessian_batches for s in batch.seeds))]
         eigen = hessian_eigenvalues(batch.model, hessian_batches, args.hessian_iters, args.hessian_tol)
     batch.unstack()
     for k, s in enumerate(batch.seeds):

@@ -1,0 +1,220 @@
+"""The batched search (darts_min/study/batched.py): K seeds in one process give each seed's run directory as
+train_search.py gives it alone.
+
+Tolerance. Not to the bit: in the wide supernet a seed's convolutions are groups of a larger grouped convolution, its
+loss, gradient norm and eps_fd are reductions over a slice of a larger tensor, and its classifier a batched matmul,
+so float32 sums are added in another order. Over the few steps here the figures of a run stay within 1e-4
+(relatively for losses, absolutely for the op weights and alpha, 1e-7..1e-5 measured); lambda_max, from a few power
+iterations, within 2 %; the genotype, the skip counts, the accuracies and every count are equal. The plain search
+differs from itself by as much when run on 2 threads instead of 1 (float32 reductions split otherwise): the momentum
+buffer of an ill-conditioned weight (a BatchNorm over 2 x 2 pixels) by 2 % in both comparisons.
+"""
+import copy
+import json
+import os
+import shutil
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import train_search
+from conftest import read_metrics
+from darts_min import runs
+from darts_min.study import batched
+
+FLAGS = ['--dataset', 'fake', '--fake_size', '32', '--image_size', '8', '--init_channels', '4', '--layers', '3',
+         '--batch_size', '8', '--epochs', '2', '--workers', '0', '--data_on_device', '--device', 'cpu',
+         '--hessian_every', '2', '--hessian_iters', '6', '--hessian_tol', '0.02', '--hessian_batches', '1',
+         '--grad_clip', '0.5', '--report_freq', '1']  # clipping on at every step, lambda_max converging in some seeds
+SEEDS = (0, 1)
+CONFIGS = {'first_momentum': [], 'first_adam': ['--w_optimizer', 'adam'],
+           'second_momentum': ['--unrolled'],
+           # alpha by SGD: Adam's first steps move each alpha by +-lr whatever its gradient's size, so a hypergradient
+           # within rounding of zero would move it by 2 lr either way (test_second_order_... below: Adam on alpha)
+           'second_adam': ['--unrolled', '--w_optimizer', 'adam', '--arch_optimizer', 'sgd'],
+           'sdarts_rs': ['--method', 'sdarts_rs'], 'darts_minus': ['--method', 'darts_minus'],
+           'beta_darts': ['--method', 'beta_darts']}
+RELATIVE = {'train_loss', 'valid_loss', 'entropy_normal', 'entropy_reduce', 'hessian_eigenvalue'}
+
+
+def argv(config, seed, path, extra=()):
+    return [*FLAGS, *CONFIGS[config], *extra, '--seed', str(seed), '--split_seed', str(seed), '--save', str(path)]
+
+
+@pytest.fixture(scope='module')
+def alone(tmp_path_factory):
+    """The run directory of (config, seed) searched alone by train_search.py, made once."""
+    made = {}
+
+    def get(config, seed):
+        if (config, seed) not in made:
+            path = tmp_path_factory.mktemp(f'{config}-alone') / f'seed{seed}'
+            assert train_search.main(argv(config, seed, path)) == 0
+            made[config, seed] = path
+        return made[config, seed]
+    return get
+
+
+def assert_same_run(a, b):
+    """Two run directories of one search: the same records, to the tolerance above."""
+    ra, rb = read_metrics(a), read_metrics(b)
+    assert [r['epoch'] for r in ra] == [r['epoch'] for r in rb] and ra
+    for x, y in zip(ra, rb):
+        assert x.keys() == y.keys()
+        for key in x.keys() - {'seconds'}:
+            if key.startswith('op_weights'):
+                assert torch.allclose(torch.tensor(x[key]), torch.tensor(y[key]), rtol=0, atol=1e-4), key
+            elif key in RELATIVE:
+                tol = 2e-2 if key == 'hessian_eigenvalue' else 1e-4
+                assert y[key] == pytest.approx(x[key], rel=tol), key
+            else:
+                assert x[key] == y[key], key  # genotype, counts, accuracies, the schedule
+    assert json.load(open(a / 'genotype.json')) == json.load(open(b / 'genotype.json'))
+    args_a, args_b = (json.load(open(p / 'args.json')) for p in (a, b))
+    assert {**args_a, 'save': None} == {**args_b, 'save': None}
+    ca, cb = (torch.load(p / 'checkpoint.pt', weights_only=True) for p in (a, b))
+    assert ca.keys() == cb.keys() and ca['epoch'] == cb['epoch'] and ca['scheduler'] == cb['scheduler']
+    assert torch.equal(ca['rng_cpu'], cb['rng_cpu'])  # each seed drew exactly what it draws alone
+    for x, y in zip(ca['alphas'], cb['alphas']):
+        assert torch.allclose(x, y, rtol=0, atol=1e-4)
+    assert ca['model'].keys() == cb['model'].keys()
+    for key, t in ca['model'].items():
+        assert t.shape == cb['model'][key].shape and t.dtype == cb['model'][key].dtype, key
+    for name in ('w_optimizer', 'arch_optimizer'):
+        assert ca[name]['param_groups'] == cb[name]['param_groups']
+        assert ca[name]['state'].keys() == cb[name]['state'].keys()
+
+
+@pytest.mark.parametrize('config', list(CONFIGS))
+def test_a_batch_gives_each_seed_the_run_it_has_alone(config, alone, tmp_path):
+    codes = batched.search([argv(config, s, tmp_path / f'seed{s}') for s in SEEDS])
+    assert codes == [0, 0]
+    for s in SEEDS:
+        assert_same_run(alone(config, s), tmp_path / f'seed{s}')
+
+
+def test_the_wide_supernet_is_each_seeds_network():
+    """One forward/backward of widen(nets) against each net: losses, alpha and w gradients, BatchNorm statistics."""
+    nets = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        nets.append(batched.Network(4, 10, 3, torch.nn.CrossEntropyLoss()))
+    wide = batched.widen(nets)
+    g = torch.Generator().manual_seed(5)
+    xs, ys = torch.randn(3, 8, 3, 8, 8, generator=g), torch.randint(10, (3, 8), generator=g)
+    x, y = batched.wide_batch(list(zip(xs, ys)))
+    losses = batched.seed_losses(wide(x), y)
+    grads = torch.autograd.grad(losses.sum(), [*wide.arch_parameters(), *wide.parameters()])
+    for k, net in enumerate(nets):
+        loss = net._loss(xs[k], ys[k])
+        own = torch.autograd.grad(loss, [*net.arch_parameters(), *net.parameters()])
+        assert losses[k].item() == pytest.approx(loss.item(), rel=1e-6)
+        for g_wide, g_own in zip(grads, own):
+            part = g_wide.view(3, *g_own.shape)[k]
+            assert torch.allclose(part, g_own, rtol=1e-4, atol=1e-6)
+        wide_state, state = wide.state_dict(), net.state_dict()
+        for key, t in state.items():
+            assert torch.allclose(batched.seed_part(wide_state[key], t.shape, k, 3).double(), t.double(), atol=1e-6), key
+
+
+def test_clipping_and_eps_fd_are_each_seeds_own():
+    """Seeds whose gradients differ 100-fold: each seed is clipped by its own norm (seed 0's, 12 ** 0.5, not at all);
+    Eq. 8's eps_fd is each seed's."""
+    params = [torch.zeros(2 * 3, 4, requires_grad=True)]
+    params[0].grad = torch.cat([torch.full((3, 4), 1.0), torch.full((3, 4), 100.0)])
+    batched.clip_grad_norms(params, 5.0, 2)
+    assert params[0].grad.view(2, -1).norm(dim=1).tolist() == pytest.approx([12 ** 0.5, 5.0], rel=1e-5)
+    architect = batched.SeedsArchitect.__new__(batched.SeedsArchitect)
+    architect.model = type('Wide', (), {'seeds': 2})()
+    eps = architect.fd_epsilon([torch.cat([torch.full((3, 4), 1.0), torch.full((3, 4), 100.0)])])
+    assert eps.flatten().tolist() == pytest.approx([0.01 / 12 ** 0.5, 0.01 / (100 * 12 ** 0.5)], rel=1e-6)
+
+
+@pytest.mark.parametrize('w_optimizer', ['momentum', 'adam'])
+def test_second_order_hypergradient_is_each_seeds_own(w_optimizer):
+    """One second-order alpha step of a batch, from w optimizers two steps in: each seed's hypergradient (Eq. 7, its
+    eps_fd its own) is the one Architect computes for it alone, to 1e-4 of its norm."""
+    args = train_search.parse_args(argv('first_momentum', 0, 'unused', ['--w_optimizer', w_optimizer]))
+    g = torch.Generator().manual_seed(3)
+    data = [(torch.randn(8, 3, 8, 8, generator=g), torch.randint(10, (8,), generator=g)) for _ in range(4)]
+    seeds, alone_grads = [], []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        net = batched.Network(4, 10, 3, torch.nn.CrossEntropyLoss())
+        optimizer = batched.optimizers.for_weights(args, net.parameters())
+        for x, y in data[:2]:  # momentum buffers, Adam's moments
+            optimizer.zero_grad()
+            net._loss(x * (seed + 1), y).backward()
+            optimizer.step()
+        architect = batched.Architect(net, args)
+        seeds.append(SimpleNamespace(net=copy.deepcopy(net), w_state=batched.Held(copy.deepcopy(optimizer.state_dict())),
+                                     arch_state=batched.Held(copy.deepcopy(architect.optimizer.state_dict())),
+                                     scheduler_state=batched.Held()))
+        x, y, xv, yv = data[2][0] * (seed + 1), data[2][1], data[3][0], data[3][1]
+        architect.step(x, y, xv, yv, 0.025, optimizer, True)
+        alone_grads.append([a.grad for a in net.arch_parameters()])
+    batch = batched.Batch(seeds, args, torch.device('cpu'))
+    x, y = batched.wide_batch([(data[2][0] * (k + 1), data[2][1]) for k in range(3)])
+    xv, yv = batched.wide_batch([data[3]] * 3)
+    batch.architect.step(x, y, xv, yv, 0.025, batch.optimizer, True)
+    for k, own in enumerate(alone_grads):
+        for wide, grad in zip(batch.model.arch_parameters(), own):
+            assert (wide.grad[k] - grad).norm() <= 1e-4 * grad.norm()
+
+
+def test_a_seed_that_diverges_stops_alone(alone, tmp_path, monkeypatch):
+    """Seed 1's loss becomes nan at its third w step: its run says why and ends with exit code 3, as train_search.py's;
+    seed 0 goes on, alone in the batch, as it would alone."""
+    calls, seed_losses = [], batched.seed_losses
+
+    def poisoned(logits, target):
+        losses = seed_losses(logits, target)
+        if torch.is_grad_enabled() and len(logits.shape) == 3:
+            calls.append(1)
+            if len(calls) == 3 and losses.numel() == 2:
+                losses = losses * torch.tensor([1.0, float('nan')])
+        return losses
+    monkeypatch.setattr(batched, 'seed_losses', poisoned)
+    codes = batched.search([argv('first_momentum', s, tmp_path / f'seed{s}') for s in SEEDS])
+    assert codes == [0, 3]
+    status = runs.read_status(tmp_path / 'seed1')
+    assert status['status'] == 'diverged' and status['epoch'] == 1
+    assert 'the loss became nan at epoch 1' in status['reason']
+    assert len(read_metrics(tmp_path / 'seed1')) == 1
+    assert_same_run(alone('first_momentum', 0), tmp_path / 'seed0')
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_killed_batch_resumes_all_its_seeds_even_at_different_epochs(alone, tmp_path, monkeypatch):
+    """A batch killed in its second epoch: `--resume` of the batch ends each seed as it ends alone; so does seed 0
+    continued alone by train_search.py; and where seed 1 had not finished its first epoch (no checkpoint), the batch
+    runs seed 1's first epoch alone, then both seeds together."""
+    train_epoch = batched.train_epoch
+    monkeypatch.setattr(batched, 'train_epoch', lambda batch, epoch, *a: train_epoch(batch, epoch, *a) if epoch == 0
+                        else (_ for _ in ()).throw(Killed()))
+    killed = tmp_path / 'killed'
+    with pytest.raises(Killed):
+        batched.search([argv('first_momentum', s, killed / f'seed{s}') for s in SEEDS])
+    monkeypatch.undo()
+    for case in ('batch', 'alone', 'uneven'):
+        shutil.copytree(killed, tmp_path / case)
+    for name in ('checkpoint.pt', 'metrics.jsonl', 'genotype.json'):
+        os.remove(tmp_path / 'uneven' / 'seed1' / name)
+    for case in ('batch', 'uneven'):
+        assert batched.search([['--resume', str(tmp_path / case / f'seed{s}')] for s in SEEDS]) == [0, 0]
+    assert train_search.main(['--resume', str(tmp_path / 'alone' / 'seed0')]) == 0
+    for case, seeds in (('batch', SEEDS), ('alone', [0]), ('uneven', SEEDS)):
+        for s in seeds:
+            assert_same_run(alone('first_momentum', s), tmp_path / case / f'seed{s}')
+
+
+def test_a_batch_is_one_configuration(tmp_path):
+    with pytest.raises(batched.cli.UserError, match='differ in --learning_rate'):
+        batched.search([argv('first_momentum', 0, tmp_path / 'a'),
+                        argv('first_momentum', 1, tmp_path / 'b', ['--learning_rate', '0.1'])])
+    with pytest.raises(batched.cli.UserError, match='SDARTS-ADV is not batched'):
+        batched.search([argv('first_momentum', s, tmp_path / f's{s}', ['--method', 'sdarts_adv']) for s in SEEDS])
