@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import train_search  # noqa: E402
+from darts_min import search as train_search  # noqa: E402
 from darts_min import cli, data, optimizers  # noqa: E402
 from darts_min.architect import Architect  # noqa: E402
 from darts_min.model_search import Network  # noqa: E402

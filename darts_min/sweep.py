@@ -19,7 +19,6 @@ time limit or preempts is requeued and resumes its cells (Job); one sweep at a t
 With --tune_rates K --tune_seeds S ... every optimizer's rate is first tuned on cells of their own
 (darts_min/tuning.py); --methods random trains --random_cells drawn cells and keeps the best (random_search.py).
 """
-import importlib
 import json
 import math
 import multiprocessing
@@ -33,23 +32,13 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from . import cli, methods, optimizers, random_search, runs, tuning
+from . import evaluation as train_eval, search as train_search
 from .grid import cell_status, cells
-
-
-def load_script(name):
-    """The module of a script beside the package (train_search or train_eval; a clone, or an editable install)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if not os.path.exists(os.path.join(root, f'{name}.py')):
-        raise cli.UserError(f'{name}.py is not beside the darts_min package in {root}: run from a clone')
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    return importlib.import_module(name)
 
 
 def program(name):
     """The main() of a cell's program: 'search' (train_search.py), 'random' (random search), 'eval' (train_eval.py)."""
-    return {'search': lambda: load_script('train_search').main, 'random': lambda: random_search.main,
-            'eval': lambda: load_script('train_eval').main}[name]()
+    return {'search': train_search.main, 'random': random_search.main, 'eval': train_eval.main}[name]
 
 
 def run_cell(chain):
@@ -224,11 +213,11 @@ def eval_argv(args, space, eval_flags, cell, source):
 def planned_args(args, passthrough, space, eval_flags, cell, path):
     """(train_search.py's parsed arguments, train_eval.py's or None) that the sweep gives a search cell: the
     protocol its existing runs must match."""
-    search = vars(load_script('train_search').parse_args(search_argv(args, passthrough, space, cell)))
+    search = vars(train_search.parse_args(search_argv(args, passthrough, space, cell)))
     if not evaluating(args):
         return search, None
     argv = eval_argv(args, space, eval_flags, cell, path)
-    return search, vars(load_script('train_eval').parse_args(argv[:argv.index('--genotype')] + ['--arch', 'DARTS']))
+    return search, vars(train_eval.parse_args(argv[:argv.index('--genotype')] + ['--arch', 'DARTS']))
 
 
 def check_protocol(args, passthrough, space, eval_flags, cell, path):
@@ -377,8 +366,7 @@ def parse(argv):
                     + ('; use --evaluate_epochs' if flag == 'epochs' else '; drop it'))
     args.w_learning_rates = parse_rates(p, 'w_learning_rates', args.w_learning_rates, args.w_optimizers)
     args.arch_learning_rates = parse_rates(p, 'arch_learning_rates', args.arch_learning_rates, args.arch_optimizers)
-    train_search = load_script('train_search')  # every cell's arguments are checked before anything is submitted
-    space = train_search.parse_args(passthrough)
+    space = train_search.parse_args(passthrough)  # every cell's arguments are checked before anything is submitted
     args.unrolled_step = space.unrolled_step  # part of the cell names
     args.holdout = 0.0
     if evaluating(args):
@@ -387,7 +375,7 @@ def parse(argv):
                     'benchmark table instead (--nb201_table)')
         probe = cells(args)[0]._replace(seed=0)  # a named cell stands in for the genotypes to come
         eval_probe = eval_argv(args, space, eval_flags, probe, 'x')
-        evaluation = load_script('train_eval').parse_args(eval_probe[:eval_probe.index('--genotype')] + ['--arch', 'DARTS'])
+        evaluation = train_eval.parse_args(eval_probe[:eval_probe.index('--genotype')] + ['--arch', 'DARTS'])
         args.holdout = evaluation.valid_portion if args.disjoint_validation else 0.0
     checked = set()
     for cell in cells(args):

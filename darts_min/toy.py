@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 
 from . import cli, optimizers
+from . import search as train_search
 from .architect import Architect
 from .training import frozen
 
@@ -225,7 +226,6 @@ def plot_grid(runs, xis, steps, args, path):
 
 def parse(argv):
     """(toy arguments, search arguments): the search's own parser builds and checks the optimizer flags."""
-    from .sweep import load_script
     p = cli.ArgumentParser(prog='python -m darts_min.toy', description=__doc__.splitlines()[0], allow_abbrev=False,
                            epilog='It also takes the optimizer flags of train_search.py: --' + ', --'.join(OPTIMIZER_FLAGS) +
                            '; here: sgd on both sides, learning rates 0.1, no weight decay unless given.')
@@ -237,7 +237,6 @@ def parse(argv):
     p.add_argument('--save', help='the picture (PNG); default toy.png, with --grid toy-grid.png')
     args, passthrough = p.parse_known_args(argv)
     args.save = args.save or ('toy-grid.png' if args.grid else 'toy.png')
-    train_search = load_script('train_search')
     given = cli.given_flags(train_search.build_parser(), passthrough)
     other = given - set(OPTIMIZER_FLAGS)
     if other:

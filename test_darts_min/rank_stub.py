@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import train_eval  # noqa: E402
+from darts_min import evaluation as train_eval  # noqa: E402
 from darts_min import cli, runs  # noqa: E402
 
 flag, argv = sys.argv[1], sys.argv[2:]

@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch.func import functional_call
 
-import train_search
 from conftest import batch, checkpoints_equal, tiny_network
 from darts_min import cli, model_search, optimizers
+from darts_min import search as train_search
 from darts_min.architect import Architect, heavy_ball_step, is_heavy_ball
 from darts_min.virtual_step import next_step
 

@@ -6,9 +6,9 @@ from collections import Counter
 import pytest
 import torch
 
-import train_eval
 from conftest import chi2_999, chi_square
 from darts_min import genotypes, random_search, report, sweep
+from darts_min import evaluation as train_eval
 from darts_min.model import NetworkCIFAR, count_parameters
 from darts_min.model_nb201 import NB201Genotype
 

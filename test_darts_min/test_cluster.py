@@ -10,9 +10,9 @@ import time
 import pytest
 import torch
 
-import train_search
 from conftest import ROOT, TINY, checkpoints_equal, read_metrics, run_script
 from darts_min import cli, runs, sweep
+from darts_min import search as train_search
 
 EVAL = ['--dataset', 'fake', '--device', 'cpu', '--init_channels', '4', '--layers', '3', '--batch_size', '8',
         '--fake_size', '16', '--workers', '0', '--report_freq', '1', '--epochs', '1']

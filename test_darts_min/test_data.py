@@ -17,10 +17,10 @@ import torchvision.datasets.cifar
 from PIL import Image
 from sklearn.datasets import load_digits
 
-import train_eval
-import train_search
 from conftest import ROOT, TINY, read_metrics
 from darts_min import cli, data
+from darts_min import evaluation as train_eval
+from darts_min import search as train_search
 from darts_min.model_search import Network
 
 SMALL = ['--device', 'cpu', '--init_channels', '4', '--layers', '3', '--batch_size', '8', '--workers', '0',

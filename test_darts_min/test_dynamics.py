@@ -4,9 +4,9 @@ import os
 import pytest
 import torch
 
-import train_search
 from conftest import TINY, batch, checkpoints_equal, read_metrics
 from darts_min import dynamics, genotypes
+from darts_min import search as train_search
 from darts_min.model_search import Network
 
 

@@ -8,10 +8,10 @@ import types
 import pytest
 import torch
 
-import train_eval
-import train_search
 from conftest import TINY, read_metrics, run_script
 from darts_min import cli, data, genotypes
+from darts_min import evaluation as train_eval
+from darts_min import search as train_search
 from darts_min.model import NetworkCIFAR, count_parameters
 from darts_min.training import NonFiniteLoss, evaluate
 

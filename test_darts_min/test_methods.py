@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-import train_search
 from conftest import TINY, batch, read_metrics, tiny_network
 from darts_min import cli, methods
+from darts_min import search as train_search
 from darts_min.architect import Architect
 
 

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-import train_search
 from conftest import TINY, batch, read_metrics
 from darts_min import dynamics, report
+from darts_min import search as train_search
 from darts_min.genotypes import GenotypeError
 from darts_min.model_nb201 import EDGES, NB201_PRIMITIVES, NB201Genotype, NB201Network
 

@@ -5,9 +5,9 @@ import os
 import pytest
 import torch
 
-import train_search
 from conftest import run_script
 from darts_min import optimizers
+from darts_min import search as train_search
 
 
 def quadratic_step(opt, params):

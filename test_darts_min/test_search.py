@@ -8,9 +8,9 @@ import urllib.error
 import pytest
 import torch
 
-import train_search
 from conftest import TINY, checkpoints_equal, read_metrics, run_script
 from darts_min import cli, data, genotypes
+from darts_min import search as train_search
 from darts_min.architect import Architect
 from darts_min.model_search import Network
 
@@ -125,7 +125,7 @@ def test_a_full_disk_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
 KILL_BETWEEN_WRITE_AND_RENAME = """
 import os, signal, sys
 sys.path.insert(0, os.getcwd())
-import train_search
+from darts_min import search as train_search
 replace = os.replace
 def replace_or_die(src, dst):
     if dst.endswith('checkpoint.pt') and os.path.exists(dst):  # the second checkpoint is written, not yet renamed

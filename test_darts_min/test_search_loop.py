@@ -7,9 +7,9 @@ import types
 import pytest
 import torch
 
-import train_search
 from conftest import TINY, batch, tiny_network
 from darts_min import methods, optimizers
+from darts_min import search as train_search
 from darts_min.architect import Architect
 
 RUN = types.SimpleNamespace(log=logging.getLogger('test_search_loop'))

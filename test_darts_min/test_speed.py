@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 from torch.utils._python_dispatch import TorchDispatchMode
 
-import train_search
 from conftest import ROOT, TINY, batch, chi2_999, chi_square, read_metrics, tiny_network
 from darts_min import data, methods, optimizers
+from darts_min import search as train_search
 from darts_min.architect import Architect
 from darts_min.checkpointing import checkpoint_edges
 from darts_min.training import frozen

@@ -155,7 +155,7 @@ def test_learning_rate_grids_multiply_the_grid_and_name_their_cells():
     assert 'darts-w_adam_lr0.0003-a_sgd_lr0.5-seed0' in {c.name for c in cells}
     todo = dict(sweep.plan(args, passthrough, space))
     [argv] = todo[os.path.join('x', 'darts-w_adam_lr0.0003-a_sgd_lr0.5-seed0')]
-    import train_search
+    from darts_min import search as train_search
     searched = train_search.parse_args(argv[1:])
     assert (searched.w_optimizer, searched.learning_rate, searched.learning_rate_min, searched.arch_learning_rate) == \
         ('adam', 3e-4, 3e-4 * 0.001 / 0.025, 0.5)
