@@ -34,8 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import train_search  # noqa: E402
-from darts_min import data, dynamics, optimizers  # noqa: E402
+from darts_min import data, dynamics, optimizers, search  # noqa: E402
 from darts_min.architect import Architect  # noqa: E402
 from darts_min.model_search import Network  # noqa: E402
 from darts_min.study import batched  # noqa: E402
@@ -142,7 +141,7 @@ def flops(fn):
 
 def setting(a, epochs):
     """(args, the search's loaders' sizes) of the row, as train_search.py parses them."""
-    args = train_search.parse_args(search_argv(a, epochs))
+    args = search.parse_args(search_argv(a, epochs))
     train_idx, valid_idx = data.search_split(args, data.load_dataset(args))
     return args, len(train_idx), len(valid_idx)
 

@@ -18,9 +18,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-import train_search
 from conftest import read_metrics
-from darts_min import runs
+from darts_min import runs, search
 from darts_min.study import batched
 
 FLAGS = ['--dataset', 'fake', '--fake_size', '32', '--image_size', '8', '--init_channels', '4', '--layers', '3',
@@ -50,7 +49,7 @@ def alone(tmp_path_factory):
     def get(config, seed):
         if (config, seed) not in made:
             path = tmp_path_factory.mktemp(f'{config}-alone') / f'seed{seed}'
-            assert train_search.main(argv(config, seed, path)) == 0
+            assert search.main(argv(config, seed, path)) == 0
             made[config, seed] = path
         return made[config, seed]
     return get
@@ -88,7 +87,7 @@ def assert_same_run(a, b):
 
 @pytest.mark.parametrize('config', list(CONFIGS))
 def test_a_batch_gives_each_seed_the_run_it_has_alone(config, alone, tmp_path):
-    codes = batched.search([argv(config, s, tmp_path / f'seed{s}') for s in SEEDS])
+    codes = batched.run([argv(config, s, tmp_path / f'seed{s}') for s in SEEDS])
     assert codes == [0, 0]
     for s in SEEDS:
         assert_same_run(alone(config, s), tmp_path / f'seed{s}')
@@ -135,7 +134,7 @@ def test_clipping_and_eps_fd_are_each_seeds_own():
 def test_second_order_hypergradient_is_each_seeds_own(w_optimizer):
     """One second-order alpha step of a batch, from w optimizers two steps in: each seed's hypergradient (Eq. 7, its
     eps_fd its own) is the one Architect computes for it alone, to 1e-4 of its norm."""
-    args = train_search.parse_args(argv('first_momentum', 0, 'unused', ['--w_optimizer', w_optimizer]))
+    args = search.parse_args(argv('first_momentum', 0, 'unused', ['--w_optimizer', w_optimizer]))
     g = torch.Generator().manual_seed(3)
     data = [(torch.randn(8, 3, 8, 8, generator=g), torch.randint(10, (8,), generator=g)) for _ in range(4)]
     seeds, alone_grads = [], []
@@ -176,7 +175,7 @@ def test_a_seed_that_diverges_stops_alone(alone, tmp_path, monkeypatch):
                 losses = losses * torch.tensor([1.0, float('nan')])
         return losses
     monkeypatch.setattr(batched, 'seed_losses', poisoned)
-    codes = batched.search([argv('first_momentum', s, tmp_path / f'seed{s}') for s in SEEDS])
+    codes = batched.run([argv('first_momentum', s, tmp_path / f'seed{s}') for s in SEEDS])
     assert codes == [0, 3]
     status = runs.read_status(tmp_path / 'seed1')
     assert status['status'] == 'diverged' and status['epoch'] == 1
@@ -198,15 +197,15 @@ def test_a_killed_batch_resumes_all_its_seeds_even_at_different_epochs(alone, tm
                         else (_ for _ in ()).throw(Killed()))
     killed = tmp_path / 'killed'
     with pytest.raises(Killed):
-        batched.search([argv('first_momentum', s, killed / f'seed{s}') for s in SEEDS])
+        batched.run([argv('first_momentum', s, killed / f'seed{s}') for s in SEEDS])
     monkeypatch.undo()
     for case in ('batch', 'alone', 'uneven'):
         shutil.copytree(killed, tmp_path / case)
     for name in ('checkpoint.pt', 'metrics.jsonl', 'genotype.json'):
         os.remove(tmp_path / 'uneven' / 'seed1' / name)
     for case in ('batch', 'uneven'):
-        assert batched.search([['--resume', str(tmp_path / case / f'seed{s}')] for s in SEEDS]) == [0, 0]
-    assert train_search.main(['--resume', str(tmp_path / 'alone' / 'seed0')]) == 0
+        assert batched.run([['--resume', str(tmp_path / case / f'seed{s}')] for s in SEEDS]) == [0, 0]
+    assert search.main(['--resume', str(tmp_path / 'alone' / 'seed0')]) == 0
     for case, seeds in (('batch', SEEDS), ('alone', [0]), ('uneven', SEEDS)):
         for s in seeds:
             assert_same_run(alone('first_momentum', s), tmp_path / case / f'seed{s}')
@@ -214,7 +213,7 @@ def test_a_killed_batch_resumes_all_its_seeds_even_at_different_epochs(alone, tm
 
 def test_a_batch_is_one_configuration(tmp_path):
     with pytest.raises(batched.cli.UserError, match='differ in --learning_rate'):
-        batched.search([argv('first_momentum', 0, tmp_path / 'a'),
+        batched.run([argv('first_momentum', 0, tmp_path / 'a'),
                         argv('first_momentum', 1, tmp_path / 'b', ['--learning_rate', '0.1'])])
     with pytest.raises(batched.cli.UserError, match='SDARTS-ADV is not batched'):
-        batched.search([argv('first_momentum', s, tmp_path / f's{s}', ['--method', 'sdarts_adv']) for s in SEEDS])
+        batched.run([argv('first_momentum', s, tmp_path / f's{s}', ['--method', 'sdarts_adv']) for s in SEEDS])

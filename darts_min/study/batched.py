@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .. import cli, data, dynamics, methods, optimizers, runs, visualize
+from .. import cli, data, dynamics, methods, optimizers, runs, search, visualize
 from ..architect import Architect
 from ..model_search import Cell, MixedOp, Network
 from ..operations import FactorizedReduce, Zero
@@ -41,15 +41,6 @@ from ..training import AvgMeter, frozen, log_epoch, log_step
 
 # what may differ between the searches of a batch; everything else is one configuration
 PER_SEED = ('seed', 'split_seed', 'save', 'resume')
-
-
-def search_script():
-    """train_search.py, beside the package: its arguments, data and fixed batches are the batch's too."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    import train_search
-    return train_search
 
 
 # ---- the wide supernet: K seeds' networks as one ----
@@ -303,7 +294,7 @@ class Seed:
             self.rng = (torch.get_rng_state(), torch.cuda.get_rng_state(self.device) if cuda else None)
 
     def begin(self):
-        """train_search.search's start for this seed: args.json, its Network under its seed, the checkpoint."""
+        """search.search's start for this seed: args.json, its Network under its seed, the checkpoint."""
         args, run = self.args, self.run
         state = run.begin(args, self.device)
         with self.stream():
@@ -330,8 +321,7 @@ class Seed:
                          f'alpha: {optimizers.REGISTRY[args.arch_optimizer].cls.__name__}, method: {args.method}')
         self.previous = self.net.genotype()
         if args.hessian_every:
-            self.hessian_batches = search_script().fixed_batches(self.valid_queue, args.hessian_batches, args.seed,
-                                                                 self.device)
+            self.hessian_batches = search.fixed_batches(self.valid_queue, args.hessian_batches, args.seed, self.device)
 
 
 class Batch:
@@ -434,7 +424,7 @@ class Batch:
 # ---- the search ----
 
 def train_epoch(batch, epoch, lr, args):
-    """train_search.train_epoch for every seed of the batch; a seed whose loss is not finite leaves it (its run
+    """search.train_epoch for every seed of the batch; a seed whose loss is not finite leaves it (its run
     records why, as train_search's does). Returns the batch of the seeds left."""
     iterators, valid = [], []
     for s in batch.seeds:
@@ -480,7 +470,7 @@ def narrowed(batch, keep, args, epoch):
 
 
 def end_epoch(batch, epoch, lr, schedule, args, t0, began):
-    """train_search.search's end of an epoch, for each seed: validation, genotype, dynamics, lambda_max, the log, the
+    """search.search's end of an epoch, for each seed: validation, genotype, dynamics, lambda_max, the log, the
     metrics, the checkpoint. Returns the batch of the seeds left."""
     meters = batch.evaluate()
     eigen = None
@@ -558,18 +548,17 @@ def check_batchable(all_args):
               'each search of a batch needs its own --seed and --save')
 
 
-def search(argvs):
+def run(argvs):
     """Run the train_search.py searches `argvs` (lists of its arguments, one configuration, each its own --seed and
     --save, or --resume DIR) as one batch. Returns each one's exit code: 0 done, 3 diverged (as train_search.py)."""
-    script = search_script()
-    all_args = [script.parse_args(argv) for argv in argvs]
+    all_args = [search.parse_args(argv) for argv in argvs]
     check_batchable(all_args)
     args = all_args[0]
     device = cli.resolve_device(args.device)
     with contextlib.ExitStack() as stack:
         seeds = []
         for a in all_args:
-            train_queue, valid_queue, num_classes = script.load_data(a, device)  # missing data: no run directory
+            train_queue, valid_queue, num_classes = search.load_data(a, device)  # missing data: no run directory
             run = stack.enter_context(runs.Run(a.save, 'search'))
             seeds.append(Seed(a, run, device, (train_queue, valid_queue), num_classes))
         for s in seeds:
@@ -589,7 +578,7 @@ def search(argvs):
 
 
 def finish(s):
-    """train_search.search's last lines: the pictures of the cell, where matplotlib is installed."""
+    """search.search's last lines: the pictures of the cell, where matplotlib is installed."""
     try:
         visualize.plot_genotype(s.net.genotype(), s.run.path)
         pictures = ', pictures normal.png and reduce.png'
@@ -612,7 +601,7 @@ def main(argv=None):
         path = os.path.join(own.save, f'seed{seed}')
         split = ['--split_seed', str(seed)] if own_split else []
         argvs.append(['--resume', path] if own.resume else [*passthrough, '--seed', str(seed), *split, '--save', path])
-    return max(search(argvs))
+    return max(run(argvs))
 
 
 if __name__ == '__main__':
