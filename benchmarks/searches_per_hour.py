@@ -172,9 +172,11 @@ def batched_step(args, batch_size, K):
     for seed in range(K):
         torch.manual_seed(seed)
         nets.append(Network(args.init_channels, 10, args.layers, nn.CrossEntropyLoss()))
-    batch = batched.Batch([SimpleNamespace(net=net, w_state=batched.Held()) for net in nets], args, torch.device('cpu'))
-    x, xv = torch.randn(2, batch_size, K * 3, args.image_size, args.image_size).contiguous(
-        memory_format=batch.memory_format).unbind()
+    fresh = [SimpleNamespace(net=net, w_state=batched.Held(), arch_state=batched.Held(), scheduler_state=batched.Held())
+             for net in nets]
+    batch = batched.Batch(fresh, args, torch.device('cpu'))
+    x, xv = (torch.randn(batch_size, K * 3, args.image_size, args.image_size).contiguous(
+        memory_format=batch.memory_format) for _ in range(2))
     y, yv = torch.randint(10, (2, batch_size, K))
 
     def step():

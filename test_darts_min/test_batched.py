@@ -5,9 +5,11 @@ Tolerance. Not to the bit: in the wide supernet a seed's convolutions are groups
 loss, gradient norm and eps_fd are reductions over a slice of a larger tensor, and its classifier a batched matmul,
 so float32 sums are added in another order. Over the few steps here the figures of a run stay within 1e-4
 (relatively for losses, absolutely for the op weights and alpha, 1e-7..1e-5 measured); lambda_max, from a few power
-iterations, within 2 %; the genotype, the skip counts, the accuracies and every count are equal. The plain search
+iterations, within 2 %; the accuracies and every count are equal, and so is the genotype unless two of its choices
+are tied within the tolerance (`margin`: early in a search the op weights are all near 1/8). The plain search
 differs from itself by as much when run on 2 threads instead of 1 (float32 reductions split otherwise): the momentum
-buffer of an ill-conditioned weight (a BatchNorm over 2 x 2 pixels) by 2 % in both comparisons.
+buffer of an ill-conditioned weight (a BatchNorm over 2 x 2 pixels) by 2 % in both comparisons. Adam on w magnifies
+such rounding where a gradient sums to near zero (test_second_order_hypergradient_is_each_seeds_own).
 """
 import copy
 import json
@@ -19,13 +21,14 @@ import pytest
 import torch
 
 from conftest import read_metrics
-from darts_min import runs, search
+from darts_min import dynamics, runs, search
+from darts_min.genotypes import PRIMITIVES
 from darts_min.study import batched
 
 FLAGS = ['--dataset', 'fake', '--fake_size', '32', '--image_size', '8', '--init_channels', '4', '--layers', '3',
          '--batch_size', '8', '--epochs', '2', '--workers', '0', '--data_on_device', '--device', 'cpu',
          '--hessian_every', '2', '--hessian_iters', '6', '--hessian_tol', '0.02', '--hessian_batches', '1',
-         '--grad_clip', '0.5', '--report_freq', '1']  # clipping on at every step, lambda_max converging in some seeds
+         '--grad_clip', '1', '--report_freq', '1']  # clipping on at every step, lambda_max converging in some seeds
 SEEDS = (0, 1)
 CONFIGS = {'first_momentum': [], 'first_adam': ['--w_optimizer', 'adam'],
            'second_momentum': ['--unrolled'],
@@ -55,13 +58,31 @@ def alone(tmp_path_factory):
     return get
 
 
+def margin(op_weights, steps=4):
+    """The smallest gap at a choice parse_cell makes from these op weights (best op of an edge, two strongest edges
+    of a node): a genotype is only as determined as its op weights are within that."""
+    none, gaps, start = PRIMITIVES.index('none'), [], 0
+    for j in range(2, 2 + steps):
+        strengths = []
+        for row in op_weights[start:start + j]:
+            ranked = sorted((w for k, w in enumerate(row) if k != none), reverse=True)
+            gaps.append(ranked[0] - ranked[1])
+            strengths.append(ranked[0])
+        ranked = sorted(strengths, reverse=True)
+        gaps += [ranked[1] - ranked[2]] if j > 2 else []
+        start += j
+    return min(gaps)
+
+
 def assert_same_run(a, b):
-    """Two run directories of one search: the same records, to the tolerance above."""
+    """Two run directories of one search: the same records, to the tolerance above. The genotype and what counts it
+    (skips, changes) are the same unless the op weights hold a choice within the tolerance (a tie either may break)."""
     ra, rb = read_metrics(a), read_metrics(b)
     assert [r['epoch'] for r in ra] == [r['epoch'] for r in rb] and ra
+    tied = any(min(margin(r['op_weights_normal']), margin(r['op_weights_reduce'])) < 2e-4 for r in ra)
     for x, y in zip(ra, rb):
         assert x.keys() == y.keys()
-        for key in x.keys() - {'seconds'}:
+        for key in x.keys() - {'seconds'} - ({'genotype', 'genotype_changes', 'skip_normal', 'skip_reduce'} if tied else set()):
             if key.startswith('op_weights'):
                 assert torch.allclose(torch.tensor(x[key]), torch.tensor(y[key]), rtol=0, atol=1e-4), key
             elif key in RELATIVE:
@@ -69,7 +90,7 @@ def assert_same_run(a, b):
                 assert y[key] == pytest.approx(x[key], rel=tol), key
             else:
                 assert x[key] == y[key], key  # genotype, counts, accuracies, the schedule
-    assert json.load(open(a / 'genotype.json')) == json.load(open(b / 'genotype.json'))
+    assert tied or json.load(open(a / 'genotype.json')) == json.load(open(b / 'genotype.json'))
     args_a, args_b = (json.load(open(p / 'args.json')) for p in (a, b))
     assert {**args_a, 'save': None} == {**args_b, 'save': None}
     ca, cb = (torch.load(p / 'checkpoint.pt', weights_only=True) for p in (a, b))
@@ -130,10 +151,13 @@ def test_clipping_and_eps_fd_are_each_seeds_own():
     assert eps.flatten().tolist() == pytest.approx([0.01 / 12 ** 0.5, 0.01 / (100 * 12 ** 0.5)], rel=1e-6)
 
 
-@pytest.mark.parametrize('w_optimizer', ['momentum', 'adam'])
-def test_second_order_hypergradient_is_each_seeds_own(w_optimizer):
+@pytest.mark.parametrize('w_optimizer, tolerance', [('momentum', 1e-4), ('adam', 2e-3)])
+def test_second_order_hypergradient_is_each_seeds_own(w_optimizer, tolerance):
     """One second-order alpha step of a batch, from w optimizers two steps in: each seed's hypergradient (Eq. 7, its
-    eps_fd its own) is the one Architect computes for it alone, to 1e-4 of its norm."""
+    eps_fd its own) is the one Architect computes for it alone, to `tolerance` of its norm. Adam's: its virtual step's
+    dw'/dg grows as 1/sqrt(v), and a depthwise weight's gradient summed over batch and pixels in another order
+    (a grouped convolution) differs most where the sum cancels to near zero, where v is smallest: dw'/dg of a few
+    weights by 2 %, the hypergradient by 4e-4 (momentum: 1e-6)."""
     args = search.parse_args(argv('first_momentum', 0, 'unused', ['--w_optimizer', w_optimizer]))
     g = torch.Generator().manual_seed(3)
     data = [(torch.randn(8, 3, 8, 8, generator=g), torch.randint(10, (8,), generator=g)) for _ in range(4)]
@@ -159,27 +183,39 @@ def test_second_order_hypergradient_is_each_seeds_own(w_optimizer):
     batch.architect.step(x, y, xv, yv, 0.025, batch.optimizer, True)
     for k, own in enumerate(alone_grads):
         for wide, grad in zip(batch.model.arch_parameters(), own):
-            assert (wide.grad[k] - grad).norm() <= 1e-4 * grad.norm()
+            assert (wide.grad[k] - grad).norm() <= tolerance * grad.norm()
+
+
+def test_each_seed_stops_its_power_iteration_where_it_would_alone():
+    """Two seeds' Hessians, one converging in a few iterations, one slowly: each seed's (eigenvalue, iterations,
+    converged) is dynamics.power_iteration's for it alone."""
+    diagonals = torch.tensor([[[1.0], [0.1]], [[1.0], [0.97]]])
+    start = [torch.ones(2, 2, 1)]
+    both = batched.power_iterations(lambda v: [v[0] * diagonals], start, 30, 1e-4, 2)
+    for k in range(2):
+        alone = dynamics.power_iteration(lambda v: [v[0] * diagonals[k]], [start[0][k]], 30, 1e-4)
+        assert both[k][1:] == alone[1:] and both[k][0] == pytest.approx(alone[0], rel=1e-6)
+    assert both[0][1] < both[1][1]
 
 
 def test_a_seed_that_diverges_stops_alone(alone, tmp_path, monkeypatch):
-    """Seed 1's loss becomes nan at its third w step: its run says why and ends with exit code 3, as train_search.py's;
-    seed 0 goes on, alone in the batch, as it would alone."""
-    calls, seed_losses = [], batched.seed_losses
+    """Seed 1's weights become nan before its third w step (epoch 1, step 0): its run says why and ends with exit
+    code 3, as train_search.py's; seed 0 goes on, alone in the batch, as it would alone."""
+    calls, w_step = [], batched.Batch.w_step
 
-    def poisoned(logits, target):
-        losses = seed_losses(logits, target)
-        if torch.is_grad_enabled() and len(logits.shape) == 3:
-            calls.append(1)
-            if len(calls) == 3 and losses.numel() == 2:
-                losses = losses * torch.tensor([1.0, float('nan')])
-        return losses
-    monkeypatch.setattr(batched, 'seed_losses', poisoned)
+    def poisoned(self, x, y, grad_clip):
+        calls.append(1)
+        if len(calls) == 3:
+            with torch.no_grad():
+                for p in self.model.parameters():
+                    batched.per_seed(p, self.K)[1].fill_(float('nan'))
+        return w_step(self, x, y, grad_clip)
+    monkeypatch.setattr(batched.Batch, 'w_step', poisoned)
     codes = batched.run([argv('first_momentum', s, tmp_path / f'seed{s}') for s in SEEDS])
     assert codes == [0, 3]
     status = runs.read_status(tmp_path / 'seed1')
     assert status['status'] == 'diverged' and status['epoch'] == 1
-    assert 'the loss became nan at epoch 1' in status['reason']
+    assert status['reason'] == 'the loss became nan at epoch 1, step 0; the checkpoint of epoch 0 is kept'
     assert len(read_metrics(tmp_path / 'seed1')) == 1
     assert_same_run(alone('first_momentum', 0), tmp_path / 'seed0')
 

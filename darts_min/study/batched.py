@@ -196,14 +196,16 @@ class SeedsArchitect(Architect):
     """Architect on the wide supernet: its math as it is, with Eq. 8's eps_fd per seed."""
 
     def fd_epsilon(self, u):
+        """Each seed's eps_fd as Architect computes it alone, shaped [K, 1, 1] to divide alpha [K, ...]."""
         K = self.model.seeds
-        # DARTS section 2.3, for each seed: eps_fd = 0.01 / ||u||, u the seed's own (shaped to divide alpha [K, ...])
-        return (self.fd_scale / seed_norms(u, K)).view(K, 1, 1)
+        eps = [super(SeedsArchitect, self).fd_epsilon([per_seed(x, K)[k] for x in u]) for k in range(K)]
+        return torch.tensor(eps, device=u[0].device).view(K, 1, 1)
 
     def shift(self, weights, u, eps):
+        """Each seed's w moved by its own eps_fd, as Architect moves it alone."""
         K = self.model.seeds
-        for w, d in zip(weights, u):
-            per_seed(w, K).addcmul_(per_seed(d, K), seed_scalars(eps.flatten(), w, K))
+        for k, e in enumerate(eps.flatten().tolist()):
+            super().shift([per_seed(w, K)[k] for w in weights], [per_seed(d, K)[k] for d in u], e)
 
 
 def power_iterations(product, v, iters, tol, K):
