@@ -11,9 +11,10 @@ Task, part 1 (graded): write `relaxed_op_weights(alpha, kind, temperature=1.0)` 
   alpha: a (num_edges, num_ops) tensor; return a tensor of the same shape, every value strictly in (0, 1),
   differentiable in alpha (the gradient of a loss must reach alpha); for 'gumbel' every row sums to 1 and each call
   draws new noise (from torch's global generator). Another kind: ValueError.
-Part 2: plug it into the supernet. `Network.op_weights(index)` is the one place the search turns alpha into op
-  weights; `plug_in(model, kind, temperature)` below replaces it on one model (the grader checks that a loss's
-  gradient then reaches alpha).
+Part 2: plug it into the supernet. `Network.forward` turns alpha into op weights by softmax, once per cell;
+  `plug_in(model, kind, temperature)` below makes one model's cells take yours instead (by forward pre-hooks,
+  `methods.swap_op_weights`, as SDARTS swaps its perturbed weights in; the grader checks that a loss's gradient then
+  reaches alpha).
 Part 3 (not graded; write a short report): run searches with each relaxation next to softmax (the same seeds, a
   small network on `--dataset fake` or scikit-learn's digits, or CIFAR-10 on a GPU) and measure
   - the skip connections in the normal cell along the search (`skip_normal` in metrics.jsonl): does the collapse
@@ -27,6 +28,7 @@ Part 3 (not graded; write a short report): run searches with each relaxation nex
 
 Grade part 1 and 2 with `python -m pytest -q assignments/test_a5_relaxation.py`.
 """
+from darts_min import methods
 
 
 def relaxed_op_weights(alpha, kind, temperature=1.0):
@@ -37,4 +39,4 @@ def relaxed_op_weights(alpha, kind, temperature=1.0):
 
 def plug_in(model, kind, temperature=1.0):
     """Make `model` (a darts_min Network) use `relaxed_op_weights` instead of softmax for its mixed ops."""
-    model.op_weights = lambda index: relaxed_op_weights(model.arch_parameters()[int(index)], kind, temperature)
+    methods.swap_op_weights(model, lambda index: relaxed_op_weights(model.arch_parameters()[index], kind, temperature))

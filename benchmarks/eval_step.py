@@ -18,7 +18,7 @@ import torch.nn as nn
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from darts_min import cli, genotypes, optimizers  # noqa: E402
 from darts_min.model import NetworkCIFAR  # noqa: E402
-from darts_min.training import weight_update  # noqa: E402
+from darts_min.training import check_finite  # noqa: E402
 from search_step import timed  # noqa: E402
 
 
@@ -43,7 +43,11 @@ def main():
     def step():
         optimizer.zero_grad()
         logits, logits_aux = net(x)
-        weight_update(criterion(logits, y) + 0.4 * criterion(logits_aux, y), optimizer, 5.0, 0, 0)
+        loss = criterion(logits, y) + 0.4 * criterion(logits_aux, y)
+        check_finite(loss, 0, 0)  # the program's stop on a non-finite loss (a device sync)
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        optimizer.step()
 
     seconds = timed({'step': step}, device, a.repeats)['step']
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'CPU ({torch.get_num_threads()} threads)'

@@ -29,11 +29,10 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from darts_min import search as train_search  # noqa: E402
 from darts_min import cli, data, optimizers  # noqa: E402
+from darts_min import search as train_search  # noqa: E402
 from darts_min.architect import Architect  # noqa: E402
 from darts_min.model_search import Network  # noqa: E402
-from darts_min.training import weight_update  # noqa: E402
 
 DARTS_W, DARTS_ALPHA = ('momentum', 0.025), ('adam', 3e-4)
 ALPHA_SIDE = ['sgd', 'momentum', 'nesterov', 'rmsprop', 'adamw']
@@ -65,12 +64,14 @@ def search(w, w_lr, a, a_lr, seed, cfg):
     alpha_0, alphas, grads = flat(model.arch_parameters()), [], []
     steps = batches(cfg.steps, cfg.batch_size, cfg.image_size, cfg.noise, seed)
     model.train()
-    for step, (x, y, xv, yv) in enumerate(steps):
+    for x, y, xv, yv in steps:
         architect.step(x, y, xv, yv, w_lr, optimizer, False)
         grads.append([p.grad.clone() for p in model.arch_parameters()])
         alphas.append(flat(model.arch_parameters()))
         optimizer.zero_grad()
-        weight_update(model._loss(x, y), optimizer, args.grad_clip, 0, step)
+        model._loss(x, y).backward()
+        nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        optimizer.step()
     with torch.no_grad():
         loss = statistics.mean(model._loss(x, y).item() for x, y, _, _ in steps[:128 // cfg.batch_size])
     return alpha_0, alphas, grads, loss

@@ -29,8 +29,8 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from darts_min import search as train_search  # noqa: E402
 from darts_min import cli, optimizers  # noqa: E402
+from darts_min import search as train_search  # noqa: E402
 from darts_min.architect import Architect  # noqa: E402
 from darts_min.checkpointing import checkpoint_edges  # noqa: E402
 from darts_min.model_search import Network  # noqa: E402

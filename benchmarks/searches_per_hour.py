@@ -172,8 +172,12 @@ def batched_step(args, batch_size, K):
     for seed in range(K):
         torch.manual_seed(seed)
         nets.append(Network(args.init_channels, 10, args.layers, nn.CrossEntropyLoss()))
-    fresh = [SimpleNamespace(net=net, w_state=batched.Held(), arch_state=batched.Held(), scheduler_state=batched.Held())
-             for net in nets]
+    fresh = []
+    for net in nets:
+        optimizer = optimizers.for_weights(args, net.parameters())
+        fresh.append(SimpleNamespace(net=net, optimizer=optimizer,
+                                     arch_optimizer=optimizers.for_alphas(args, net.arch_parameters()),
+                                     scheduler=torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.epochs)))
     batch = batched.Batch(fresh, args, torch.device('cpu'))
     x, xv = (torch.randn(batch_size, K * 3, args.image_size, args.image_size).contiguous(
         memory_format=batch.memory_format) for _ in range(2))

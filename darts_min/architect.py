@@ -32,9 +32,8 @@ def is_heavy_ball(optimizer):
 
 
 def heavy_ball_step(optimizer, weights, grads, xi):
-    """w' of DARTS Eq. 6 for SGD with heavy-ball momentum mu and L2 decay wd, as the original code's
-    `theta - eta * (moment + dtheta)`: the step optimizer.step() would take next at learning rate xi, rounded as the
-    original (torch's SGD fuses g + wd w into one multiply-add, which can differ in the last bit)."""
+    """w' of DARTS Eq. 6 for SGD with heavy-ball momentum mu and L2 decay wd, written as the original code's
+    `theta - eta * (moment + dtheta)`: the step optimizer.step() would take next at learning rate xi."""
     group_of = {w: group for group in optimizer.param_groups for w in group['params']}
     w_prime = []
     for w, g in zip(weights, grads):
@@ -43,20 +42,21 @@ def heavy_ball_step(optimizer, weights, grads, xi):
         d = g + wd * w.detach()  # the original's dtheta: L2 decay added to the gradient
         if buf is not None:
             d = buf * mu + d  # + the original's moment
-        # DARTS Eq. 6, with momentum; alpha=: one kernel, as torch's SGD and the original's theta.sub(eta, ...)
-        w_prime.append(torch.sub(w.detach(), d, alpha=xi))
+        w_prime.append(torch.sub(w.detach(), d, alpha=xi))  # DARTS Eq. 6 with momentum: w' = w - xi (mu buf + g + wd w)
     return w_prime
 
 
 class Architect:
     fd_scale = 1e-2  # DARTS section 2.3: eps_fd = 0.01 / ||grad_w' L_val||
 
-    def __init__(self, model, args):
+    def __init__(self, model, args, regularizer=None):
+        """alpha's optimizer (--arch_optimizer and its flags); the virtual step w' (--unrolled_step); bf16 autocast for
+        the forward passes but the finite differences' (--amp). regularizer: a function of the alphas added to their
+        loss (beta-DARTS's), or None."""
         self.model = model
         self.optimizer = optimizers.for_alphas(args, model.arch_parameters())
-        self.regularizer = None  # a function of the alphas added to the alpha loss (beta-DARTS sets one)
-        self.amp = bool(getattr(args, 'amp', False))  # bf16 forward passes, but the finite differences in fp32
-        self.unrolled_step = getattr(args, 'unrolled_step', 'optimizer')
+        self.unrolled_step, self.amp = args.unrolled_step, args.amp
+        self.regularizer = regularizer
 
     def _loss(self, input, target, weights=None):
         """The loss under --amp's autocast; at the weights `weights` ({name: tensor}) if given."""
@@ -100,9 +100,9 @@ class Architect:
         if self.unrolled_step == 'gradient':  # plain SGD with the w optimizer's weight decay
             network_optimizer = torch.optim.SGD([{'params': group['params'], 'weight_decay': group['weight_decay']}
                                                  for group in network_optimizer.param_groups], lr=xi)
-        if is_heavy_ball(network_optimizer):
+        if is_heavy_ball(network_optimizer):  # the original code's optimizer: Eq. 6 with momentum, above
             w_prime, jacobian = heavy_ball_step(network_optimizer, weights, grads, xi), None
-        else:
+        else:  # any other: torch's own next step, and dw'/dg by autograd through it (virtual_step.py)
             w_prime, jacobian = next_step(network_optimizer, weights, grads, xi)
         return {name: w.requires_grad_() for name, w in zip(names, w_prime)}, jacobian
 
@@ -113,8 +113,8 @@ class Architect:
         grads = torch.autograd.grad(loss, [*alphas, *w_prime.values()])
         dalpha, grad_w_prime = grads[:len(alphas)], grads[len(alphas):]
         if jacobian is not None:
-            # scaled by (dw'/dg) / (-xi), so that Eq. 7 below holds for any step. A tensor divisor: CUDA divides by a
-            # Python number through its reciprocal, which can miss 1 by a bit.
+            # u = ((dw'/dg) / (-xi)) grad_w' L_val, so that Eq. 7 below holds for any step (docs/second_order.md;
+            # there too why the divisor is a tensor)
             minus_xi = jacobian[0].new_tensor(-xi)
             grad_w_prime = [d * j.div_(minus_xi) for d, j in zip(grad_w_prime, jacobian)]
         del w_prime, grads, jacobian
@@ -132,7 +132,7 @@ class Architect:
         (test_architect.py measures it).
         """
         model, weights = self.model, list(self.model.parameters())
-        eps_fd = self.fd_epsilon(u)
+        eps_fd = self.fd_epsilon(u)  # Eq. 8: fd_scale / ||u||
         grads = []
         for step in (eps_fd, -2 * eps_fd):  # to w+, then to w-
             with torch.no_grad():
@@ -145,8 +145,7 @@ class Architect:
         return [(p - n).div_(2 * eps_fd) for p, n in zip(grads_p, grads_n)]
 
     def fd_epsilon(self, u):
-        """eps_fd = 0.01 / ||u||, the norm of the concatenated u, as the original: the same eps_fd to the last bit.
-        (The batched search, darts_min/study/batched.py, takes one per seed.)"""
+        """Eq. 8's eps_fd = fd_scale / ||u||, the norm of the concatenated u (the batched search takes one per seed)."""
         return (self.fd_scale / torch.cat([x.flatten() for x in u]).norm()).item()
 
     def shift(self, weights, u, eps):

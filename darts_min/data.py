@@ -4,6 +4,7 @@ of the training set and the evaluation's validation share.
 
 Augmentation is the original DARTS one (appendix A.1/A.2): random crop with 4-pixel padding,
 horizontal flip (not for digits), per-channel normalisation, optional cutout (DeVries & Taylor 2017).
+data_on_device.py draws the same on the GPU, a batch at a time (--data_on_device).
 """
 import copy
 import math
@@ -66,7 +67,7 @@ class Cutout:
 
 
 def augmentation(dataset):
-    """transform()'s and DeviceLoader's keywords for a dataset: its normalisation, and whether it flips."""
+    """transform()'s and data_on_device.DeviceLoader's keywords for a dataset: its normalisation, and whether it flips."""
     if dataset == 'digits':  # no flip: a mirrored digit is another glyph or none
         return dict(mean=[DIGITS_MEAN] * 3, std=[DIGITS_STD] * 3, flip=False)
     return dict(mean=CIFAR_MEAN, std=CIFAR_STD, flip=True)
@@ -90,7 +91,22 @@ def dataset_transform(args, train):
                      resize=native_size != args.image_size, **augmentation(args.dataset))
 
 
-class FakeImages(torch.utils.data.Dataset):
+class InMemoryImages(torch.utils.data.Dataset):
+    """Images held in memory as uint8, N x H x W x C (`images`), with their `targets` and `classes`: each drawn
+    through `transform` (as CIFAR's; --data_on_device uploads the same array)."""
+
+    def __init__(self, images, targets, classes, transform=None):
+        self.images, self.targets, self.classes, self.transform = images, targets, classes, transform
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        img = Image.fromarray(self.images[i])
+        return (self.transform(img) if self.transform else img), int(self.targets[i])
+
+
+class FakeImages(InMemoryImages):
     """Synthetic, learnable images: each class is a fixed smooth colour pattern plus pixel noise.
 
     The same arguments give the same images on every machine (private generators with fixed seeds,
@@ -101,22 +117,14 @@ class FakeImages(torch.utils.data.Dataset):
         patterns = torch.rand(num_classes, 3, 4, 4, generator=torch.Generator().manual_seed(0))
         patterns = torch.nn.functional.interpolate(patterns, size=(image_size, image_size), mode='bilinear')
         g = torch.Generator().manual_seed(1 if train else 2)
-        self.targets = torch.randint(num_classes, (size,), generator=g)
+        targets = torch.randint(num_classes, (size,), generator=g)
         noise = torch.rand(size, 3, image_size, image_size, generator=g)
-        pixels = 0.6 * patterns[self.targets] + 0.4 * noise
-        self.images = (pixels * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # N, H, W, C
-        self.classes = [str(c) for c in range(num_classes)]
-        self.transform = transform
-
-    def __len__(self):
-        return len(self.targets)
-
-    def __getitem__(self, i):
-        img = Image.fromarray(self.images[i])
-        return (self.transform(img) if self.transform else img), int(self.targets[i])
+        pixels = 0.6 * patterns[targets] + 0.4 * noise
+        images = (pixels * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # N, H, W, C
+        super().__init__(images, targets, [str(c) for c in range(num_classes)], transform)
 
 
-class Digits(torch.utils.data.Dataset):
+class Digits(InMemoryImages):
     """scikit-learn's 1,797 handwritten digits (8 x 8, grey levels 0..16, 10 classes): the train part (1,348) or
     the test part (449) of a fixed class-stratified split, held as uint8 RGB at image_size.
 
@@ -135,18 +143,9 @@ class Digits(torch.utils.data.Dataset):
         pixels = torch.as_tensor(digits.images[idx], dtype=torch.float64)[:, None] * (255 / 16)  # N, 1, 8, 8
         if image_size != 8:
             pixels = torch.nn.functional.interpolate(pixels, size=(image_size, image_size), mode='bilinear')
-        self.images = pixels.round().to(torch.uint8).repeat(1, 3, 1, 1).permute(0, 2, 3, 1).contiguous().numpy()
-        self.targets = digits.target[idx].tolist()
+        images = pixels.round().to(torch.uint8).repeat(1, 3, 1, 1).permute(0, 2, 3, 1).contiguous().numpy()
+        super().__init__(images, digits.target[idx].tolist(), [str(c) for c in range(10)], transform)
         self.source_index = idx  # each image's place in load_digits()
-        self.classes = [str(c) for c in range(10)]
-        self.transform = transform
-
-    def __len__(self):
-        return len(self.targets)
-
-    def __getitem__(self, i):
-        img = Image.fromarray(self.images[i])
-        return (self.transform(img) if self.transform else img), self.targets[i]
 
 
 class UnreadableImage(UserError):
@@ -339,92 +338,6 @@ def eval_loaders(args, device, rank=0, world=1):
     test_queue = DataLoader(test_data, shuffle=False, **kwargs)
     valid_queue = DataLoader(valid_data, shuffle=False, **kwargs) if valid_data is not None else None
     return train_queue, valid_queue, test_queue, classes
-
-
-class DeviceLoader:
-    """The GPU path's loader: the dataset held on the device as uint8, batches shuffled, cut, augmented and
-    normalised there, replacing DataLoader workers and torchvision transforms.
-
-    The augmentation draws the same distribution as `transform()`: a crop at a uniform offset of the
-    zero-padded image, a flip with probability 1/2 (if `flip`), normalisation, cutout at a uniform centre; each
-    is a batched tensor operation with the device's random generator (so a checkpoint holds its state).
-    """
-
-    def __init__(self, images, targets, indices, batch_size, device, train, cutout_length=0, channels_last=False,
-                 mean=CIFAR_MEAN, std=CIFAR_STD, flip=True):
-        self.images = torch.as_tensor(images).to(device)  # N, H, W, C uint8; a device tensor is shared, not copied
-        self.targets = torch.as_tensor(targets).to(device)
-        self.indices = torch.as_tensor(indices, device=device)
-        self.batch_size, self.device, self.train = batch_size, device, train
-        self.cutout_length, self.flip = cutout_length, flip
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)
-
-    def __len__(self):
-        return math.ceil(len(self.indices) / self.batch_size)
-
-    def __iter__(self):
-        order = self.indices[torch.randperm(len(self.indices), device=self.device)]
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            x = self.images[idx].permute(0, 3, 1, 2)  # N, C, H, W
-            if self.train:
-                x = random_crop_flip(x, x.shape[-1] // 8, self.flip)
-            x = (x.float() / 255 - self.mean) / self.std  # as ToTensor then Normalize
-            if self.train and self.cutout_length > 0:
-                x = batch_cutout(x, self.cutout_length)
-            yield x.contiguous(memory_format=self.memory_format), self.targets[idx]
-
-
-def random_crop_flip(x, pad, flip=True):
-    """RandomCrop(size, padding=pad) then (if `flip`) RandomHorizontalFlip, for a whole uint8 batch at once."""
-    B, C, H, W = x.shape
-    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    oy = torch.randint(0, 2 * pad + 1, (B,), device=x.device)
-    ox = torch.randint(0, 2 * pad + 1, (B,), device=x.device)
-    rows = (oy[:, None] + torch.arange(H, device=x.device))[:, None, :, None]
-    cols = (ox[:, None] + torch.arange(W, device=x.device))[:, None, None, :]
-    x = padded[torch.arange(B, device=x.device)[:, None, None, None], torch.arange(C, device=x.device)[None, :, None, None],
-               rows, cols]
-    if not flip:
-        return x
-    flipped = torch.rand(B, device=x.device) < 0.5
-    return torch.where(flipped[:, None, None, None], x.flip(3), x)
-
-
-def batch_cutout(x, length):
-    """Cutout for a batch: one square per image, centre uniform, clipped at the border (as `Cutout`)."""
-    B, _, H, W = x.shape
-    cy = torch.randint(0, H, (B, 1, 1), device=x.device)
-    cx = torch.randint(0, W, (B, 1, 1), device=x.device)
-    r = torch.arange(H, device=x.device)[None, :, None]
-    c = torch.arange(W, device=x.device)[None, None, :]
-    hole = (r >= cy - length // 2) & (r < cy + length // 2) & (c >= cx - length // 2) & (c < cx + length // 2)
-    return x.masked_fill(hole[:, None], 0.0)
-
-
-def raw_images(dataset):
-    """(uint8 N x H x W x C images, targets) of a dataset that holds them in memory, else None."""
-    images = getattr(dataset, 'data', getattr(dataset, 'images', None))
-    if images is None or getattr(images, 'ndim', 0) != 4:
-        return None
-    return images, dataset.targets
-
-
-def search_device_loaders(args, device, data):
-    """The search's two halves of the training set `data` as DeviceLoaders, or None where it is not held as
-    uint8 arrays at the network's resolution (ImageFolder, a resized CIFAR)."""
-    raw = raw_images(data)
-    if raw is None or raw[0].shape[1] != args.image_size:
-        return None
-    train_idx, valid_idx = search_split(args, data)
-    images, targets = (torch.as_tensor(t).to(device) for t in raw)  # uploaded once, shared by both halves
-    kwargs = dict(batch_size=args.batch_size, device=device, train=True,
-                  cutout_length=args.cutout_length if args.cutout else 0, channels_last=args.channels_last,
-                  **augmentation(args.dataset))
-    return (DeviceLoader(images, targets, train_idx, **kwargs), DeviceLoader(images, targets, valid_idx, **kwargs),
-            num_classes(data))
 
 
 def cycle(loader):

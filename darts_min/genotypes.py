@@ -3,10 +3,11 @@
 A genotype lists, for each intermediate node of a cell, two (op, input) pairs; input 0 and 1 are
 the outputs of the two previous cells, input k >= 2 is intermediate node k - 2 of the same cell.
 """
-import json
 from collections import namedtuple
 
+from .cli import UserError
 from .operations import OPS
+from .runs import read_json
 
 class Genotype(namedtuple('Genotype', 'normal normal_concat reduce reduce_concat')):
     __slots__ = ()
@@ -125,12 +126,9 @@ def from_dict(obj):
 def load(path):
     """Read a genotype.json file; GenotypeError with a one-line reason if it is missing or malformed."""
     try:
-        with open(path) as f:
-            obj = json.load(f)
-    except FileNotFoundError:
-        raise GenotypeError(f'no genotype file at {path}') from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise GenotypeError(f'{path} is not a readable JSON genotype: {e}') from None
+        obj = read_json(path, 'genotype file')
+    except UserError as e:
+        raise GenotypeError(str(e)) from None
     try:
         return from_dict(obj)
     except GenotypeError as e:

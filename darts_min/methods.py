@@ -10,7 +10,8 @@ import math
 import torch
 import torch.nn as nn
 
-from .model_search import MixedOp
+from .model_nb201 import NB201Cell
+from .model_search import Cell, MixedOp
 from .operations import FactorizedReduce, Identity
 from .training import frozen
 
@@ -39,15 +40,26 @@ class Method:
 
 # ---- SDARTS (Chen & Hsieh, ICML 2020): perturb the op weights for the w step ----
 
+def swap_op_weights(model, op_weights):
+    """Make each cell of the supernet take op_weights(index) (index: 1 for a reduction cell, else 0) instead of the
+    softmax(alpha) that the model computes (Eq. 2): a forward pre-hook on each cell swaps its last argument, the op
+    weights, so the model itself stays the paper's. Returns the hooks' handles (handle.remove() undoes it)."""
+    def swap(cell, args):
+        reduction = isinstance(cell, Cell) and cell.reduction  # NB-201's cells are all normal
+        return *args[:-1], op_weights(int(reduction))
+    return [m.register_forward_pre_hook(swap) for m in model.modules() if isinstance(m, (Cell, NB201Cell))]
+
+
 @contextlib.contextmanager
 def use_op_weights(model, op_weights):
     """Forward the supernet with these op weights (one tensor per arch parameter) instead of softmax(alpha);
     alpha itself is untouched."""
-    model.op_weights = lambda index: op_weights[int(index)]
+    handles = swap_op_weights(model, lambda index: op_weights[index])
     try:
         yield
     finally:
-        del model.op_weights
+        for handle in handles:
+            handle.remove()
 
 
 def to_simplex(p, fallback):

@@ -117,13 +117,10 @@ class NB201Network(nn.Module):
             self.alphas_normal.data = fn(self.alphas_normal.data)
         return self
 
-    def op_weights(self, index):
-        return F.softmax(self.arch_parameters()[int(index)], dim=-1)
-
     def forward(self, input):
         s = self.stem(input)
         for cell in self.cells:
-            s = cell(s, self.op_weights(0)) if isinstance(cell, NB201Cell) else cell(s)
+            s = cell(s, F.softmax(self.alphas_normal, dim=-1)) if isinstance(cell, NB201Cell) else cell(s)  # Eq. 2
         return self.classifier(self.global_pooling(self.lastact(s)).flatten(1))
 
     def _loss(self, input, target):

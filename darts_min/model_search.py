@@ -29,8 +29,7 @@ class MixedOp(nn.Module):
             self._ops.append(op)
 
     def forward(self, x, op_weights):
-        # DARTS Eq. 2: o_bar(x) = sum_o softmax(alpha)_o * o(x). The `none` term is exactly zero, so it is skipped:
-        # no work, no stored activation, and the sum is bit-identical to including it.
+        # DARTS Eq. 2: o_bar(x) = sum_o softmax(alpha)_o * o(x); `none`, zero, is skipped (no work, no activation)
         return sum(weight * op(x) for weight, op in zip(op_weights, self._ops) if not isinstance(op, Zero))
 
 
@@ -111,17 +110,13 @@ class Network(nn.Module):
     def forward(self, input):
         s0 = s1 = self.stem(input)
         for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1, self.op_weights(cell.reduction))
+            # DARTS Eq. 2: the op weights softmax(alpha), per cell as the original code
+            op_weights = F.softmax(self.alphas_reduce if cell.reduction else self.alphas_normal, dim=-1)
+            s0, s1 = s1, cell(s0, s1, op_weights)
         out = self.global_pooling(s1)
         return self.classifier(out.flatten(1))
 
     arch_names = ('normal', 'reduce')
-
-    def op_weights(self, index):
-        """The mixed ops' weights softmax(alpha) (Eq. 2) of arch parameter `index` (a reduction cell: 1),
-        computed per cell as the original does, so alpha's gradient sums in the same order, bit for bit.
-        (SDARTS swaps in perturbed weights for its weight step.)"""
-        return F.softmax(self.arch_parameters()[int(index)], dim=-1)
 
     def _loss(self, input, target):
         return self._criterion(self(input), target)

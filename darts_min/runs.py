@@ -3,6 +3,7 @@
 Every file is written atomically (a temporary file in the same folder, then os.replace), so a run
 killed at any moment leaves the previous complete version behind and `--resume` can continue it.
 """
+import errno
 import fcntl
 import json
 import logging
@@ -37,57 +38,92 @@ def write_json(path, obj):
     atomic_write(path, lambda f: json.dump(obj, f, indent=2))
 
 
-def read_json(path, what):
+def read_json(path, what=None):
+    """The JSON value in the file at `path`. A file missing or unreadable (cut short by a kill, not JSON): UserError
+    in one line naming `what`, or None where `what` is None (a run directory that may be half written)."""
     try:
         with open(path) as f:
             return json.load(f)
-    except FileNotFoundError:
-        raise UserError(f'no {what} at {path}') from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f'{path} is not a readable {what}: {e}') from None
+    except (OSError, ValueError) as e:  # ValueError: not JSON, or not UTF-8
+        if what is None:
+            return None
+        raise UserError(f'no {what} at {path}' if isinstance(e, FileNotFoundError)
+                        else f'{path} is not a readable {what}: {e}') from None
+
+
+def make_folder(path, what):
+    """Make the folder `path` (its parents too) where missing, and check that a file can be written in it; where not,
+    UserError in one line: 'cannot write {what} {path}: why'."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()  # a folder that is there but read-only fails here, not at its first file
+    except OSError as e:
+        raise UserError(f'cannot write {what} {path}: {e.strerror or e}') from None
+    return path
 
 
 def read_status(path):
     """The status.json of the run directory `path` (how a run stopped early, see Run.diverged); None if none."""
-    try:
-        with open(os.path.join(path, 'status.json')) as f:
-            status = json.load(f)
-    except (OSError, ValueError):
-        return None
+    status = read_json(os.path.join(path, 'status.json'))
     return status if isinstance(status, dict) else None
 
 
-def read_metrics(path):
-    """The epoch records of a metrics.jsonl ([] if there is none); a line cut short by a kill is skipped."""
+def read_metrics(path, unreadable=None):
+    """The epoch records of a metrics.jsonl ([] if there is none); a line cut short by a kill is skipped. What could
+    not be read ('line N', or why the file could not be opened) is appended to the list `unreadable` if one is given."""
     records = []
+    unreadable = [] if unreadable is None else unreadable
     try:
         with open(path, errors='replace') as f:
-            for line in f:
+            for number, line in enumerate(f, 1):
                 try:
                     record = json.loads(line)
                     if isinstance(record, dict) and isinstance(record.get('epoch'), int):
                         records.append(record)
+                        continue
                 except ValueError:
                     pass
-    except OSError:
+                unreadable.append(f'line {number}')
+    except (FileNotFoundError, NotADirectoryError):
         pass
+    except OSError as e:
+        unreadable.append(e.strerror or str(e))
     return records
 
 
+_held = {}  # (device, inode) of each .lock this process has opened in lock() -> its file, closed once released
+
+
 def lock(folder, refusal):
-    """Lock `folder` (fcntl.flock on folder/.lock) for as long as the returned file stays open, or raise UserError
-    `refusal` if another process holds it. The kernel releases the lock when its process ends, by kill -9 as well, so
-    none is ever left stuck. On a filesystem that locks nothing, a warning, and nothing guards the folder."""
-    f = open(os.path.join(folder, '.lock'), 'a')
+    """Lock `folder` for as long as the returned file stays open, or raise UserError `refusal` if another process
+    holds it: a POSIX record lock (fcntl.lockf) on folder/.lock. Unlike flock's, such a lock belongs to its process,
+    not to the open file, so the processes it forks (DataLoader workers, which outlive a killed parent by up to 5 s) do
+    not hold it: it ends with its process, by kill -9 as well, and a resume at once finds the folder free. It also ends
+    when its process closes *any* descriptor of .lock, so nothing in the holding process may open that file: a second
+    lock() of the folder in the same process is refused without opening it. On a filesystem that locks nothing, a
+    warning, and nothing guards the folder."""
+    path = os.path.join(folder, '.lock')
     try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.close()
-        raise UserError(refusal) from None
-    except OSError as e:  # ENOLCK, EOPNOTSUPP: a network filesystem mounted without locks
+        held = _held.get(_identity(os.stat(path)))
+    except FileNotFoundError:
+        held = None
+    check(held is None or held.closed, refusal)
+    f = open(path, 'a')
+    _held[_identity(os.fstat(f.fileno()))] = f
+    try:
+        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno in (errno.EACCES, errno.EAGAIN):  # another process holds it
+            f.close()
+            raise UserError(refusal) from None
+        # ENOLCK, EOPNOTSUPP: a network filesystem mounted without locks
         print(f'warning: {folder} cannot be locked here ({e.strerror or e}): nothing keeps a second process off it',
               file=sys.stderr)
     return f
+
+
+def _identity(stat):
+    return stat.st_dev, stat.st_ino
 
 
 def default_dir(prefix):
@@ -152,11 +188,8 @@ class Run:
         if not main:
             self.log.addHandler(logging.NullHandler())
         elif not self.log.handlers:
-            try:
-                os.makedirs(path, exist_ok=True)
-                file_handler = logging.FileHandler(self.file('log.txt'))
-            except OSError as e:
-                raise UserError(f'cannot write the run directory {path}: {e.strerror or e}') from None
+            make_folder(path, 'the run directory')
+            file_handler = logging.FileHandler(self.file('log.txt'))
             fmt = logging.Formatter('%(asctime)s %(message)s', datefmt='%m/%d %H:%M:%S')
             for handler in (file_handler, _TqdmHandler()):
                 handler.setFormatter(fmt)
@@ -242,13 +275,25 @@ class Run:
         kept = [json.dumps(r) + '\n' for r in read_metrics(path) if r['epoch'] < epoch]
         atomic_write(path, lambda f: f.writelines(kept))
 
+    def resume(self, state, stateful, device, args, *about):
+        """The epoch to start from. A new run (state None): 0, and the log's first lines, the arguments and `about`;
+        a resumed one: its checkpoint loaded into `stateful` (`restore`) and the metrics of later epochs dropped."""
+        if state is None:
+            for line in (f'args = {vars(args)}', *about):
+                self.log.info(line)
+            return 0
+        start = restore(state, stateful, device)
+        self.keep_metrics_before(start)
+        self.log.info(f'resumed {self.path} at epoch {start}')
+        return start
+
     # checkpoint.pt: a plain dict of tensors, numbers and strings, loadable with weights_only=True
-    def save_checkpoint(self, epoch, stateful, device, **extra):
-        """After epoch `epoch`: the state_dict of each object in `stateful`, the random state, `extra`."""
+    def save_checkpoint(self, epoch, stateful, device):
+        """After epoch `epoch`: the state_dict of each object in `stateful`, the random state."""
         if not self.main:
             return
         state = {'kind': self.kind, 'version': CHECKPOINT_VERSION, 'epoch': epoch + 1,
-                 **{name: obj.state_dict() for name, obj in stateful.items()}, **extra,
+                 **{name: obj.state_dict() for name, obj in stateful.items()},
                  'rng_cpu': torch.get_rng_state(),
                  **({'rng_cuda': torch.cuda.get_rng_state(device)} if device.type == 'cuda' else {})}
         atomic_write(self.file('checkpoint.pt'), lambda f: torch.save(state, f), mode='wb')
@@ -282,3 +327,18 @@ def restore(state, stateful, device):
     except (KeyError, ValueError, RuntimeError, TypeError) as e:
         raise UserError(f'the checkpoint does not fit this run\'s network or optimizers '
                         f'({type(e).__name__}: {str(e).splitlines()[0]})') from None
+
+
+class Tensors:
+    """Tensors that are no module's state (the alphas), as an entry of a checkpoint: a list, loaded in place."""
+
+    def __init__(self, tensors):
+        self.tensors = tensors
+
+    def state_dict(self):
+        return [t.detach() for t in self.tensors]
+
+    def load_state_dict(self, saved):
+        with torch.no_grad():
+            for t, s in zip(self.tensors, saved, strict=True):
+                t.copy_(s)

@@ -4,7 +4,9 @@ the program that train_search.py starts.
     python train_search.py --unrolled --arch_optimizer rmsprop
     python train_search.py --dataset fake --epochs 2 --init_channels 8 --layers 5 --batch_size 16
 
-Each step: one alpha step on a search-valid batch (architect), then one w step on a search-train batch.
+`search` is the loop, epoch by epoch; `train_epoch` the steps of an epoch, each an alpha step on a search-valid batch
+(architect.py) and then a w step on a search-train batch. `setup` builds what they use, `EpochRecord` writes what an
+epoch leaves, and the flags are at the end of the file (docs/flags.md).
 """
 import argparse
 import math
@@ -14,15 +16,187 @@ import time
 import torch
 import torch.nn as nn
 
-from . import checkpointing, cli, data, dynamics, genotypes, methods, optimizers, runs, visualize
+from . import checkpointing, cli, data, data_on_device, dynamics, genotypes, methods, optimizers, runs, visualize
 from .architect import UNROLLED_STEPS, Architect
 from .model_nb201 import NB201Network, load_table
 from .model_search import Network
-from .training import (AvgMeter, NonFiniteLoss, accuracy, autocast, evaluate, frozen, log_epoch,
-                        log_step, progress, weight_update)
+from .training import (AvgMeter, NonFiniteLoss, accuracy, autocast, check_finite, evaluate, frozen, log_epoch,
+                       log_step, progress)
 
 SEARCH_SPACES = {'darts': Network, 'nb201': NB201Network}
 
+
+def search(args, run, device, queues, num_classes):
+    """DARTS Algorithm 1, epoch by epoch: the steps, w's learning rate schedule, the validation, the epoch's record, a
+    checkpoint. Returns the exit code: 0, or 3 where the loss stopped being finite."""
+    model, method, architect, optimizer, scheduler, stateful, start = setup(args, run, device, num_classes)
+    record = EpochRecord(args, run, model, queues[1], device, start)
+    for epoch in range(start, args.epochs):
+        t0 = time.time()
+        lr = scheduler.get_last_lr()[0]
+        schedule = method.schedule(epoch)
+        try:
+            train_loss, train_acc = train_epoch(epoch, queues, model, architect, method, optimizer, lr, args, device, run)
+        except NonFiniteLoss as e:
+            return run.diverged(epoch, f'{e}; {kept(epoch)}', num_classes)
+        scheduler.step()
+        valid_loss, valid_acc = (m.avg for m in evaluate(model, queues[1], model._criterion, device))
+        if not math.isfinite(valid_loss):  # weights broken by the epoch's last steps: keep the last good checkpoint
+            return run.diverged(epoch, f'the validation loss became {valid_loss} after epoch {epoch}; {kept(epoch)}',
+                                num_classes)
+        record(epoch, t0, {'lr': lr, **schedule, 'train_loss': train_loss, 'train_acc': train_acc,
+                           'valid_loss': valid_loss, 'valid_acc': valid_acc})
+        run.save_checkpoint(epoch, stateful, device)
+    run.log.info(f'done: final genotype in {run.file("genotype.json")}{draw_cells(args, model, run)}')
+    return 0
+
+
+def train_epoch(epoch, queues, model, architect, method, optimizer, lr, args, device, run):
+    """One pass over search-train; each step: alpha on a search-valid batch, then w on the train batch."""
+    train_queue, valid_queue = queues
+    valid_batches = data.cycle(valid_queue)
+    loss_meter, acc_meter = AvgMeter(), AvgMeter()
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    model.train()
+    t0 = time.time()
+    for step, (x, y) in enumerate(progress(train_queue, f'epoch {epoch}')):
+        x, y = x.to(device, non_blocking=True, memory_format=fmt), y.to(device, non_blocking=True)
+        xv, yv = next(valid_batches)
+        xv, yv = xv.to(device, non_blocking=True, memory_format=fmt), yv.to(device, non_blocking=True)
+        # the alpha step (DARTS Eq. 7; --unrolled: Eqs. 6-8), xi = this epoch's w learning rate, as the original code
+        architect.step(x, y, xv, yv, lr, optimizer, args.unrolled)
+        # the w step (SDARTS: at perturbed op weights, methods.py); alpha frozen: the backward pass neither computes
+        # nor keeps anything for alpha's gradient, which this step does not use
+        with method.op_weights_for_w_step(model, x, y), frozen(model.arch_parameters()):
+            optimizer.zero_grad()
+            with autocast(device, args.amp):
+                logits = model(x)
+                loss = model._criterion(logits, y)
+            loss_meter.update(check_finite(loss, epoch, step), x.size(0))
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+            optimizer.step()
+        acc_meter.update(accuracy(logits, y), x.size(0))
+        if step % args.report_freq == 0:
+            log_step(run, step, len(train_queue), loss_meter, acc_meter, t0)
+    return loss_meter.avg, acc_meter.avg
+
+
+def setup(args, run, device, num_classes):
+    """The supernet and what trains it: the method, w's optimizer and its schedule, the architect (alpha's optimizer);
+    `stateful`, what a checkpoint holds; and the epoch to start from (after --resume, the checkpoint's)."""
+    state = run.begin(args, device)
+    cli.seed_everything(args.seed, device)
+    model = SEARCH_SPACES[args.search_space](args.init_channels, num_classes, args.layers, nn.CrossEntropyLoss())
+    method = methods.build(args)
+    method.setup(model)
+    checkpointing.checkpoint_edges(model, args.checkpoint_cells)
+    model.to(device, memory_format=torch.channels_last if args.channels_last else torch.contiguous_format)
+    optimizer = optimizers.for_weights(args, model.parameters())
+    # DARTS appendix A.1: w's learning rate follows a cosine schedule from learning_rate to learning_rate_min
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.epochs, eta_min=args.learning_rate_min)
+    architect = Architect(model, args, method.arch_regularizer)
+    stateful = {'model': model, 'w_optimizer': optimizer, 'arch_optimizer': architect.optimizer, 'scheduler': scheduler,
+                'alphas': runs.Tensors(model.arch_parameters())}
+    start = run.resume(state, stateful, device, args,
+                       f'param size = {sum(p.numel() for p in model.parameters()) / 1e6:.6f}M weights '
+                       f'+ {sum(a.numel() for a in model.arch_parameters())} alphas; w: {optimizer.__class__.__name__}, '
+                       f'alpha: {architect.optimizer.__class__.__name__}, method: {args.method}')
+    return model, method, architect, optimizer, scheduler, stateful, start
+
+
+def kept(epoch):
+    """What a run that stops in `epoch` keeps."""
+    return f'the checkpoint of epoch {epoch - 1} is kept' if epoch else 'no checkpoint was written'
+
+
+class EpochRecord:
+    """What each epoch of the search leaves: its log lines, its metrics.jsonl row (the figures of the epoch, the
+    genotype, the op weights, the search dynamics of dynamics.py), genotype.json."""
+
+    def __init__(self, args, run, model, valid_queue, device, start):
+        self.args, self.run, self.model, self.start = args, run, model, start
+        self.table = load_table(args.nb201_table) if args.nb201_table else None  # nb201: each cell's true accuracies
+        self.hessian_batches = (fixed_batches(valid_queue, args.hessian_batches, args.seed, device)
+                                if args.hessian_every else None)
+        self.previous = model.genotype()
+        self.began = time.time()
+
+    def __call__(self, epoch, t0, figures):
+        args, run, model = self.args, self.run, self.model
+        genotype = model.genotype()
+        found = dynamics.epoch_metrics(model, genotype, self.previous)
+        self.previous = genotype
+        if self.table is not None:  # the current cell's accuracies (None: not in the table)
+            truth = self.table.get(str(genotype)) or {}
+            found.update({f'nb201_{k}': truth.get(k) for k in self.table.columns})
+        if args.hessian_every and (epoch + 1) % args.hessian_every == 0:
+            eigenvalue, iterations, converged = self.eigenvalue()
+            found.update(hessian_eigenvalue=eigenvalue, hessian_iterations=iterations, hessian_tol=args.hessian_tol,
+                         hessian_converged=converged)
+        log_epoch(run, epoch, args.epochs, t0, self.began, self.start,
+                  {k: v for k, v in figures.items() if k not in ('train_loss', 'valid_loss')})
+        run.log.info(f'genotype = {genotype}')
+        run.log.info('dynamics: ' + ' '.join(f'{k} {v:.6g}' if v is not None else f'{k} -' for k, v in found.items()))
+        op_weights = {f'op_weights_{name}': torch.softmax(a, dim=-1).tolist()
+                      for name, a in zip(model.arch_names, model.arch_parameters())}
+        run.append_metrics({'epoch': epoch, **figures, 'genotype': genotype.to_dict(), **op_weights, **found,
+                            'seconds': time.time() - t0})
+        run.write_json('genotype.json', genotype.to_dict())
+
+    def eigenvalue(self):
+        """lambda_max of the alpha Hessian on the fixed batches (dynamics.py): (eigenvalue, iterations, converged)."""
+        return dynamics.hessian_eigenvalue(self.model, self.hessian_batches, self.args.hessian_iters,
+                                           self.args.hessian_tol)
+
+
+def fixed_batches(queue, count, seed, device):
+    """`count` validation batches drawn once, on a random stream of their own (the run's stream is untouched)."""
+    with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
+        torch.manual_seed(seed)
+        batches = []
+        for x, y in data.cycle(queue):
+            batches.append((x.to(device), y.to(device)))
+            if len(batches) == count:
+                return batches
+
+
+def draw_cells(args, model, run):
+    """normal.png and reduce.png of the final genotype in the run directory (the darts space; matplotlib is optional):
+    the words the last log line adds."""
+    if args.search_space != 'darts':
+        return ''
+    try:
+        visualize.plot_genotype(model.genotype(), run.path)
+        return ', pictures normal.png and reduce.png'
+    except cli.UserError as e:
+        return f' (no pictures: {e})'
+
+
+def load_data(args, device):
+    """(train_queue, valid_queue, num_classes): on the device (the GPU path) where asked and possible."""
+    if args.data_on_device is None:  # unset: on for CUDA, off elsewhere
+        args.data_on_device = device.type == 'cuda'
+    dataset = data.load_dataset(args, train=True)
+    on_device = data_on_device.search_device_loaders(args, device, dataset) if args.data_on_device else None
+    if args.data_on_device and on_device is None:
+        print(f'--data_on_device: {args.dataset} at {args.image_size} px is not held as uint8 arrays; using a DataLoader')
+        args.data_on_device = False
+    return on_device or data.search_loaders(args, device, dataset)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cli.check(int(os.environ.get('WORLD_SIZE', 1)) == 1, 'the search runs in one process on one device: start '
+              'train_search.py with python, not torchrun (whose processes would all write the same run directory)')
+    device = cli.resolve_device(args.device)
+    train_queue, valid_queue, num_classes = load_data(args, device)  # missing data: no run directory
+    args.save = args.save or runs.default_dir('search')
+    with runs.Run(args.save, 'search') as run:
+        return search(args, run, device, (train_queue, valid_queue), num_classes)
+
+
+# ---- the flags (docs/flags.md) ----
 
 def build_parser():
     p = cli.ArgumentParser(description='DARTS search: find a cell by gradient descent on alpha.', allow_abbrev=False)
@@ -153,148 +327,3 @@ def validate(args):
 def parse_args(argv=None):
     """The search's arguments; with --resume DIR, those saved in DIR (only --device and --workers may change)."""
     return runs.parse_args(build_parser(), argv, validate, 'search')
-
-
-def train_epoch(epoch, queues, model, architect, method, optimizer, lr, args, device, run):
-    """One pass over search-train; each step: alpha on a search-valid batch, then w on the train batch."""
-    train_queue, valid_queue = queues
-    valid_batches = data.cycle(valid_queue)
-    loss_meter, acc_meter = AvgMeter(), AvgMeter()
-    model.train()
-    t0 = time.time()
-    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
-    for step, (x, y) in enumerate(progress(train_queue, f'epoch {epoch}')):
-        x, y = x.to(device, non_blocking=True, memory_format=fmt), y.to(device, non_blocking=True)
-        xv, yv = next(valid_batches)
-        xv, yv = xv.to(device, non_blocking=True, memory_format=fmt), yv.to(device, non_blocking=True)
-        architect.step(x, y, xv, yv, lr, optimizer, args.unrolled)
-
-        with method.op_weights_for_w_step(model, x, y), frozen(model.arch_parameters()):
-            optimizer.zero_grad()
-            with autocast(device, args.amp):
-                logits = model(x)
-                loss = model._criterion(logits, y)
-            loss_value = weight_update(loss, optimizer, args.grad_clip, epoch, step)
-
-        loss_meter.update(loss_value, x.size(0))
-        acc_meter.update(accuracy(logits, y), x.size(0))
-        if step % args.report_freq == 0:
-            log_step(run, step, len(train_queue), loss_meter, acc_meter, t0)
-    return loss_meter.avg, acc_meter.avg
-
-
-def fixed_batches(queue, count, seed, device):
-    """`count` validation batches drawn once, on a random stream of their own (the run's stream is untouched)."""
-    with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
-        torch.manual_seed(seed)
-        batches = []
-        for x, y in data.cycle(queue):
-            batches.append((x.to(device), y.to(device)))
-            if len(batches) == count:
-                return batches
-
-
-def search(args, run, device, queues, num_classes):
-    state = run.begin(args, device)
-    cli.seed_everything(args.seed, device)
-    criterion = nn.CrossEntropyLoss()
-    model = SEARCH_SPACES[args.search_space](args.init_channels, num_classes, args.layers, criterion)
-    method = methods.build(args)
-    method.setup(model)
-    checkpointing.checkpoint_edges(model, args.checkpoint_cells)
-    model.to(device, memory_format=torch.channels_last if args.channels_last else torch.contiguous_format)
-    optimizer = optimizers.for_weights(args, model.parameters())
-    # DARTS appendix A.1: w's learning rate follows a cosine schedule from learning_rate to learning_rate_min
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.epochs, eta_min=args.learning_rate_min)
-    architect = Architect(model, args)
-    architect.regularizer = method.arch_regularizer
-    stateful = {'model': model, 'w_optimizer': optimizer, 'arch_optimizer': architect.optimizer, 'scheduler': scheduler}
-
-    start = 0
-    if state is not None:
-        start = runs.restore(state, stateful, device)
-        with torch.no_grad():
-            for a, saved in zip(model.arch_parameters(), state['alphas'], strict=True):
-                a.copy_(saved)
-        run.keep_metrics_before(start)
-        run.log.info(f'resumed {args.save} at epoch {start}')
-    else:
-        run.log.info(f'args = {vars(args)}')
-        run.log.info(f'param size = {sum(p.numel() for p in model.parameters()) / 1e6:.6f}M weights '
-                     f'+ {sum(a.numel() for a in model.arch_parameters())} alphas; w: {optimizer.__class__.__name__}, '
-                     f'alpha: {architect.optimizer.__class__.__name__}, method: {args.method}')
-
-    table = load_table(args.nb201_table) if args.nb201_table else None
-    hessian_batches = fixed_batches(queues[1], args.hessian_batches, args.seed, device) if args.hessian_every else None
-    previous = model.genotype()
-    began = time.time()
-    for epoch in range(start, args.epochs):
-        t0 = time.time()
-        lr = scheduler.get_last_lr()[0]
-        schedule = method.schedule(epoch)
-        try:
-            train_loss, train_acc = train_epoch(epoch, queues, model, architect, method, optimizer, lr, args, device, run)
-        except NonFiniteLoss as e:
-            kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch > 0 else 'no checkpoint was written'
-            return run.diverged(epoch, f'{e}; {kept}', num_classes)
-        scheduler.step()
-        valid_loss, valid_acc = (m.avg for m in evaluate(model, queues[1], criterion, device))
-        if not math.isfinite(valid_loss):  # weights broken by the epoch's last steps: keep the last good checkpoint
-            kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch else 'no checkpoint was written'
-            return run.diverged(epoch, f'the validation loss became {valid_loss} after epoch {epoch}; {kept}', num_classes)
-        genotype = model.genotype()
-        dynamics_now = dynamics.epoch_metrics(model, genotype, previous)
-        previous = genotype
-        if table is not None:  # the benchmark's true test accuracies of the current cell (None: not in the table)
-            truth = table.get(str(genotype)) or {}
-            dynamics_now.update({f'nb201_{k}': truth.get(k) for k in table.columns})
-        if args.hessian_every and (epoch + 1) % args.hessian_every == 0:
-            eigenvalue, iterations, converged = dynamics.hessian_eigenvalue(model, hessian_batches, args.hessian_iters,
-                                                                           args.hessian_tol)
-            dynamics_now.update(hessian_eigenvalue=eigenvalue, hessian_iterations=iterations, hessian_tol=args.hessian_tol,
-                                hessian_converged=converged)
-        log_epoch(run, epoch, args.epochs, t0, began, start,
-                  {'lr': lr, **schedule, 'train_acc': train_acc, 'valid_acc': valid_acc})
-        run.log.info(f'genotype = {genotype}')
-        run.log.info('dynamics: ' + ' '.join(f'{k} {v:.6g}' if v is not None else f'{k} -' for k, v in dynamics_now.items()))
-        run.append_metrics({
-            'epoch': epoch, 'lr': lr, **schedule, 'train_loss': train_loss, 'train_acc': train_acc,
-            'valid_loss': valid_loss, 'valid_acc': valid_acc, 'genotype': genotype.to_dict(),
-            **{f'op_weights_{name}': torch.softmax(a, dim=-1).tolist() for name, a in zip(model.arch_names, model.arch_parameters())},
-            **dynamics_now, 'seconds': time.time() - t0,
-        })
-        run.write_json('genotype.json', genotype.to_dict())
-        run.save_checkpoint(epoch, stateful, device, alphas=[a.detach() for a in model.arch_parameters()])
-    pictures = ''
-    if args.search_space == 'darts':
-        try:
-            visualize.plot_genotype(model.genotype(), run.path)
-            pictures = ', pictures normal.png and reduce.png'
-        except cli.UserError as e:  # matplotlib is optional
-            pictures = f' (no pictures: {e})'
-    run.log.info(f'done: final genotype in {run.file("genotype.json")}{pictures}')
-    return 0
-
-
-def load_data(args, device):
-    """(train_queue, valid_queue, num_classes): on the device (the GPU path) where asked and possible."""
-    if args.data_on_device is None:  # unset: on for CUDA, off elsewhere
-        args.data_on_device = device.type == 'cuda'
-    dataset = data.load_dataset(args, train=True)
-    on_device = data.search_device_loaders(args, device, dataset) if args.data_on_device else None
-    if args.data_on_device and on_device is None:
-        print(f'--data_on_device: {args.dataset} at {args.image_size} px is not held as uint8 arrays; using a DataLoader')
-        args.data_on_device = False
-    return on_device or data.search_loaders(args, device, dataset)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    cli.check(int(os.environ.get('WORLD_SIZE', 1)) == 1, 'the search runs in one process on one device: start '
-              'train_search.py with python, not torchrun (whose processes would all write the same run directory)')
-    device = cli.resolve_device(args.device)
-    train_queue, valid_queue, num_classes = load_data(args, device)  # missing data: no run directory
-    args.save = args.save or runs.default_dir('search')
-    with runs.Run(args.save, 'search') as run:
-        return search(args, run, device, (train_queue, valid_queue), num_classes)
-

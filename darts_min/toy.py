@@ -104,6 +104,13 @@ def last_move(path):
     return math.dist(path[-2], path[-1]) if len(path) > 1 else 0.0
 
 
+ROUNDING = 1e-12  # a last step shorter than this is float64 rounding, whose digits differ from one CPU to the next
+
+
+def moved(distance):
+    return f'{distance:.1e}' if distance >= ROUNDING else f'below {ROUNDING:.0e}'
+
+
 def describe(xi, path, diverged):
     """One line: where the run ended, or where it diverged."""
     name = f'xi {xi:g} ({order(xi)})'
@@ -111,7 +118,7 @@ def describe(xi, path, diverged):
     if diverged is not None:
         return f'{name}: diverged at step {diverged} (alpha {alpha:.4g}, w {w:.4g})'
     return (f'{name}: ended at alpha {alpha:.6f}, w {w:.6f} after {len(path) - 1} steps '
-            f'(the last moved {last_move(path):.1e})')
+            f'(the last moved {moved(last_move(path))})')
 
 
 # c in dw'/dg = -xi c where the w step has settled: second order's fixed point is alpha = 2 / (1 + 2 xi c)
@@ -132,18 +139,18 @@ def grid(args, xis, steps, bound, pairs=None):
     """{(w optimizer, alpha optimizer): [(path, diverged) per xi]} for `pairs`, by default every pair of the
     registry; `args` gives the other optimizer flags."""
     runs = {}
-    for w, arch in pairs or [(w, a) for w in optimizers.REGISTRY for a in optimizers.REGISTRY]:
+    for pair in pairs or [(w, a) for w in optimizers.REGISTRY for a in optimizers.REGISTRY]:
         pair_args = copy.copy(args)
-        pair_args.w_optimizer, pair_args.arch_optimizer = w, arch
-        runs[w, arch] = [solve(pair_args, xi, steps, bound) for xi in xis]
+        pair_args.w_optimizer, pair_args.arch_optimizer = pair
+        runs[pair] = [solve(pair_args, xi, steps, bound) for xi in xis]
     return runs
 
 
 def table(runs, xis):
     """The grid as a Markdown table, one row per pair (docs/toy.md shows some of its rows)."""
     lines = ['| w | α | ' + ' | '.join(f'ξ = {xi:g}' for xi in xis) + ' |', '| --- ' * (2 + len(xis)) + '|']
-    lines += [f'| {w} | {arch} | ' + ' | '.join(outcome(*run) for run in row) + ' |'
-              for (w, arch), row in runs.items()]
+    lines += [f'| {w_optimizer} | {arch_optimizer} | ' + ' | '.join(outcome(*run) for run in row) + ' |'
+              for (w_optimizer, arch_optimizer), row in runs.items()]
     return '\n'.join(lines)
 
 
@@ -190,16 +197,16 @@ def plot_grid(runs, xis, steps, args, path):
 
     from .visualize import pyplot, save_figure
     plt = pyplot()
-    ws, archs = list(dict.fromkeys(w for w, _ in runs)), list(dict.fromkeys(a for _, a in runs))
-    columns = math.ceil(len(ws) / 2)
-    fig, axes = plt.subplots(math.ceil(len(ws) / columns), columns, squeeze=False, layout='constrained',
-                             figsize=(3.4 * columns, len(archs) + 1.6))
+    w_optimizers, arch_optimizers = list(dict.fromkeys(w for w, _ in runs)), list(dict.fromkeys(a for _, a in runs))
+    columns = math.ceil(len(w_optimizers) / 2)
+    fig, axes = plt.subplots(math.ceil(len(w_optimizers) / columns), columns, squeeze=False, layout='constrained',
+                             figsize=(3.4 * columns, len(arch_optimizers) + 1.6))
     norm = matplotlib.colors.TwoSlopeNorm(vmin=0, vcenter=OPTIMUM[0], vmax=2 * START[0] - OPTIMUM[0])
     cmap = plt.get_cmap('RdBu_r').with_extremes(bad='0.6')  # grey: diverged
-    for ax, w in zip(axes.flat, ws):
-        ends = np.full((len(archs), len(xis)), np.nan)
-        for r, arch in enumerate(archs):
-            for c, (points, diverged) in enumerate(runs[w, arch]):
+    for ax, w in zip(axes.flat, w_optimizers):
+        ends = np.full((len(arch_optimizers), len(xis)), np.nan)
+        for r, arch_optimizer in enumerate(arch_optimizers):
+            for c, (points, diverged) in enumerate(runs[w, arch_optimizer]):
                 alpha, w_end = points[-1]
                 if diverged is not None:
                     text = f'diverged\nstep {diverged}'
@@ -212,9 +219,9 @@ def plot_grid(runs, xis, steps, args, path):
                 ax.text(c, r, text, ha='center', va='center', fontsize=6.5, color='white' if dark else 'black')
         image = ax.imshow(np.ma.masked_invalid(ends), cmap=cmap, norm=norm, aspect='auto')
         ax.set_xticks(range(len(xis)), [f'ξ={xi:g}' for xi in xis], fontsize=7)
-        ax.set_yticks(range(len(archs)), archs, fontsize=7)
+        ax.set_yticks(range(len(arch_optimizers)), arch_optimizers, fontsize=7)
         ax.set_title(f'w: {w}' + (f' ({FACTOR[w]})' if w in FACTOR else ''), fontsize=9)
-    for ax in axes.flat[len(ws):]:
+    for ax in axes.flat[len(w_optimizers):]:
         ax.axis('off')
     fig.colorbar(image, ax=axes, shrink=0.6, label='α at the end (bilevel optimum: α = 1)')
     fig.suptitle(f'DARTS toy: where each pair ends after {steps} steps '

@@ -1,4 +1,4 @@
-"""Small pieces of the training loops that both scripts use: meters, accuracy, progress, loss checks."""
+"""Small pieces of the training loops that both programs use: meters, accuracy, progress, loss checks."""
 import contextlib
 import math
 import sys
@@ -46,8 +46,7 @@ def autocast(device, enabled):
 @contextlib.contextmanager
 def frozen(tensors):
     """Inside, these tensors are constants to autograd: a pass that needs only alpha's gradient freezes w, the
-    weight step freezes alpha, so autograd neither stores nor computes what the other gradient would need.
-    The gradients asked for are unchanged to the bit."""
+    weight step freezes alpha, so autograd neither stores nor computes what the other gradient would need."""
     done = []
     try:
         for t in tensors:
@@ -58,16 +57,6 @@ def frozen(tensors):
     finally:
         for t in done:
             t.requires_grad_(True)
-
-
-def weight_update(loss, optimizer, grad_clip, epoch, step):
-    """The w update of both scripts: stop on a non-finite loss, backpropagate, clip the gradient norm, step.
-    Returns the loss as a float."""
-    value = check_finite(loss, epoch, step)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group['params']], grad_clip)
-    optimizer.step()
-    return value
 
 
 def progress(iterable, desc):

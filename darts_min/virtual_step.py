@@ -25,9 +25,7 @@ def next_step(optimizer, weights, grads, lr):
         hyper = {**group, 'lr': lr, 'differentiable': True, 'foreach': False}
         w = torch.cat([v.detach().reshape(-1) for v in ws])  # a copy, stepped in place into w'
         g = torch.cat([grad_of[v].reshape(-1) for v in ws]).requires_grad_()
-        if sgd and not group['maximize']:
-            # The original code's d = g + wd * w, rounded twice; torch's SGD fuses it into one multiply-add, which
-            # can differ in the last bit. The same update, as in SGD's definition: L2 decay added to the gradient.
+        if sgd and not group['maximize']:  # d = g + wd w, as the original code adds L2 decay (docs/second_order.md)
             hyper['weight_decay'] = 0
             w.grad = g + group['weight_decay'] * w
         else:
@@ -37,7 +35,7 @@ def next_step(optimizer, weights, grads, lr):
                      for k, s in optimizer.state.get(ws[0], {}).items()}
         if fresh:
             # torch's first momentum step sets buf = d.detach(), which autograd does not see through; a zero buffer
-            # without dampening gives the same buf = 0 * momentum + 1 * d, to the bit, and its derivative
+            # without dampening gives the same buf = 0 * momentum + 1 * d, and its derivative
             states[w]['momentum_buffer'] = torch.zeros_like(w)
             hyper['dampening'] = 0
         groups.append({**hyper, 'params': [w]})
@@ -45,8 +43,7 @@ def next_step(optimizer, weights, grads, lr):
         flat_g.append(g)
     virtual = type(optimizer)(groups, differentiable=True)
     virtual.state.update(states)
-    # Step counts in double precision, new ones too: the differentiable step computes Adam's bias corrections in the
-    # step count's dtype, the regular step in Python floats (in float32 Adam's first update would change by 1e-5).
+    # Adam's bias corrections in double, as the regular step's Python floats: every step count in double, new ones too
     default_dtype = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:

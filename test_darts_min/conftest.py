@@ -1,9 +1,11 @@
-"""Shared helpers: tiny networks and tiny search runs (C=4, 3 cells, 16 px, a handful of images)."""
+"""Shared helpers: tiny networks and tiny search runs (C=4, 3 cells, 16 px, a handful of images), and the runs that
+several tests only read, made once per session."""
 import json
 import os
 import subprocess
 import sys
 
+import pytest
 import torch
 import torch.nn as nn
 
@@ -59,3 +61,12 @@ def run_script(*argv, timeout=300):
     """Run a root script in a fresh process with 1 thread (two torch processes on 2 cores thrash)."""
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
     return subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope='session')
+def tiny_search(tmp_path_factory):
+    """A finished search of 2 epochs of 2 steps (TINY), for the tests that read one: none may write into it."""
+    from darts_min import search as train_search
+    save = str(tmp_path_factory.mktemp('tiny_search') / 'run')
+    assert train_search.main(TINY + ['--epochs', '2', '--save', save]) == 0
+    return save

@@ -137,6 +137,7 @@ def test_virtual_step_is_the_w_optimizers_next_step_and_leaves_it_untouched(w_op
         assert torch.allclose(w_prime[name], w, rtol=0, atol=1e-14), name
 
 
+@pytest.mark.smoke
 def test_unrolled_step_leaves_the_w_optimizer_and_w_untouched_and_builds_no_network(monkeypatch):
     model, args, w_opt = setup('adam', warm_steps=2)
     state, weights = copy.deepcopy(w_opt.state_dict()), [w.detach().clone() for w in model.parameters()]
@@ -195,6 +196,7 @@ def test_heavy_ball_hypergradient_is_the_originals_to_the_bit(dtype, warm_steps,
     assert all(torch.equal(a, b) for a, b in zip(*grads))
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 @pytest.mark.parametrize('warm_steps', [0, 2])
 def test_heavy_ball_formula_is_torchs_next_step_to_the_bit(dtype, warm_steps):

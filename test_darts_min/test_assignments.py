@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 GRADERS = 19  # the grading tests of the five assignments
@@ -20,6 +22,7 @@ def grade(solutions):
     return result.returncode, result.stdout + result.stderr
 
 
+@pytest.mark.smoke
 def test_the_graders_pass_on_the_reference_solutions():
     code, output = grade(solutions=True)
     assert code == 0 and f'{GRADERS} passed' in output, output

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from conftest import chi2_999, chi_square
-from darts_min import genotypes, random_search, report, sweep
+from darts_min import genotypes
 from darts_min import evaluation as train_eval
+from darts_min.study import grid, plan, random_search, report, sweep
 from darts_min.model import NetworkCIFAR, count_parameters
 from darts_min.model_nb201 import NB201Genotype
 
@@ -46,6 +47,7 @@ def test_comparison_cells_parameter_counts():
         assert train_eval.load_genotype(train_eval.parse_args(['--arch', name])) is genotypes.GENOTYPES[name]
 
 
+@pytest.mark.smoke
 def test_random_search_writes_run_directories_and_picks_the_best_by_validation(tmp_path):
     first = str(tmp_path / 'plain')
     assert random_search.main(['--samples', '6', '--seed', '3', '--search_space', 'nb201', '--save', first]) == 0
@@ -96,13 +98,13 @@ def test_random_search_has_its_own_row_in_a_report(tmp_path):
 
 
 def test_sweep_plans_one_random_cell_per_seed():
-    args, passthrough, space, _ = sweep.parse(['--save', 'x', '--methods', 'darts', 'random', '--seeds', '0', '1',
+    args, passthrough, run_args, _ = sweep.parse(['--save', 'x', '--methods', 'darts', 'random', '--seeds', '0', '1',
                                             '--w_optimizers', 'sgd', 'adam', '--random_cells', '5', '--evaluate_epochs', '1',
                                             '--dataset', 'fake'])
-    names = [c[0] for c in sweep.cells(args)]
+    names = [c[0] for c in grid.points(args)]
     assert sorted(names) == ['darts-w_adam-a_adam-seed0', 'darts-w_adam-a_adam-seed1', 'darts-w_sgd-a_adam-seed0',
                              'darts-w_sgd-a_adam-seed1', 'random-seed0', 'random-seed1']
-    todo = dict(sweep.plan(args, passthrough, space))
+    todo = dict(plan.plan(args, passthrough, run_args))
     cell = os.path.join('x', 'random-seed1')
     chain = todo[cell]  # draw 5; train each by the proxy, as a search's cell; keep the best; evaluate it as every cell
     assert chain[0] == ['random', '--samples', '5', '--seed', '1', '--search_space', 'darts', '--evaluated', '--save', cell]

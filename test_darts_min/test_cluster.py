@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from conftest import ROOT, TINY, checkpoints_equal, read_metrics, run_script
-from darts_min import cli, runs, sweep
+from darts_min import cli, runs
 from darts_min import search as train_search
+from darts_min.study import launch, plan, sweep
 
 EVAL = ['--dataset', 'fake', '--device', 'cpu', '--init_channels', '4', '--layers', '3', '--batch_size', '8',
         '--fake_size', '16', '--workers', '0', '--report_freq', '1', '--epochs', '1']
@@ -66,12 +67,12 @@ def test_a_signalled_sweep_job_is_requeued_and_its_cell_ends_as_if_never_stopped
     import submitit
     monkeypatch.setenv('OMP_NUM_THREADS', '1')
     save = str(tmp_path / 'sweep')
-    args, passthrough, space, eval_flags = sweep.parse(['--save', save, '--w_optimizers', 'sgd', 'momentum', '--seeds',
+    args, passthrough, run_args, eval_flags = sweep.parse(['--save', save, '--w_optimizers', 'sgd', 'momentum', '--seeds',
                                                         '0', *TINY, '--fake_size', '16', '--epochs', '4'])
-    (first, chain), (second, _) = sweep.plan(args, passthrough, space, eval_flags)
+    (first, chain), (second, _) = plan.plan(args, passthrough, run_args, eval_flags)
     executor = submitit.LocalExecutor(folder=str(tmp_path / 'submitit'))
     executor.update_parameters(timeout_min=30)  # no time-limit signal of the executor's own
-    job = executor.submit(sweep.Job((args, passthrough, space, eval_flags), 1), [first, second])
+    job = executor.submit(launch.Job((args, passthrough, run_args, eval_flags), 1), [first, second])
     wait_for(os.path.join(first, 'checkpoint.pt'))
     [task] = children(job._process.pid)  # the executor's controller runs the job's process
     os.kill(task, signal.SIGUSR2)
@@ -120,12 +121,12 @@ def test_a_second_sweep_on_a_directory_in_use_is_refused_in_one_line(tmp_path, m
     save = str(tmp_path / 'sweep')
     monkeypatch.setattr(submitit, 'AutoExecutor', OneJob)
     seen = []
-    monkeypatch.setattr(OneJob, 'while_running', lambda: seen.append(run_script('-m', 'darts_min.sweep', '--save',
+    monkeypatch.setattr(OneJob, 'while_running', lambda: seen.append(run_script('-m', 'darts_min.study.sweep', '--save',
                                                                                  save, *GRID)))
     assert sweep.main(['--save', save, *GRID]) == 0  # the second sweep starts while the first waits for its job
     [second] = seen
     assert second.returncode == 2 and second.stdout == ''
-    assert second.stderr == (f'python -m darts_min.sweep: error: {save} is in use by another sweep (its driver is '
+    assert second.stderr == (f'python -m darts_min.study.sweep: error: {save} is in use by another sweep (its driver is '
                              'still running): wait for it to end, or stop it first\n')
     monkeypatch.setattr(OneJob, 'while_running', lambda: None)
     assert sweep.main(['--save', save, *GRID]) == 0  # the first one ended: its lock with it
@@ -169,13 +170,13 @@ def test_a_requeued_job_does_not_run_again_the_cells_that_ended(tmp_path, monkey
     """Failed ones included: the codes of the cells that ended go with the requeued job (its checkpoint)."""
     failed, stopped = str(tmp_path / 'failed'), str(tmp_path / 'stopped')
     todo = [(failed, [['search', '--epochs', '0']]), (stopped, [['search', '--epochs', '0']])]
-    monkeypatch.setattr(sweep, 'plan', lambda *planning: todo)
-    job = sweep.Job((), 1)
-    monkeypatch.setattr(sweep.Processes, 'run', lambda self, cells, ended: ended(cells[0], 2))  # the second: stopped
+    monkeypatch.setattr(launch, 'plan', lambda *planning: todo)
+    job = launch.Job((), 1)
+    monkeypatch.setattr(launch.Processes, 'run', lambda self, cells, ended: ended(cells[0], 2))  # the second: stopped
     assert job([failed, stopped]) == [2, 0]
     requeued = job.checkpoint([failed, stopped])
     ran = []
-    monkeypatch.setattr(sweep.Processes, 'run', lambda self, cells, ended: ran.extend(path for path, _ in cells))
+    monkeypatch.setattr(launch.Processes, 'run', lambda self, cells, ended: ran.extend(path for path, _ in cells))
     assert requeued.result() == [2, 0] and ran == [stopped]
 
 

@@ -18,7 +18,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from conftest import ROOT, TINY, read_metrics
-from darts_min import cli, data
+from darts_min import cli, data, data_on_device
 from darts_min import evaluation as train_eval
 from darts_min import search as train_search
 from darts_min.model_search import Network
@@ -53,11 +53,11 @@ def test_cifar10_images_reach_the_network_as_torchvision_reads_them(cifar10):
     train = data.load_dataset(args, train=True)
     assert len(train) == 40 and data.num_classes(train) == 10
     assert data.search_split(args, train) == (list(range(20)), list(range(20, 40)))  # the original's halves, in order
-    images, _ = data.raw_images(train)
+    images, _ = data_on_device.raw_images(train)
     first = rows['data_batch_1'][0].reshape(3, 32, 32).transpose(1, 2, 0)  # planes to H x W x C
     assert np.array_equal(images[0], first)
     # the on-device loader, without augmentation, gives what ToTensor and Normalize give the same image
-    loader = data.DeviceLoader(images[:1], [0], [0], 1, torch.device('cpu'), train=False)
+    loader = data_on_device.DeviceLoader(images[:1], [0], [0], 1, torch.device('cpu'), train=False)
     assert torch.equal(next(iter(loader))[0][0], data.transform(32, train=False)(Image.fromarray(first)))
 
 
@@ -169,7 +169,7 @@ def test_both_data_paths_search_on_the_same_stratified_split():
     dataset = data.load_dataset(args)
     w_idx, alpha_idx = data.search_split(args, dataset)
     assert all(abs(k - n / 2) <= 1 for k, n in zip(class_counts(dataset, w_idx), class_counts(dataset, range(40))))
-    on_device = data.search_device_loaders(args, torch.device('cpu'), dataset)
+    on_device = data_on_device.search_device_loaders(args, torch.device('cpu'), dataset)
     loaders = data.search_loaders(args, torch.device('cpu'), dataset)
     assert on_device[0].indices.tolist() == list(loaders[0].sampler.indices) == w_idx
     assert on_device[1].indices.tolist() == list(loaders[1].sampler.indices) == alpha_idx
@@ -344,7 +344,7 @@ def test_digits_are_cropped_but_never_flipped_on_either_data_path(dataset):
     train = data.load_dataset(args)
     image, norm = train.images[0], data.augmentation(dataset)
     on_cpu = [train[0][0] for _ in range(40)]
-    loader = data.search_device_loaders(args, torch.device('cpu'), train)[0]
+    loader = data_on_device.search_device_loaders(args, torch.device('cpu'), train)[0]
     loader.indices, loader.batch_size = torch.zeros(40, dtype=torch.long), 40  # one batch: image 0, 40 times
     on_device = list(next(iter(loader))[0])
     for outputs in (on_cpu, on_device):
@@ -388,17 +388,30 @@ def test_a_search_and_an_evaluation_on_the_digits_learn(tmp_path, monkeypatch):
 
 def test_the_package_modules_import_one_another_without_a_cycle():
     """data imports cli (UserError); cli, which the scripts' parsers use, does not import data, not even inside
-    a function. Every import of one module of the package by another counts."""
+    a function. The study's tooling (darts_min/study/) stands above the core: no module of the core imports it, and
+    no module of the package loads the scripts. Every import of one module of the package by another counts."""
+    package = os.path.join(ROOT, 'darts_min')
+    paths = glob.glob(os.path.join(package, '**', '*.py'), recursive=True)
+    module = lambda path: os.path.relpath(path, package)[:-3].replace(os.sep, '.').removesuffix('.__init__')
+    known = {module(path) for path in paths}  # 'data', 'study', 'study.sweep', ...
     graph = {}
-    for path in glob.glob(os.path.join(ROOT, 'darts_min', '*.py')):
+    for path in paths:
+        name, source = module(path), open(path).read()
+        folder = name.split('.') if path.endswith('__init__.py') else name.split('.')[:-1]  # its package's, under darts_min
         imported = set()
-        for node in ast.walk(ast.parse(open(path).read())):
-            if isinstance(node, ast.ImportFrom) and (node.level == 1 or node.module and node.module.startswith('darts_min')):
-                module = (node.module or '').removeprefix('darts_min').lstrip('.')
-                imported |= {module.split('.')[0]} if module else {alias.name for alias in node.names}
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or '').startswith('darts_min')):
+                within = (node.module or '').removeprefix('darts_min').lstrip('.')
+                prefix = (folder[:len(folder) + 1 - node.level] if node.level else []) + ([within] if within else [])
+                for alias in node.names:  # a module of the package, or a name that one defines
+                    full = '.'.join(prefix + [alias.name])
+                    imported.add(full if full in known else '.'.join(prefix))
             elif isinstance(node, ast.Import):
-                imported |= {a.name.split('.')[1] for a in node.names if a.name.startswith('darts_min.')}
-        name = os.path.basename(path)[:-3]
-        graph[name] = imported - {name}  # sweep's __main__ imports sweep itself, by name, for submitit's pickling
-    assert 'cli' in graph['data'] and 'data' not in graph['cli']
+                imported |= {a.name.removeprefix('darts_min.') for a in node.names if a.name.startswith('darts_min.')}
+                assert not {'train_search', 'train_eval'} & {a.name for a in node.names}, path
+        assert 'import_module' not in source, f'{path} loads a module by name'
+        graph[name] = imported - {name, ''}  # the sweep's __main__ imports the sweep itself, by name, for submitit
+    assert 'cli' in graph['data'] and 'data' not in graph['cli'] and 'study.plan' in graph['study.sweep']
+    upward = [(name, m) for name, ms in graph.items() if not name.startswith('study') for m in ms if m.startswith('study')]
+    assert not upward, f'the core imports the study\'s tooling: {upward}'
     list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError, naming the cycle, if there is one

@@ -8,10 +8,9 @@ import types
 import pytest
 import torch
 
-from conftest import TINY, read_metrics, run_script
+from conftest import read_metrics, run_script
 from darts_min import cli, data, genotypes
 from darts_min import evaluation as train_eval
-from darts_min import search as train_search
 from darts_min.model import NetworkCIFAR, count_parameters
 from darts_min.training import NonFiniteLoss, evaluate
 
@@ -25,20 +24,14 @@ def run_cli(argv, capsys):
     return e.value.code, capsys.readouterr().err
 
 
-@pytest.fixture(scope='module')
-def search_run(tmp_path_factory):
-    save = str(tmp_path_factory.mktemp('search') / 'run')
-    assert train_search.main(TINY + ['--epochs', '1', '--save', save]) == 0
-    return save
-
-
-def test_evaluation_of_a_search_run_writes_every_output(search_run, tmp_path):
+@pytest.mark.smoke
+def test_evaluation_of_a_search_run_writes_every_output(tiny_search, tmp_path):
     save = str(tmp_path / 'eval')
-    assert train_eval.main(EVAL + ['--epochs', '2', '--auxiliary', '--cutout', '--genotype', search_run,
+    assert train_eval.main(EVAL + ['--epochs', '2', '--auxiliary', '--cutout', '--genotype', tiny_search,
                                    '--save', save]) == 0
     assert sorted(f for f in os.listdir(save) if not f.startswith('.')) == [
         'args.json', 'checkpoint.pt', 'genotype.json', 'log.txt', 'metrics.jsonl', 'weights.pt']
-    assert json.load(open(os.path.join(save, 'genotype.json'))) == json.load(open(os.path.join(search_run, 'genotype.json')))
+    assert json.load(open(os.path.join(save, 'genotype.json'))) == json.load(open(os.path.join(tiny_search, 'genotype.json')))
 
     metrics = read_metrics(save)
     assert [m['epoch'] for m in metrics] == [0, 1]
@@ -48,7 +41,7 @@ def test_evaluation_of_a_search_run_writes_every_output(search_run, tmp_path):
     assert metrics[0]['lr'] == 0.025 and metrics[1]['lr'] == pytest.approx(0.0125)  # cosine to 0
     assert all(0 <= m['test_acc'] <= 100 and m['test_loss'] > 0 for m in metrics)
 
-    genotype = genotypes.load(os.path.join(search_run, 'genotype.json'))
+    genotype = genotypes.load(os.path.join(tiny_search, 'genotype.json'))
     net = NetworkCIFAR(4, 10, 3, True, genotype)
     weights = torch.load(os.path.join(save, 'weights.pt'), weights_only=True)
     net.load_state_dict(weights)  # the final weights fit the network of the genotype
@@ -156,7 +149,7 @@ def test_each_bad_input_exits_2_with_one_line(tmp_path, capsys):
     broken.write_text('{"normal": [["sep_conv_3x3", 0]')
     cases = [
         (['--arch', 'NASNet_B'], "unknown --arch 'NASNet_B' (known: DARTS_V1, DARTS_V2, DARTS"),
-        (['--genotype', str(broken)], 'is not a readable JSON genotype'),
+        (['--genotype', str(broken)], 'is not a readable genotype file'),
         (['--genotype', str(bad_op)], "unknown op 'conv_9x9'"),
         (['--genotype', str(tmp_path / 'nowhere')], 'no genotype file at'),
         (['--drop_path_prob', '1'], '--drop_path_prob must be in [0, 1)'),
@@ -185,3 +178,16 @@ def test_the_training_loss_adds_the_auxiliary_loss_at_its_weight():
     loss, _ = train_eval.train_epoch(0, [(x, y)], net, torch.optim.SGD(net.parameters(), lr=0.0),
                                      torch.nn.CrossEntropyLoss(), args, torch.device('cpu'), run)
     assert loss.avg == pytest.approx(expected.item(), rel=1e-6) and expected.item() > ce(logits, y).item() + 0.1
+
+
+def test_each_step_clips_the_gradient_norm_to_grad_clip_before_the_optimizer_steps():
+    args = train_eval.parse_args(EVAL + ['--grad_clip', '1e-3'])
+    torch.manual_seed(0)
+    net = NetworkCIFAR(4, 10, 3, False, genotypes.DARTS_V2)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.0)
+    norms, step = [], optimizer.step
+    optimizer.step = lambda: norms.append(torch.stack([p.grad.norm() for p in net.parameters()]).norm().item()) or step()
+    x, y = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 3])
+    run = types.SimpleNamespace(log=logging.getLogger('test_eval'))
+    train_eval.train_epoch(0, [(x, y)] * 2, net, optimizer, torch.nn.CrossEntropyLoss(), args, torch.device('cpu'), run)
+    assert len(norms) == 2 and all(0.999e-3 < n <= 1e-3 * (1 + 1e-5) for n in norms)  # unclipped, it is far above

@@ -9,6 +9,8 @@ from conftest import TINY, batch, read_metrics, tiny_network
 from darts_min import cli, methods
 from darts_min import search as train_search
 from darts_min.architect import Architect
+from darts_min.model_nb201 import NB201Cell, NB201Network
+from darts_min.model_search import Cell
 
 
 def args_for(method, *extra):
@@ -47,16 +49,40 @@ def test_rs_weight_step_uses_the_perturbed_weights_and_restores_alpha_bit_exactl
     x, y = batch()
     alphas = [a.detach().clone() for a in model.arch_parameters()]
     plain = model._loss(x, y).item()
+    seen = {}  # the op weights each kind of cell is called with
+    for cell in model.cells:
+        cell.register_forward_hook(lambda cell, args, out: seen.update({cell.reduction: args[-1]}))
     with method.op_weights_for_w_step(model, x, y):
         perturbed = model._loss(x, y)
         perturbed.backward()
-        weights = [model.op_weights(False), model.op_weights(True)]
+        weights = [seen[False], seen[True]]
     assert perturbed.item() != plain
     for w, a in zip(weights, alphas):
         assert simplex_rows(w) and not torch.allclose(w, torch.softmax(a, -1))
     for a, before in zip(model.arch_parameters(), alphas):
         assert torch.equal(a, before)
-    assert 'op_weights' not in vars(model) and model._loss(x, y).item() == plain
+    assert not any(cell._forward_pre_hooks for cell in model.cells) and model._loss(x, y).item() == plain
+
+
+@pytest.mark.parametrize('space', ['darts', 'nb201'])
+def test_swapped_op_weights_reach_every_cell_of_either_space_and_go_once_the_context_ends(space):
+    torch.manual_seed(0)
+    model = tiny_network() if space == 'darts' else NB201Network(4, 10, 1, nn.CrossEntropyLoss())
+    swapped = [torch.rand_like(a) for a in model.arch_parameters()]
+    seen = []  # (reduction cell, op weights) of each cell called with op weights
+    for cell in model.cells:
+        if isinstance(cell, (Cell, NB201Cell)):
+            cell.register_forward_hook(lambda cell, args, out: seen.append((getattr(cell, 'reduction', 0), args[-1])))
+    x, y = batch(size=16)
+    with methods.use_op_weights(model, swapped):
+        model._loss(x, y)
+    # three cells either way: darts's normal, reduction, reduction, each with its own tensor; NB-201's all normal
+    assert [bool(reduction) for reduction, _ in seen] == ([False, True, True] if space == 'darts' else [False] * 3)
+    assert all(weights is swapped[int(reduction)] for reduction, weights in seen)
+    seen.clear()
+    model._loss(x, y)  # after the context: softmax(alpha) again (Eq. 2)
+    assert len(seen) == 3 and all(torch.equal(weights, torch.softmax(model.arch_parameters()[int(reduction)], -1))
+                                  for reduction, weights in seen)
 
 
 def test_adv_attack_does_not_decrease_the_training_loss_and_stays_feasible():
@@ -90,25 +116,35 @@ def test_adv_falls_back_to_the_unperturbed_weights_when_the_attack_fails(monkeyp
     assert all(p is a for p, a in zip(perturbed, abars))
 
 
+class LinearCell(Cell):
+    """A cell of 100 two-op edges whose output is linear in its op weights: w_0 - w_1, summed over the edges."""
+
+    def __init__(self):
+        nn.Module.__init__(self)  # no ops
+        self.reduction = False
+
+    def forward(self, x, op_weights):
+        return (op_weights @ torch.tensor([1.0, -1.0])).sum()
+
+
 class LinearInWeights(nn.Module):
-    """A stand-in supernet of 100 two-op edges, A_bar = [1/2, 1/2] on each, whose training loss is linear in the
-    op weights, w_0 - w_1: the worst point of the eps-ball on the simplex is [1/2 + eps, 1/2 - eps] on every
-    edge. Records the mode of each loss it computes."""
+    """A stand-in supernet of one LinearCell, A_bar = [1/2, 1/2] on each edge: its training loss is linear in the
+    op weights, so the worst point of the eps-ball on the simplex is [1/2 + eps, 1/2 - eps] on every edge.
+    Records the mode of each loss it computes, and the op weights of the last."""
 
     def __init__(self):
         super().__init__()
         self.alphas = torch.zeros(100, 2, requires_grad=True)
+        self.cells = nn.ModuleList([LinearCell()])
+        self.cells[0].register_forward_hook(lambda cell, args, out: setattr(self, 'op_weights', args[-1]))
         self.modes = []
 
     def arch_parameters(self):
         return [self.alphas]
 
-    def op_weights(self, index):
-        return torch.softmax(self.alphas, dim=-1)
-
     def _loss(self, x, y):
         self.modes.append(self.training)
-        return (self.op_weights(0) @ torch.tensor([1.0, -1.0])).sum()
+        return self.cells[0](x, torch.softmax(self.alphas, dim=-1))
 
 
 def worst_point(eps):
@@ -136,8 +172,10 @@ def test_adv_weight_step_trains_w_at_the_attack_with_the_epochs_eps():
     for epoch, eps in ((0, 0.03), (9, 0.03 + 0.27 * 0.9)):
         assert method.schedule(epoch)['epsilon_alpha'] == pytest.approx(eps)
         with method.op_weights_for_w_step(model, None, None):
-            assert torch.allclose(model.op_weights(0), worst_point(eps), atol=1e-6)
-    assert torch.equal(model.op_weights(0), torch.full((100, 2), 0.5))  # softmax(alpha) again after the step
+            model._loss(None, None)
+            assert torch.allclose(model.op_weights, worst_point(eps), atol=1e-6)
+    model._loss(None, None)
+    assert torch.equal(model.op_weights, torch.full((100, 2), 0.5))  # softmax(alpha) again after the step
 
 
 def test_sdarts_eps_schedule_grows_linearly_from_0_03():
@@ -190,8 +228,7 @@ def test_beta_darts_adds_lambda_softmax_over_edges_to_the_alpha_gradient():
             for a in model.arch_parameters():
                 a.normal_()  # far from uniform, so softmax(alpha) differs across ops
         before = [a.detach().clone() for a in model.arch_parameters()]
-        architect = Architect(model, args)
-        architect.regularizer = regularizer
+        architect = Architect(model, args, regularizer)
         architect.step(x, y, x, y, 0.025, torch.optim.SGD(model.parameters(), lr=0.1), unrolled=unrolled)
         return before, [a.grad for a in model.arch_parameters()]
 
@@ -233,6 +270,7 @@ def test_bad_method_arguments_are_one_line(argv, message, capsys):
     assert e.value.code == 2 and message in err and err.count('\n') == 1
 
 
+@pytest.mark.smoke
 def test_second_order_variants_run(tmp_path):
     for method in ('darts_minus', 'beta_darts'):
         assert train_search.main(TINY + ['--epochs', '1', '--unrolled', '--method', method,

@@ -9,6 +9,7 @@ from darts_min import genotypes
 from darts_min.model import Cell, NetworkCIFAR, NetworkImageNet, count_parameters, drop_path
 
 
+@pytest.mark.smoke
 def test_darts_v2_parameter_counts_match_the_original():
     assert count_parameters(NetworkCIFAR(36, 10, 20, True, genotypes.DARTS_V2)) == 3_349_342  # the paper's 3.3M
     assert count_parameters(NetworkCIFAR(36, 10, 20, False, genotypes.DARTS_V2)) == 3_349_342
@@ -71,7 +72,7 @@ def test_genotype_round_trips_through_json(tmp_path):
 
 
 @pytest.mark.parametrize('text, message', [
-    ('{', 'is not a readable JSON genotype'),
+    ('{', 'is not a readable genotype file'),
     ('[1, 2]', 'must be a JSON object'),
     ('{"normal": []}', 'lacks normal_concat, reduce, reduce_concat'),
     ('{"normal": [["conv_9x9", 0], ["skip_connect", 1]], "normal_concat": [2], '

@@ -32,6 +32,7 @@ def test_op_structure_follows_the_paper():
     assert isinstance(operations.OPS['skip_connect'](4, 1, False), operations.Identity)
 
 
+@pytest.mark.smoke
 def test_default_search_network_has_the_original_parameter_count():
     model = Network(16, 10, 8, nn.CrossEntropyLoss())
     assert sum(p.numel() for p in model.parameters()) == 1_930_618

@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from conftest import TINY, batch, read_metrics
-from darts_min import dynamics, report
+from darts_min import dynamics
 from darts_min import search as train_search
+from darts_min.study.results import short
 from darts_min.genotypes import GenotypeError
 from darts_min.model_nb201 import EDGES, NB201_PRIMITIVES, NB201Genotype, NB201Network
 
@@ -12,6 +13,7 @@ NB201 = [a for a in TINY if a not in ('--layers', '3')] + ['--search_space', 'nb
 ARCH = '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|'
 
 
+@pytest.mark.smoke
 def test_cell_has_four_nodes_six_edges_and_the_five_ops():
     assert NB201_PRIMITIVES == ['none', 'skip_connect', 'nor_conv_1x1', 'nor_conv_3x3', 'avg_pool_3x3']
     assert EDGES == [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)]
@@ -55,7 +57,7 @@ def test_search_logs_the_true_accuracies_from_a_table(tmp_path):
     assert m['genotype']['arch'] == found
     assert (m['nb201_cifar10'], m['nb201_cifar100'], m['nb201_ImageNet16-120']) == (93.5, 70.25, 44.0)
     assert m['op_weights_normal'] and 'op_weights_reduce' not in m and m['skip_normal'] == found.count('skip_connect')
-    assert report.short(m['genotype']) == found
+    assert short(m['genotype']) == found
 
 
 @pytest.mark.parametrize('method, unrolled', [('darts', True), ('sdarts_adv', False), ('darts_minus', True),

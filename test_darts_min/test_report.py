@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from darts_min import genotypes, report
+from darts_min import genotypes
+from darts_min.study import grid, plots, report
+from darts_min.study.results import Result, group, load_runs
+from darts_min.study.stats import DARTS_PAIR, best, holm, paired_difference
 
 CELL_A = genotypes.to_dict(genotypes.GENOTYPES['DARTS_V1'])
 CELL_B = genotypes.to_dict(genotypes.GENOTYPES['DARTS_V2'])
@@ -93,26 +96,26 @@ def numbers(cell):
 
 def test_paired_difference_is_the_paired_t_interval():
     values, reference = {0: 91.0, 1: 93.0, 2: 90.5, 5: 70.0}, {0: 90.0, 1: 91.5, 2: 89.25, 3: 50.0}
-    n, mean, (low, high), p = report.paired_difference(values, reference)
+    n, mean, (low, high), p, _ = paired_difference(values, reference)
     a, b = [91.0, 93.0, 90.5], [90.0, 91.5, 89.25]
     expected = stats.ttest_rel(a, b).confidence_interval(0.95)
     assert n == 3 and mean == pytest.approx(np.mean(np.subtract(a, b)))
     assert (low, high) == pytest.approx((expected.low, expected.high))
-    assert report.paired_difference({0: 2.0}, {0: 1.5, 1: 3.0}) == (1, 0.5, None, None)
-    assert report.paired_difference({0: 2.0}, {1: 3.0}) == (0, None, None, None)
-    # the issue's literal: differences 1.0, 1.5, 1.25 have the mean 1.25 and the 95 % interval [0.629, 1.871];
+    assert paired_difference({0: 2.0}, {0: 1.5, 1: 3.0}) == (1, 0.5, None, None, None)
+    assert paired_difference({0: 2.0}, {1: 3.0}) == (0, None, None, None, None)
+    # worked by hand: differences 1.0, 1.5, 1.25 have the mean 1.25 and the 95 % interval [0.629, 1.871];
     # t = 1.25 / (0.25 / sqrt 3) = sqrt 75, and with 2 degrees of freedom p = 1 - t / sqrt(2 + t^2) = 1 - sqrt(75 / 77)
-    n, mean, (low, high), p = report.paired_difference({0: 91.0, 1: 92.5, 2: 93.25}, {0: 90.0, 1: 91.0, 2: 92.0})
+    n, mean, (low, high), p, _ = paired_difference({0: 91.0, 1: 92.5, 2: 93.25}, {0: 90.0, 1: 91.0, 2: 92.0})
     assert (n, mean, round(low, 3), round(high, 3)) == (3, 1.25, 0.629, 1.871)
     assert p == pytest.approx(1 - math.sqrt(75 / 77)) and round(p, 5) == 0.01307
-    assert report.paired_difference({0: 2.0, 1: 3.0}, {0: 1.0, 1: 2.0})[3] is None  # no spread: no test
+    assert paired_difference({0: 2.0, 1: 3.0}, {0: 1.0, 1: 2.0}).p is None  # no spread: no test
 
 
 def test_holm_by_hand():
     # sorted: d 0.005 * 4 = 0.02, a 0.01 * 3 = 0.03, c 0.03 * 2 = 0.06, b 0.04 * 1 = 0.04 -> not below c's 0.06
-    assert report.holm({'a': 0.01, 'b': 0.04, 'c': 0.03, 'd': 0.005}) == pytest.approx(
+    assert holm({'a': 0.01, 'b': 0.04, 'c': 0.03, 'd': 0.005}) == pytest.approx(
         {'a': 0.03, 'b': 0.06, 'c': 0.06, 'd': 0.02})
-    assert report.holm({'a': 0.6, 'b': 0.7}) == {'a': 1.0, 'b': 1.0} and report.holm({}) == {}
+    assert holm({'a': 0.6, 'b': 0.7}) == {'a': 1.0, 'b': 1.0} and holm({}) == {}
 
 
 def test_table_numbers(sweep_dir):
@@ -182,12 +185,12 @@ def test_how_far_alpha_moved_is_the_range_of_the_last_epochs_entropy(sweep_dir):
 
 
 def test_the_best_cell_is_chosen_by_validation_never_by_test(sweep_dir):
-    results = report.load_runs(sweep_dir)
-    rows = report.group(results)
-    adam = next(rs for k, rs in rows.items() if k.w == 'adam' and dict(k.settings)['unrolled'] == 'false')
-    assert report.best(adam).seed == 1  # valid 93.0, while seed 0 has the best test accuracy
+    results = load_runs(sweep_dir)
+    rows = group(results)
+    adam = next(rs for k, rs in rows.items() if k.w_optimizer == 'adam' and dict(k.settings)['unrolled'] == 'false')
+    assert best(adam).seed == 1  # valid 93.0, while seed 0 has the best test accuracy
     unevaluated = [r for r in results if r.evaluation is None]
-    assert report.best(unevaluated) is None
+    assert best(unevaluated) is None
     assert report.main([sweep_dir, '--no_plots']) == 0
     text = open(os.path.join(sweep_dir, 'report.md')).read()
     section = text[text.index('### darts · w adam 0.001 · α adam 0.0003'):]
@@ -197,22 +200,22 @@ def test_the_best_cell_is_chosen_by_validation_never_by_test(sweep_dir):
 
 
 def test_heatmaps_leave_a_missing_value_blank(sweep_dir):
-    rows = report.group(report.load_runs(sweep_dir))
+    rows = group(load_runs(sweep_dir))
     first = [k for k in rows if k.method == 'darts' and dict(k.settings)['unrolled'] == 'false']
-    ws, arches, grid = report.heatmap_grid(rows, first, 'valid_acc')
+    ws, arches, grid = plots.heatmap_grid(rows, first, 'valid_acc')
     assert ws == ['adam 0.001', 'momentum 0.025', 'sgd 0.1'] and arches == ['adam 0.0003', 'rmsprop 0.0001']
     assert grid[0][0] == pytest.approx(np.mean([91.0, 93.0, 90.5])) and grid[2][1] == 80.0
     assert all(math.isnan(v) for v in (grid[0][1], grid[1][1], grid[2][0]))  # no such pair in the grid
-    _, _, supernet = report.heatmap_grid(rows, first, 'supernet_acc')
+    _, _, supernet = plots.heatmap_grid(rows, first, 'supernet_acc')
     assert supernet[2][1] == pytest.approx(50.5)  # the seed without a value is left out, not counted as 0
     assert report.main([sweep_dir]) == 0
-    plots = os.listdir(os.path.join(sweep_dir, 'plots'))
-    assert {'heatmap_darts-1.png', 'heatmap_darts-2.png'} <= set(plots)
+    drawn = os.listdir(os.path.join(sweep_dir, 'plots'))
+    assert {'heatmap_darts-1.png', 'heatmap_darts-2.png'} <= set(drawn)
 
 
 def test_grid_plots_draw_each_grids_dynamics_per_epoch_and_no_run_plots(sweep_dir, monkeypatch):
     figures = {}
-    monkeypatch.setattr(report, 'save_figure', lambda fig, path, dpi: figures.setdefault(os.path.basename(path), fig))
+    monkeypatch.setattr(plots, 'save_figure', lambda fig, path, dpi: figures.setdefault(os.path.basename(path), fig))
     assert report.main([sweep_dir, '--grid_plots']) == 0
     assert set(figures) == {'heatmap_darts-1.png', 'heatmap_darts-2.png', 'dynamics_darts-1.png', 'dynamics_darts-2.png'}
     text = open(os.path.join(sweep_dir, 'report.md')).read()
@@ -226,8 +229,8 @@ def test_grid_plots_draw_each_grids_dynamics_per_epoch_and_no_run_plots(sweep_di
     assert lines['3', 'adam 0.0003'] == pytest.approx([1.0, 1.0])  # skip_normal: mean of the seeds 0, 1, 2
     assert lines['6', 'adam 0.0003'] == pytest.approx([10.0, 56.0])  # the supernet, mean of the seeds per epoch
     assert lines['8', 'rmsprop 0.0001'] == pytest.approx([10.0, 50.5])  # sgd's: a seed without a value left out
-    assert report.epoch_means(report.group(report.load_runs(sweep_dir))[next(
-        k for k in report.group(report.load_runs(sweep_dir)) if k.w == 'sgd')], 'valid_acc') == ([0, 1], [10.0, 50.5])
+    assert plots.epoch_means(group(load_runs(sweep_dir))[next(
+        k for k in group(load_runs(sweep_dir)) if k.w_optimizer == 'sgd')], 'valid_acc') == ([0, 1], [10.0, 50.5])
 
 
 def test_a_run_with_unreadable_figures_is_left_out_with_a_line(sweep_dir, capsys):
@@ -237,7 +240,7 @@ def test_a_run_with_unreadable_figures_is_left_out_with_a_line(sweep_dir, capsys
     write_run(os.path.join(sweep_dir, 'lambda'), {'kind': 'search', 'w_optimizer': 'sgd', 'arch_optimizer': 'adam',
                                                   'seed': 0, 'epochs': 2},
               [{'epoch': 0, 'genotype': CELL_A, 'hessian_eigenvalue': 'big'}, {'epoch': 1, 'genotype': CELL_A}])
-    names = [r.name for r in report.load_runs(sweep_dir)]
+    names = [r.name for r in load_runs(sweep_dir)]
     err = capsys.readouterr().err
     assert 'edited' not in names and 'lambda' not in names and len(names) == len(GRID) + 1
     assert 'leaving out edited: its args.json holds' in err and 'leaving out lambda: a figure' in err
@@ -248,7 +251,7 @@ def test_an_evaluation_of_another_cell_than_its_searchs_is_left_out(sweep_dir, c
     trained = json.load(open(os.path.join(sweep_dir, stale, 'genotype.json')))
     with open(os.path.join(sweep_dir, stale, 'genotype.json'), 'w') as f:
         json.dump(CELL_B if trained == CELL_A else CELL_A, f)
-    results = {r.name: r for r in report.load_runs(sweep_dir)}
+    results = {r.name: r for r in load_runs(sweep_dir)}
     assert results[stale[:-len('-eval')]].evaluation is None
     assert "trained another cell than its search's last genotype" in capsys.readouterr().err
 
@@ -323,7 +326,7 @@ def test_failures_are_counted_and_protocols_kept_apart(tmp_path):
 
 def test_what_the_seeds_vary_says_what_an_interval_covers():
     def row(dataset, split_seeds, holdout=0.0, valid_portion=0.1):
-        return [report.Result(f'r{s}', {'dataset': dataset, 'split_seed': s, 'holdout_portion': holdout}, [], None,
+        return [Result(f'r{s}', {'dataset': dataset, 'split_seed': s, 'holdout_portion': holdout}, [], None,
                               eval_args={'split_seed': s, 'valid_portion': valid_portion}) for s in split_seeds]
     assert report.seeds_vary(row('fake', [0, 1])) == 'init, order, search split, hold-out'
     assert report.seeds_vary(row('cifar10', [0, 1])) == 'init, order, hold-out'  # CIFAR's halves are fixed
@@ -333,15 +336,16 @@ def test_what_the_seeds_vary_says_what_an_interval_covers():
     assert report.seeds_vary(row('fake', [3])) == '–'
 
 
+@pytest.mark.docs
 def test_the_numbers_of_the_rules_in_docs_study():
     """docs/study.md's rules 5 and 6: the comparisons of the full grid, the t quantiles, the half-widths, the cost."""
-    from darts_min import sweep
+    from darts_min.study import sweep
     args, *_ = sweep.parse(['--save', 'x', '--dataset', 'fake', '--seeds', '0', '--methods', 'darts', 'sdarts_rs',
                             'darts_minus', 'beta_darts', 'random', '--w_optimizers', 'sgd', 'momentum', 'nesterov',
                             'rmsprop', 'adam', 'adamw', '--arch_optimizers', 'sgd', 'momentum', 'rmsprop', 'adam', 'adamw',
                             '--evaluate_epochs', '10'])
-    searches = [c for c in sweep.cells(args) if c.method != 'random']
-    references = [c for c in searches if (c.w, c.arch) == report.DARTS_PAIR]
+    searches = [c for c in grid.points(args) if c.method != 'random']
+    references = [c for c in searches if (c.w_optimizer, c.arch_optimizer) == DARTS_PAIR]
     assert (len(searches) - len(references), f'{0.05 / (len(searches) - len(references)):.2g}') == (116, '0.00043')
     assert [round(stats.t.ppf(0.975, n - 1), 2) for n in (3, 5)] == [4.30, 2.78]
     assert [round(stats.t.ppf(0.975, n - 1) / math.sqrt(n), 2) for n in (3, 5)] == [2.48, 1.24]

@@ -26,9 +26,9 @@ def checkpoint(run_dir):
     return torch.load(os.path.join(run_dir, 'checkpoint.pt'), weights_only=True)
 
 
-def test_tiny_search_writes_every_output(tmp_path):
-    save = str(tmp_path / 'run')
-    assert train_search.main(TINY + ['--epochs', '2', '--save', save]) == 0
+@pytest.mark.smoke
+def test_tiny_search_writes_every_output(tiny_search):
+    save = tiny_search  # TINY + ['--epochs', '2']
     assert sorted(f for f in os.listdir(save) if not f.startswith('.')) == [
         'args.json', 'checkpoint.pt', 'genotype.json', 'log.txt', 'metrics.jsonl', 'normal.png', 'reduce.png']
 
@@ -253,12 +253,11 @@ def test_missing_cifar_without_network_says_what_to_do(tmp_path, capsys, monkeyp
     assert not (tmp_path / 'r').exists()  # nothing half-made is left behind
 
 
-def test_a_finished_run_is_never_overwritten(tmp_path, capsys):
-    save = str(tmp_path / 'done')
-    assert train_search.main(TINY + ['--epochs', '1', '--save', save]) == 0
+def test_a_finished_run_is_never_overwritten(tiny_search, capsys):
+    save = tiny_search
     before = open(os.path.join(save, 'checkpoint.pt'), 'rb').read()
     log = open(os.path.join(save, 'log.txt')).read()
-    code, err = run_cli(TINY + ['--epochs', '1', '--save', save], capsys)
+    code, err = run_cli(TINY + ['--epochs', '2', '--save', save], capsys)
     assert code == 2 and 'already holds a run' in err
     assert open(os.path.join(save, 'checkpoint.pt'), 'rb').read() == before
     assert open(os.path.join(save, 'log.txt')).read() == log  # the refusal is not that run's: nothing logged there

@@ -11,7 +11,7 @@ from PIL import Image
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from conftest import ROOT, TINY, batch, chi2_999, chi_square, read_metrics, tiny_network
-from darts_min import data, methods, optimizers
+from darts_min import data, data_on_device, methods, optimizers
 from darts_min import search as train_search
 from darts_min.architect import Architect
 from darts_min.checkpointing import checkpoint_edges
@@ -52,7 +52,7 @@ def test_device_loader_draws_the_same_crops_and_flips_as_torchvision():
     reference = data.transform(8, train=True)
     torch.manual_seed(0)
     torchvision_out = [reference(Image.fromarray(img)) for _ in range(n)]
-    loader = data.DeviceLoader(img[None].repeat(n, 0), [0] * n, list(range(n)), n, torch.device('cpu'), train=True)
+    loader = data_on_device.DeviceLoader(img[None].repeat(n, 0), [0] * n, list(range(n)), n, torch.device('cpu'), train=True)
     device_out = next(iter(loader))[0]
 
     def histogram(outputs):
@@ -72,7 +72,7 @@ def test_device_loader_draws_the_same_crops_and_flips_as_torchvision():
 def test_device_loader_without_augmentation_equals_totensor_normalize_and_shuffles_each_pass():
     torch.manual_seed(0)
     imgs = torch.randint(0, 256, (10, 8, 8, 3), dtype=torch.uint8).numpy()
-    loader = data.DeviceLoader(imgs, list(range(10)), list(range(10)), 4, torch.device('cpu'), train=False)
+    loader = data_on_device.DeviceLoader(imgs, list(range(10)), list(range(10)), 4, torch.device('cpu'), train=False)
     assert len(loader) == 3
     batches = list(loader)
     assert [len(y) for _, y in batches] == [4, 4, 2]
@@ -91,7 +91,7 @@ def test_batch_cutout_and_cutout_draw_the_hole_centre_uniformly():
     every_centre = [(r, c) for r in range(8) for c in range(8)]
     torch.manual_seed(0)
     x = torch.ones(4000, 1, 8, 8)
-    for out in (data.batch_cutout(x, 4), torch.stack([data.Cutout(4)(xi) for xi in x])):
+    for out in (data_on_device.batch_cutout(x, 4), torch.stack([data.Cutout(4)(xi) for xi in x])):
         centres = Counter()
         for hole in out[:, 0] == 0:
             rows, cols = hole.any(1).nonzero().flatten(), hole.any(0).nonzero().flatten()
@@ -112,10 +112,8 @@ def test_search_on_the_gpu_path_flags_runs_on_cpu_with_bf16_autocast(tmp_path):
     assert all(map(lambda v: v == v, (m['train_loss'], m['valid_loss'])))  # finite, not NaN
 
 
-def test_gpu_path_is_off_on_cpu_unless_asked(tmp_path):
-    save = str(tmp_path / 'plain')
-    assert train_search.main(TINY + ['--epochs', '1', '--save', save]) == 0
-    args = json.load(open(os.path.join(save, 'args.json')))
+def test_gpu_path_is_off_on_cpu_unless_asked(tiny_search):
+    args = json.load(open(os.path.join(tiny_search, 'args.json')))
     assert not (args['amp'] or args['channels_last'] or args['data_on_device'] or args['checkpoint_cells'])
 
 
@@ -212,6 +210,7 @@ def test_frozen_gives_back_what_it_froze_after_an_error_and_leaves_constants_alo
     assert a.requires_grad and not b.requires_grad
 
 
+@pytest.mark.smoke
 def test_checkpointed_darts_minus_edges_give_identical_gradients():
     grads = []
     for checkpointed in (False, True):

@@ -5,9 +5,11 @@ import os
 import shutil
 
 import pytest
+import torch
 
 from conftest import ROOT, TINY, read_metrics, run_script
-from darts_min import cli, optimizers, report, sweep
+from darts_min import cli, optimizers
+from darts_min.study import grid, launch, plan, report, sweep
 
 GRID = ['--w_optimizers', 'sgd', 'momentum', '--arch_optimizers', 'adam', 'rmsprop', '--seeds', '0',
         '--cluster', 'local', *TINY, '--fake_size', '16', '--epochs', '1',
@@ -18,7 +20,7 @@ GRID = ['--w_optimizers', 'sgd', 'momentum', '--arch_optimizers', 'adam', 'rmspr
 def swept(tmp_path_factory):
     """The sweep as a user runs it, two cells at once (each in a process of its own)."""
     save = str(tmp_path_factory.mktemp('sweep') / 'grid')
-    result = run_script('-m', 'darts_min.sweep', '--save', save, *GRID, '--jobs_per_gpu', '2')
+    result = run_script('-m', 'darts_min.study.sweep', '--save', save, *GRID, '--jobs_per_gpu', '2')
     assert result.returncode == 0, result.stdout + result.stderr
     assert '4 cells, 0 finished, 4 to run' in result.stdout and '2 cell(s) at once' in result.stdout
     return save
@@ -28,11 +30,11 @@ def test_sweep_runs_every_cell_in_its_own_directory(swept, capsys):
     cells = sorted(d for d in os.listdir(swept) if d.startswith('darts-') and not d.endswith('-eval'))
     assert cells == ['darts-w_momentum-a_adam-seed0', 'darts-w_momentum-a_rmsprop-seed0',
                      'darts-w_sgd-a_adam-seed0', 'darts-w_sgd-a_rmsprop-seed0']
-    assert all(sweep.cell_status(os.path.join(swept, c)) == 'done' for c in cells)
+    assert all(grid.run_status(os.path.join(swept, c)) == 'done' for c in cells)
     # each found cell trained from scratch beside its search: its genotype, 1 epoch, a held-out tenth judged
     for cell in cells:
         evaluation = os.path.join(swept, cell + '-eval')
-        assert sweep.cell_status(evaluation) == 'done'
+        assert grid.run_status(evaluation) == 'done'
         assert json.load(open(os.path.join(evaluation, 'genotype.json'))) == json.load(
             open(os.path.join(swept, cell, 'genotype.json')))
         eval_args = json.load(open(os.path.join(evaluation, 'args.json')))
@@ -45,6 +47,7 @@ def test_sweep_runs_every_cell_in_its_own_directory(swept, capsys):
                                                                   optimizers.default_lr('rmsprop', 'arch'))
 
 
+@pytest.mark.smoke
 def test_report_has_one_row_per_optimizer_pair_and_the_plots(swept):
     assert report.main([swept]) == 0
     text = open(os.path.join(swept, 'report.md')).read()
@@ -68,21 +71,21 @@ def test_a_resumed_sweep_runs_only_the_missing_cells(swept, capsys, monkeypatch)
     monkeypatch.setenv('OMP_NUM_THREADS', '1')
     assert sweep.main(['--save', swept, *GRID]) == 0
     assert '4 cells, 3 finished, 1 to run' in capsys.readouterr().out
-    assert sweep.cell_status(os.path.join(swept, 'darts-w_momentum-a_rmsprop-seed0')) == 'done'
+    assert grid.run_status(os.path.join(swept, 'darts-w_momentum-a_rmsprop-seed0')) == 'done'
     assert os.path.getmtime(kept) == before
 
 
 def test_cell_status(tmp_path):
     cell = tmp_path / 'c'
-    assert sweep.cell_status(str(cell)) == 'new'
+    assert grid.run_status(str(cell)) == 'new'
     cell.mkdir()
     (cell / 'args.json').write_text(json.dumps({'epochs': 3}))
     (cell / 'metrics.jsonl').write_text('{"epoch": 0}\n{"epoch": 1}\n')
-    assert sweep.cell_status(str(cell)) == 'started'
+    assert grid.run_status(str(cell)) == 'started'
     (cell / 'metrics.jsonl').write_text('{"epoch": 0}\n{"epoch": 1}\n{"epoch": 2}\n')
-    assert sweep.cell_status(str(cell)) == 'done'
+    assert grid.run_status(str(cell)) == 'done'
     (cell / 'status.json').write_text(json.dumps({'status': 'diverged', 'epoch': 1}))
-    assert sweep.cell_status(str(cell)) == 'diverged'
+    assert grid.run_status(str(cell)) == 'diverged'
 
 
 @pytest.mark.parametrize('changed, message', [
@@ -111,40 +114,40 @@ def test_a_rerun_with_the_same_flags_runs_nothing(swept, capsys):
 
 
 def test_a_diverged_search_is_not_run_again_nor_evaluated(tmp_path):
-    args, passthrough, space, eval_flags = sweep.parse(['--save', str(tmp_path), '--seeds', '0', '1', '--dataset', 'fake',
+    args, passthrough, run_args, eval_flags = sweep.parse(['--save', str(tmp_path), '--seeds', '0', '1', '--dataset', 'fake',
                                                         '--evaluate_epochs', '2'])
-    cells = sweep.cells(args)
+    cells = grid.points(args)
     path = os.path.join(tmp_path, cells[0].name)
     os.makedirs(path)
-    search, _ = sweep.planned_args(args, passthrough, space, eval_flags, cells[0], path)  # what a real run writes
+    search, _ = plan.planned_args(args, passthrough, run_args, eval_flags, cells[0], path)  # what a real run writes
     json.dump({'kind': 'search', **search}, open(os.path.join(path, 'args.json'), 'w'))
     json.dump({'status': 'diverged', 'epoch': 0, 'num_classes': 10}, open(os.path.join(path, 'status.json'), 'w'))
-    assert [p for p, _ in sweep.plan(args, passthrough, space, eval_flags)] == [os.path.join(tmp_path, cells[1].name)]
+    assert [p for p, _ in plan.plan(args, passthrough, run_args, eval_flags)] == [os.path.join(tmp_path, cells[1].name)]
 
 
 def test_disjoint_validation_gives_the_searches_the_evaluations_holdout():
     base = ['--save', 'x', '--seeds', '4', '--dataset', 'fake', '--evaluate_epochs', '2', '--disjoint_validation']
     for extra, portion in (([], '0.1'), (['--eval_valid_portion', '0.25'], '0.25')):
-        args, passthrough, space, eval_flags = sweep.parse(base + extra)
-        [(_, [search, evaluation])] = sweep.plan(args, passthrough, space, eval_flags)
+        args, passthrough, run_args, eval_flags = sweep.parse(base + extra)
+        [(_, [search, evaluation])] = plan.plan(args, passthrough, run_args, eval_flags)
         assert search[search.index('--holdout_portion') + 1] == portion
         after = lambda argv, flag: argv[len(argv) - 1 - argv[::-1].index(flag) + 1]  # the last value given wins
         assert (after(evaluation, '--valid_portion'), after(evaluation, '--split_seed'), after(search, '--split_seed')) == \
             (portion, '4', '4')
-    args, passthrough, space, eval_flags = sweep.parse(base[:-1])
-    [(_, [search, _])] = sweep.plan(args, passthrough, space, eval_flags)
+    args, passthrough, run_args, eval_flags = sweep.parse(base[:-1])
+    [(_, [search, _])] = plan.plan(args, passthrough, run_args, eval_flags)
     assert '--holdout_portion' not in search
 
 
 def test_learning_rate_grids_multiply_the_grid_and_name_their_cells():
-    args, passthrough, space, _ = sweep.parse(['--save', 'x', '--w_optimizers', 'momentum', 'adam', '--arch_optimizers',
+    args, passthrough, run_args, _ = sweep.parse(['--save', 'x', '--w_optimizers', 'momentum', 'adam', '--arch_optimizers',
                                             'adam', 'sgd', '--w_learning_rates', 'adam=1e-3,3e-4',
                                             '--arch_learning_rates', 'sgd=0.5', '--seeds', '0', '--dataset', 'fake'])
     adam_w = optimizers.default_lr('adam', 'w')
     expected = {('momentum', 0.025, 'adam', 3e-4), ('momentum', 0.025, 'sgd', 0.5), ('adam', 1e-3, 'adam', 3e-4),
                 ('adam', 1e-3, 'sgd', 0.5), ('adam', 3e-4, 'adam', 3e-4), ('adam', 3e-4, 'sgd', 0.5)}
-    cells = sweep.cells(args)
-    assert {(c.w, c.w_lr, c.arch, c.arch_lr) for c in cells} == expected and len(cells) == 6
+    cells = grid.points(args)
+    assert {(c.w_optimizer, c.w_lr, c.arch_optimizer, c.arch_lr) for c in cells} == expected and len(cells) == 6
     tag = lambda lr, default: '' if lr == default else f'_lr{lr!r}'  # a rate other than the default is in the name
     sgd_a = optimizers.default_lr('sgd', 'arch')
     assert {c.name for c in cells} == {
@@ -153,7 +156,7 @@ def test_learning_rate_grids_multiply_the_grid_and_name_their_cells():
     assert 'darts-w_momentum-a_adam-seed0' in {c.name for c in cells}  # DARTS's pair keeps its name
     assert adam_w != 3e-4 and sgd_a != 0.5  # (so that the names below carry their rates)
     assert 'darts-w_adam_lr0.0003-a_sgd_lr0.5-seed0' in {c.name for c in cells}
-    todo = dict(sweep.plan(args, passthrough, space))
+    todo = dict(plan.plan(args, passthrough, run_args))
     [argv] = todo[os.path.join('x', 'darts-w_adam_lr0.0003-a_sgd_lr0.5-seed0')]
     from darts_min import search as train_search
     searched = train_search.parse_args(argv[1:])
@@ -197,22 +200,22 @@ def test_bad_sweep_arguments_are_one_line(capsys):
 
 def test_jobs_put_at_most_k_cells_at_once_on_each_gpu():
     cells = [f'c{i}' for i in range(7)]
-    on_gpus = sweep.jobs(cells, gpus=2, per_gpu=3, slurm=False)  # one job per GPU, each 3 cells at a time
+    on_gpus = launch.jobs(cells, gpus=2, per_gpu=3, slurm=False)  # one job per GPU, each 3 cells at a time
     assert on_gpus == [(0, ['c0', 'c2', 'c4', 'c6']), (1, ['c1', 'c3', 'c5'])]
-    assert sweep.jobs(cells, gpus=0, per_gpu=3, slurm=False) == [(None, cells)]  # CPU: one job, 3 at once
-    on_slurm = sweep.jobs(cells, gpus=0, per_gpu=3, slurm=True)  # one GPU per job, 3 cells in each
+    assert launch.jobs(cells, gpus=0, per_gpu=3, slurm=False) == [(None, cells)]  # CPU: one job, 3 at once
+    on_slurm = launch.jobs(cells, gpus=0, per_gpu=3, slurm=True)  # one GPU per job, 3 cells in each
     assert [gpu for gpu, _ in on_slurm] == [None] * 3 and [len(s) for _, s in on_slurm] == [3, 2, 2]
     assert sorted(c for _, share in on_slurm for c in share) == sorted(cells)
-    assert sweep.jobs(cells[:1], gpus=4, per_gpu=1, slurm=False) == [(0, ['c0'])]  # no empty jobs
+    assert launch.jobs(cells[:1], gpus=4, per_gpu=1, slurm=False) == [(0, ['c0'])]  # no empty jobs
 
 
 def test_k_cells_run_at_once_each_in_its_own_process(tmp_path):
     import cell_stub
     paths = [str(tmp_path / name) for name in ('a', 'b', 'c', 'exit3', 'kill')]
-    codes = sweep.Processes(cell_stub.record, at_once=2).run(paths)
+    codes = launch.Processes(cell_stub.record, at_once=2).run(paths)
     assert codes == [0, 0, 0, 3, -9]  # a failing or dying process fails only its own cell
     spans = [tuple(map(float, open(p).read().split()[:2])) for p in paths[:4]]
-    assert all(open(p).read().split()[2] == '2' for p in paths[:4])
+    assert all(int(open(p).read().split()[2]) == max(1, torch.get_num_threads() // 2) for p in paths[:4])  # its share
     at_once = [sum(s <= t < e for s, e in spans) for t, _ in spans]  # cells running when each one began
     assert max(at_once) == 2  # two ran together, never three
 
@@ -250,9 +253,9 @@ def test_main_submits_k_cells_at_once_per_gpu_or_per_slurm_job(tmp_path, monkeyp
     assert sweep.main(['--save', str(tmp_path), '--w_optimizers', 'sgd', 'momentum', 'adam', '--seeds', '0', '1',
                        '--jobs_per_gpu', '2', '--cluster', cluster, '--dataset', 'fake']) == 0
     paths = [path for _, _, (share,) in FakeExecutor.jobs for path in share]
-    assert sorted(paths) == sorted(str(tmp_path / c.name) for c in sweep.cells(
+    assert sorted(paths) == sorted(str(tmp_path / c.name) for c in grid.points(
         sweep.parse(['--save', str(tmp_path), '--w_optimizers', 'sgd', 'momentum', 'adam', '--seeds', '0', '1'])[0]))
-    assert all(isinstance(function, sweep.Job) and function.at_once == 2 for _, function, _ in FakeExecutor.jobs)
+    assert all(isinstance(function, launch.Job) and function.at_once == 2 for _, function, _ in FakeExecutor.jobs)
     if cluster == 'local':  # one job per GPU, its 3 cells 2 at a time
         assert [(p['visible_gpus'], len(share)) for p, _, (share,) in FakeExecutor.jobs] == [([0], 3), ([1], 3)]
     else:  # one GPU per job, 2 cells in each
@@ -264,21 +267,21 @@ def test_sweep_cells_name_a_gradient_virtual_step():
     argv = ['--save', 'x', '--seeds', '0', '--w_optimizers', 'adam', '--dataset', 'fake', '--unrolled']
     for extra, name in [([], 'darts-w_adam-a_adam-seed0'),
                         (['--unrolled_step', 'gradient'], 'darts-w_adam-a_adam-unrolled_gradient-seed0')]:
-        args, passthrough, space, _ = sweep.parse(argv + extra)
-        assert [c[0] for c in sweep.cells(args)] == [name]
-        (path, [cell]), = sweep.plan(args, passthrough, space)
+        args, passthrough, run_args, _ = sweep.parse(argv + extra)
+        assert [c[0] for c in grid.points(args)] == [name]
+        (path, [cell]), = plan.plan(args, passthrough, run_args)
         assert path == os.path.join('x', name) and cell[:4 + len(extra)] == ['search', '--dataset', 'fake', '--unrolled', *extra]
 
 
 def test_evaluations_follow_their_searches_and_resume_like_them(tmp_path):
     argv = ['--save', str(tmp_path), '--seeds', '3', '--dataset', 'fake', '--fake_size', '64', '--evaluate_epochs', '5',
             '--eval_layers', '8']
-    args, passthrough, space, eval_flags = sweep.parse(argv)
+    args, passthrough, run_args, eval_flags = sweep.parse(argv)
     path = str(tmp_path / 'darts-w_momentum-a_adam-seed3')
     proxy = ['--data', 'data', '--dataset', 'fake', '--fake_size', '64', '--image_size', '32', '--workers', '2',
              '--device', 'auto', '--split_seed', '3', '--epochs', '5', '--valid_portion', '0.1', '--layers', '8', '--seed',
              '3', '--genotype', path, '--save', path + '-eval']  # the split seed follows the seed
-    [(_, chain)] = sweep.plan(args, passthrough, space, eval_flags)
+    [(_, chain)] = plan.plan(args, passthrough, run_args, eval_flags)
     assert [program for program, *_ in chain] == ['search', 'eval'] and chain[1][1:] == proxy  # new: search, then eval
     assert chain[0][chain[0].index('--split_seed') + 1] == '3'
 
@@ -288,26 +291,26 @@ def test_evaluations_follow_their_searches_and_resume_like_them(tmp_path):
         open(os.path.join(folder, 'metrics.jsonl'), 'w').writelines(f'{{"epoch": {e}}}\n' for e in range(done))
 
     write_run(path, 50, 50)  # the search is done: its evaluation alone
-    assert sweep.plan(args, passthrough, space, eval_flags) == [(path, [['eval', *proxy]])]
+    assert plan.plan(args, passthrough, run_args, eval_flags) == [(path, [['eval', *proxy]])]
     write_run(path + '-eval', 5, 2)  # the evaluation was interrupted: resumed
-    assert sweep.plan(args, passthrough, space, eval_flags) == [(path, [['eval', '--resume', path + '-eval']])]
+    assert plan.plan(args, passthrough, run_args, eval_flags) == [(path, [['eval', '--resume', path + '-eval']])]
     write_run(path + '-eval', 5, 5)  # both done: nothing left
-    assert sweep.plan(args, passthrough, space, eval_flags) == []
+    assert plan.plan(args, passthrough, run_args, eval_flags) == []
 
-    args, passthrough, space, eval_flags = sweep.parse([*argv[:-4], '--evaluate_paper'])
+    args, passthrough, run_args, eval_flags = sweep.parse([*argv[:-4], '--evaluate_paper'])
     shutil.rmtree(path + '-eval')
-    [(_, [[program, *paper]])] = sweep.plan(args, passthrough, space, eval_flags)
+    [(_, [[program, *paper]])] = plan.plan(args, passthrough, run_args, eval_flags)
     assert paper[paper.index('--epochs'):paper.index('--seed')] == ['--epochs', '600', '--auxiliary', '--cutout',
                                                                     '--valid_portion', '0']
 
 
 def test_a_cell_stops_at_its_first_failing_program(monkeypatch):
     ran = []
-    monkeypatch.setattr(sweep, 'program', lambda name: lambda argv: ran.append(name) or (3 if name == 'search' else 0))
-    assert sweep.run_cell([['search', '--x'], ['eval', '--y']]) == 3 and ran == ['search']  # no evaluation of a failed search
+    monkeypatch.setattr(launch, 'program', lambda name: lambda argv: ran.append(name) or (3 if name == 'search' else 0))
+    assert launch.run_chain([['search', '--x'], ['eval', '--y']]) == 3 and ran == ['search']  # no evaluation of a failed search
     ran.clear()
-    monkeypatch.setattr(sweep, 'program', lambda name: lambda argv: ran.append(name) or 0)
-    assert sweep.run_cell([['search', '--x'], ['eval', '--y']]) == 0 and ran == ['search', 'eval']
+    monkeypatch.setattr(launch, 'program', lambda name: lambda argv: ran.append(name) or 0)
+    assert launch.run_chain([['search', '--x'], ['eval', '--y']]) == 0 and ran == ['search', 'eval']
 
 
 @pytest.mark.parametrize('argv, message', [

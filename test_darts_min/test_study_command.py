@@ -1,4 +1,4 @@
-"""The study's one command (darts_min/study.py) at a toy budget on the digits: both phases, the second at the rates
+"""The study's one command (darts_min/study/command.py) at a toy budget on the digits: both phases, the second at the rates
 the first tuned, the reports, study.json, and a rerun that runs nothing."""
 import json
 import os
@@ -9,7 +9,7 @@ import torch
 import torchvision
 
 from conftest import ROOT
-from darts_min import study
+from darts_min.study import command
 
 sklearn = pytest.importorskip('sklearn')
 pytest.importorskip('submitit')
@@ -32,7 +32,7 @@ def studied(tmp_path_factory):
     with pytest.MonkeyPatch.context() as m:
         m.chdir(ROOT)
         m.setenv('OMP_NUM_THREADS', '1')
-        assert study.main(['--save', save, *TOY]) == 0
+        assert command.main(['--save', save, *TOY]) == 0
         yield save
 
 
@@ -81,7 +81,7 @@ def test_study_json_records_versions_machine_and_wall_times_and_a_rerun_runs_not
     assert all(t > 0 for t in record['wall_s'].values())
     first_times = dict(record['wall_s'])
     capsys.readouterr()
-    assert study.main(['--save', studied, *TOY]) == 0
+    assert command.main(['--save', studied, *TOY]) == 0
     out = capsys.readouterr().out  # each phase: every cell finished, the tuning not run again
     assert out.count(' finished, 0 to run') == 2 and 'tuning: 7 cells' not in out
     assert outputs(studied) == before
@@ -89,16 +89,17 @@ def test_study_json_records_versions_machine_and_wall_times_and_a_rerun_runs_not
     assert all(again[k] > first_times[k] for k in first_times)  # the rerun's (short) time added to each phase
 
 
+@pytest.mark.smoke
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     for argv in (['--save', str(tmp_path), '--subset', '3x3'], ['--save', str(tmp_path), '--w_optimizers', 'adam']):
         with pytest.raises(SystemExit) as e:
-            study.main(argv)
+            command.main(argv)
         assert e.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
 def test_help_lists_the_setting_with_its_reasons(capsys):
     with pytest.raises(SystemExit) as e:
-        study.main(['--help'])
+        command.main(['--help'])
     out = capsys.readouterr().out
     assert e.value.code == 0 and '--evaluate_epochs' in out and '85-97 %' in out
 
@@ -109,5 +110,5 @@ def row(w, w_lr, a, a_lr):
 
 
 def cell(w, w_lr, a, a_lr):
-    from darts_min.grid import cell_name
-    return cell_name('darts', w, a, 0, w_lr, a_lr)
+    from darts_min.study.grid import point_name
+    return point_name('darts', w, a, 0, w_lr, a_lr)

@@ -9,9 +9,10 @@ import shutil
 import pytest
 
 from conftest import ROOT
-from darts_min import report
+from darts_min.study import report
 
 pytest.importorskip('scipy')
+pytestmark = pytest.mark.docs
 STUDY = os.path.join(ROOT, 'docs', 'study-digits')
 PAGE = os.path.join(ROOT, 'docs', 'study-digits.md')
 PHASES = ('first_order', 'second_order')
@@ -30,7 +31,7 @@ def test_the_committed_report_is_what_the_report_makes_of_the_committed_runs(pha
     assert report.main([str(copy), '--no_plots']) == 0
     made = tables(open(copy / 'report.md').read())
     committed = open(os.path.join(STUDY, phase, 'report.md')).read()
-    assert made == tables(committed), f'rerun python -m darts_min.report docs/study-digits/{phase} --grid_plots'
+    assert made == tables(committed), f'rerun python -m darts_min.study.report docs/study-digits/{phase} --grid_plots'
     for picture in re.findall(r'\]\((plots/[^)]+)\)', committed):
         assert os.path.getsize(os.path.join(STUDY, phase, picture)) > 0
 

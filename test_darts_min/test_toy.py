@@ -80,6 +80,7 @@ def test_a_divergence_is_flagged_where_it_happens(argv, bound):
         check_report(xi, path, diverged, bound)
 
 
+@pytest.mark.smoke
 def test_the_command_prints_every_run_and_writes_the_picture(tmp_path, capsys):
     picture = tmp_path / 'toy.png'
     assert toy.main(['--xi', '0', '0.5', '--steps', '150', '--save', str(picture),
@@ -195,6 +196,7 @@ def test_the_grid_command_runs_every_pair_and_draws_them(tmp_path, capsys):
 DOCS = Path(__file__).resolve().parents[1] / 'docs' / 'toy.md'
 
 
+@pytest.mark.docs
 def test_the_docs_table_is_the_codes():
     # every row of docs/toy.md's table of optimizer pairs, rerun: the docs fail this test when the code moves
     text = DOCS.read_text()
@@ -204,6 +206,7 @@ def test_the_docs_table_is_the_codes():
     assert len(pairs) >= 6 and run_grid_table(pairs, xis) == lines
 
 
+@pytest.mark.docs
 def test_the_docs_run_is_the_codes(tmp_path, capsys):
     text = DOCS.read_text()
     block = text[text.index('    python -m darts_min.toy --save docs/toy.png\n\nprints'):].split('\n\n')[2]

@@ -1,4 +1,4 @@
-"""Rates tuned at equal budget (darts_min/tuning.py) and the random baseline's best of N (darts_min/random_search.py):
+"""Rates tuned at equal budget (darts_min/study/tuning.py) and the random baseline's best of N (random_search.py):
 hand-made run directories with literal accuracies, one tiny real tuned sweep, and the refusals."""
 import json
 import os
@@ -6,7 +6,11 @@ import os
 import pytest
 
 from conftest import ROOT, TINY
-from darts_min import cli, random_search, report, sweep, tuning
+from darts_min import cli
+from darts_min.study import plan, random_search, report, sweep, tuning
+from darts_min.study.grid import points, run_status
+from darts_min.study.results import Key
+from darts_min.study.stats import reference_of
 
 GENOTYPE = {'normal': [['sep_conv_3x3', 0], ['skip_connect', 1], ['sep_conv_3x3', 0], ['max_pool_3x3', 1],
                        ['sep_conv_3x3', 0], ['dil_conv_3x3', 2], ['avg_pool_3x3', 0], ['skip_connect', 3]],
@@ -43,19 +47,20 @@ TUNED = ['--seeds', '0', '--tune_rates', '3', '--tune_seeds', '7', '8', '--w_opt
 
 def recording(submitted, code):
     """A stand-in for sweep.submit: notes the paths of the cells it would run, returns `code`."""
-    def submit(args, passthrough, space, eval_flags, grid):
-        submitted.append([path for path, _ in sweep.plan(args, passthrough, space, eval_flags, grid)])
+    def submit(args, passthrough, run_args, eval_flags, grid):
+        submitted.append([path for path, _ in plan.plan(args, passthrough, run_args, eval_flags, grid)])
         return code
     return submit
 
 
+@pytest.mark.smoke
 def test_tuning_chooses_what_hand_made_evaluations_say_and_keeps_its_choice(tmp_path, monkeypatch, capsys):
-    args, passthrough, space, eval_flags = sweep.parse(['--save', str(tmp_path), *TUNED])
+    args, passthrough, run_args, eval_flags = sweep.parse(['--save', str(tmp_path), *TUNED])
     # w: adam at 6.67e-4, 2e-3, 6e-3 with alpha by adam at 3e-4; alpha: sgd at 0.01, 0.03, 0.09 with w by momentum at 0.025
     accuracies = {'darts-w_adam_lr0.000667-a_adam': (50, 52), 'darts-w_adam-a_adam': (55, 47),
                   'darts-w_adam_lr0.006-a_adam': (60, None), 'darts-w_momentum-a_sgd_lr0.01': (40, 40),
                   'darts-w_momentum-a_sgd': (41, 41), 'darts-w_momentum-a_sgd_lr0.09': (45, 44)}
-    assert sorted(c.name for c in tuning.tuning_cells(args)) == sorted(
+    assert sorted(c.name for c in tuning.tuning_points(args)) == sorted(
         f'tuning/{name}-seed{s}' for name in accuracies for s in (7, 8))
     for name, values in accuracies.items():
         for seed, value in zip((7, 8), values):
@@ -65,7 +70,7 @@ def test_tuning_chooses_what_hand_made_evaluations_say_and_keeps_its_choice(tmp_
                 write_run(f'{path}-eval', [{'valid_acc': value}])
     submitted = []  # the diverged cell is tried again, and fails again
     monkeypatch.setattr(sweep, 'submit', recording(submitted, 1))
-    grid = sweep.tune(args, passthrough, space, eval_flags)
+    grid = sweep.tune(args, passthrough, run_args, eval_flags)
     assert submitted == [[str(tmp_path / 'tuning' / 'darts-w_adam_lr0.006-a_adam-seed8')]]
     # adam on w: 51 at 6.67e-4 and at 2e-3 (a tie: the default), 6e-3 finished on one seed only; sgd on alpha: 44.5 at 0.09
     assert [c.name for c in grid] == ['darts-w_adam-a_sgd_lr0.09-seed0']
@@ -76,7 +81,7 @@ def test_tuning_chooses_what_hand_made_evaluations_say_and_keeps_its_choice(tmp_
     # resumed after its first phase: the choice is read, never recomputed, even where the evaluations say otherwise now
     write_run(tmp_path / 'tuning' / 'darts-w_momentum-a_sgd-seed7-eval', [{'valid_acc': 99}])
     monkeypatch.setattr(sweep, 'submit', lambda *_: pytest.fail('no tuning cell is run again'))
-    assert [c.name for c in sweep.tune(args, passthrough, space, eval_flags)] == ['darts-w_adam-a_sgd_lr0.09-seed0']
+    assert [c.name for c in sweep.tune(args, passthrough, run_args, eval_flags)] == ['darts-w_adam-a_sgd_lr0.09-seed0']
     lines = tuning.report_lines(str(tmp_path))
     assert '| darts | w | adam | **0.002** | 55.00 | 47.00 | 51.00 (2/2) |' in lines
     assert '| darts | w | adam | 0.006 | 60.00 | – | 60.00 (1/2) |' in lines
@@ -105,7 +110,7 @@ def test_a_tuned_sweep_runs_in_two_phases_and_resumes_after_the_first(tmp_path, 
                         'darts-w_momentum-a_adam_lr0.0009-seed5') for e in ('', '-eval'))
     chosen = json.load(open(tmp_path / 'tuning.json'))['chosen']['darts']
     grid = f'darts-w_momentum{tuning_suffix(chosen["w"]["momentum"], 0.025)}-a_adam{tuning_suffix(chosen["arch"]["adam"], 3e-4)}-seed0'
-    assert sweep.cell_status(str(tmp_path / grid)) == sweep.cell_status(str(tmp_path / (grid + '-eval'))) == 'done'
+    assert run_status(str(tmp_path / grid)) == run_status(str(tmp_path / (grid + '-eval'))) == 'done'
     # killed in its second phase: the same command runs the grid's cell alone, and no tuning cell again
     before = os.path.getmtime(tmp_path / 'tuning.json')
     os.remove(tmp_path / grid / 'metrics.jsonl')
@@ -160,12 +165,12 @@ def test_bad_sweep_arguments_without_tuning_are_one_line(argv, message, capsys):
 def test_random_search_keeps_the_best_of_n_by_validation(tmp_path):
     save = tmp_path / 'random-seed0'
     assert random_search.main(['--samples', '4', '--seed', '0', '--evaluated', '--save', str(save)]) == 0
-    assert sweep.cell_status(str(save)) == 'started'  # drawn, not chosen yet
+    assert run_status(str(save)) == 'started'  # drawn, not chosen yet
     samples = [json.load(open(save / 'samples' / str(k) / 'genotype.json')) for k in range(4)]
     for k, (valid, test) in enumerate([(50.0, 90.0), (62.5, 40.0), (62.5, 41.0), (40.0, 99.0)]):
         write_run(save / 'samples' / f'{k}-eval', [{'valid_acc': valid, 'test_acc': test}], samples[k])
     assert random_search.main(['--choose', '--save', str(save)]) == 0
-    assert sweep.cell_status(str(save)) == 'done'
+    assert run_status(str(save)) == 'done'
     # 62.5 twice: the lower sample; never sample 3 (test 99)
     assert json.load(open(save / 'genotype.json')) == samples[1]
     [record] = [json.loads(line) for line in open(save / 'metrics.jsonl')]
@@ -208,7 +213,7 @@ def test_the_full_grids_tuning_cost_in_the_docs():
                             'beta_darts', '--w_optimizers', 'sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw',
                             '--arch_optimizers', 'sgd', 'momentum', 'rmsprop', 'adam', 'adamw', '--seeds', '0', '1', '2',
                             '--tune_rates', '3', '--tune_seeds', '100', '101', '--evaluate_epochs', '20'])
-    assert len(tuning.tuning_cells(args)) == 256 and len(sweep.cells(args)) == 360
+    assert len(tuning.tuning_points(args)) == 256 and len(points(args)) == 360
 
 
 def test_a_sweeps_random_cell_trains_its_samples_and_keeps_the_best(tmp_path, monkeypatch):
@@ -229,10 +234,10 @@ def test_a_sweeps_random_cell_trains_its_samples_and_keeps_the_best(tmp_path, mo
 
 
 def test_a_tuned_sweeps_rows_are_compared_with_darts_pair_at_its_chosen_rates():
-    key = lambda w, w_lr, a, a_lr, method='darts': report.Key(method, w, w_lr, a, a_lr, ())
+    key = lambda w, w_lr, a, a_lr, method='darts': Key(method, w, w_lr, a, a_lr, ())
     tuned, adam = key('momentum', 0.075, 'adam', 3e-4), key('adam', 6e-3, 'adam', 3e-4)
     rows = {tuned: [], adam: [], key('-', None, '-', None, 'random'): []}
-    assert report.reference_of(adam, rows) == tuned and report.reference_of(key('-', None, '-', None, 'random'), rows) == tuned
+    assert reference_of(adam, rows) == tuned and reference_of(key('-', None, '-', None, 'random'), rows) == tuned
     default = key('momentum', 0.025, 'adam', 3e-4)  # a grid of rates holding the defaults: those
-    assert report.reference_of(adam, {**rows, default: []}) == default
-    assert report.reference_of(adam, {**rows, key('momentum', 0.01, 'adam', 3e-4): []}) is None  # two, neither default
+    assert reference_of(adam, {**rows, default: []}) == default
+    assert reference_of(adam, {**rows, key('momentum', 0.01, 'adam', 3e-4): []}) is None  # two, neither default

@@ -41,7 +41,7 @@ def drawn_cells():
     """(name, genes, concat) of the cells a reader meets: the paper's, the comparison cells (5 nodes, other
     concatenations), and random ones."""
     import torch
-    from darts_min.random_search import sample_darts
+    from darts_min.study.random_search import sample_darts
     named = {k: g for k, g in genotypes.GENOTYPES.items() if k != 'DARTS'}
     named.update({f'random{seed}': sample_darts(torch.Generator().manual_seed(seed)) for seed in range(3)})
     return [(f'{name}-{cell}', getattr(g, cell), getattr(g, f'{cell}_concat'))

@@ -1,6 +1,8 @@
 """Reference solution of assignment 5's graded part (students: try it yourself first)."""
 import torch
 
+from darts_min import methods
+
 
 def relaxed_op_weights(alpha, kind, temperature=1.0):
     if kind == 'sigmoid':  # FairDARTS: each op's weight on its own
@@ -12,4 +14,4 @@ def relaxed_op_weights(alpha, kind, temperature=1.0):
 
 
 def plug_in(model, kind, temperature=1.0):
-    model.op_weights = lambda index: relaxed_op_weights(model.arch_parameters()[int(index)], kind, temperature)
+    methods.swap_op_weights(model, lambda index: relaxed_op_weights(model.arch_parameters()[index], kind, temperature))

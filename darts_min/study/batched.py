@@ -37,7 +37,7 @@ from .. import cli, data, dynamics, methods, optimizers, runs, search, visualize
 from ..architect import Architect
 from ..model_search import Cell, MixedOp, Network
 from ..operations import FactorizedReduce, Zero
-from ..training import AvgMeter, frozen, log_epoch, log_step
+from ..training import AvgMeter, NonFiniteLoss, frozen, log_step
 
 # what may differ between the searches of a batch; everything else is one configuration
 PER_SEED = ('seed', 'split_seed', 'save', 'resume')
@@ -78,21 +78,7 @@ def classifier(m, K, x):
     return torch.einsum('bkf,kcf->bkc', x.unflatten(1, (K, -1)), weight) + bias
 
 
-def network(m, K, x, op_weights=None):
-    """Network.forward for each seed: x [B, K x 3, H, W] -> logits [B, K, classes]. op_weights: softmax(alpha)
-    (Eq. 2, per cell as Network.forward), or the weights the w step trains at ([normal, reduce], each [K, edges, ops])."""
-    s0 = s1 = m.stem(x)
-    for c in m.cells:
-        if op_weights is None:
-            weights = F.softmax(m.alphas_reduce if c.reduction else m.alphas_normal, dim=-1)
-        else:
-            weights = op_weights[int(c.reduction)]
-        s0, s1 = s1, c(s0, s1, weights)
-    return m.classifier(m.global_pooling(s1).flatten(1))
-
-
-WIDE_FORWARD = {Network: network, Cell: cell, MixedOp: mixed_op, FactorizedReduce: factorized_reduce,
-                nn.Linear: classifier}
+WIDE_FORWARD = {Cell: cell, MixedOp: mixed_op, FactorizedReduce: factorized_reduce, nn.Linear: classifier}
 
 
 def seed_losses(logits, target):
@@ -208,6 +194,11 @@ class SeedsArchitect(Architect):
             super().shift([per_seed(w, K)[k] for w in weights], [per_seed(d, K)[k] for d in u], e)
 
 
+def seeds_regularizer(regularizer, K, alphas):
+    """A method's term of alpha (beta-DARTS's) for each seed, summed: each seed's gradient is its own term's."""
+    return sum(regularizer([a[k] for a in alphas]) for k in range(K))
+
+
 def power_iterations(product, v, iters, tol, K):
     """dynamics.power_iteration for each seed at once: [(eigenvalue, iterations, converged)], each seed stopping at
     the iteration where it alone would (the others' products go on; its figures are kept)."""
@@ -259,27 +250,22 @@ def hessian_eigenvalues(model, batches, iters, tol):
 
 # ---- the seeds of a batch ----
 
-class Held:
-    """A state_dict standing in for a seed's optimizer or scheduler (runs.restore, Run.save_checkpoint)."""
+class SeedRecord(search.EpochRecord):
+    """search.EpochRecord of one seed, its lambda_max computed with the batch's others (`hessian_eigenvalues`)."""
+    eigen = None
 
-    def __init__(self, state=None):
-        self.state = state
-
-    def state_dict(self):
-        return self.state
-
-    def load_state_dict(self, state):
-        self.state = state
+    def eigenvalue(self):
+        return self.eigen
 
 
 class Seed:
-    """One search of the batch: its arguments, run directory, loaders, random stream, and its own Network, which
-    holds its tensors between epochs (checkpoints, genotype, dynamics) and its optimizers' states."""
+    """One search of the batch: its arguments, run directory, loaders, random stream, and what search.setup builds for
+    it alone (its Network, optimizers, schedule), which hold its state between epochs: the checkpoint, the genotype and
+    the epoch's record are taken from them as search.py takes them."""
 
     def __init__(self, args, run, device, queues, num_classes):
         self.args, self.run, self.device, self.num_classes = args, run, device, num_classes
         self.train_queue, self.valid_queue = queues
-        self.w_state, self.arch_state, self.scheduler_state = Held(), Held(), Held()
         self.rng, self.code = None, None
 
     @contextlib.contextmanager
@@ -296,39 +282,18 @@ class Seed:
             self.rng = (torch.get_rng_state(), torch.cuda.get_rng_state(self.device) if cuda else None)
 
     def begin(self):
-        """search.search's start for this seed: args.json, its Network under its seed, the checkpoint."""
-        args, run = self.args, self.run
-        state = run.begin(args, self.device)
+        """search.search's start for this seed (search.setup on its stream): args.json, the log's first lines, its
+        Network under its seed, or the checkpoint it continues."""
         with self.stream():
-            cli.seed_everything(args.seed, self.device)
-            self.net = Network(args.init_channels, self.num_classes, args.layers, nn.CrossEntropyLoss())
-            methods.build(args).setup(self.net)
-            self.net.to(self.device)
-            self.start = 0
-            if state is not None:
-                stateful = {'model': self.net, 'w_optimizer': self.w_state, 'arch_optimizer': self.arch_state,
-                            'scheduler': self.scheduler_state}
-                self.start = runs.restore(state, stateful, self.device)
-                with torch.no_grad():
-                    for a, saved in zip(self.net.arch_parameters(), state['alphas'], strict=True):
-                        a.copy_(saved)
-        if state is not None:
-            run.keep_metrics_before(self.start)
-            run.log.info(f'resumed {args.save} at epoch {self.start}')
-        else:
-            run.log.info(f'args = {vars(args)}')
-            run.log.info(f'param size = {sum(p.numel() for p in self.net.parameters()) / 1e6:.6f}M weights '
-                         f'+ {sum(a.numel() for a in self.net.arch_parameters())} alphas; w: '
-                         f'{optimizers.REGISTRY[args.w_optimizer].cls.__name__}, '
-                         f'alpha: {optimizers.REGISTRY[args.arch_optimizer].cls.__name__}, method: {args.method}')
-        self.previous = self.net.genotype()
-        if args.hessian_every:
-            self.hessian_batches = search.fixed_batches(self.valid_queue, args.hessian_batches, args.seed, self.device)
+            self.net, _, architect, self.optimizer, self.scheduler, self.stateful, self.start = search.setup(
+                self.args, self.run, self.device, self.num_classes)
+        self.arch_optimizer = architect.optimizer
+        self.record = SeedRecord(self.args, self.run, self.net, self.valid_queue, self.device, self.start)
 
 
 class Batch:
     """The wide supernet of `seeds`, its w optimizer, schedule and architect, built from the seeds' own Networks and
-    states (`unstack` puts them back)."""
+    optimizers (`unstack` puts their state back)."""
 
     def __init__(self, seeds, args, device):
         self.seeds, self.K = seeds, len(seeds)
@@ -340,20 +305,18 @@ class Batch:
         self.optimizer = optimizers.for_weights(args, self.model.parameters())
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, args.epochs,
                                                                     eta_min=args.learning_rate_min)
-        self.architect = SeedsArchitect(self.model, args)
-        if self.method.arch_regularizer is not None:  # beta-DARTS: each seed's own term
-            regularizer = self.method.arch_regularizer
-            self.architect.regularizer = lambda alphas: sum(regularizer([a[k] for a in alphas]) for k in range(self.K))
-        if seeds[0].w_state.state is not None:
-            self.optimizer.load_state_dict(wide_optimizer_state([s.w_state.state for s in seeds],
-                                                                list(self.model.parameters())))
-            self.architect.optimizer.load_state_dict(wide_optimizer_state([s.arch_state.state for s in seeds],
-                                                                          self.model.arch_parameters()))
-        if seeds[0].scheduler_state.state is not None:
-            self.scheduler.load_state_dict(seeds[0].scheduler_state.state)
+        regularizer = self.method.arch_regularizer
+        if regularizer is not None:  # beta-DARTS: the sum of each seed's own term
+            regularizer = functools.partial(seeds_regularizer, regularizer, self.K)
+        self.architect = SeedsArchitect(self.model, args, regularizer)
+        self.optimizer.load_state_dict(wide_optimizer_state([s.optimizer.state_dict() for s in seeds],
+                                                            list(self.model.parameters())))
+        self.architect.optimizer.load_state_dict(wide_optimizer_state([s.arch_optimizer.state_dict() for s in seeds],
+                                                                      self.model.arch_parameters()))
+        self.scheduler.load_state_dict(seeds[0].scheduler.state_dict())
 
     def unstack(self):
-        """Put each seed's part of the wide tensors and optimizer states back into the seed's Network and states."""
+        """Put each seed's part of the wide tensors and optimizer states back into the seed's Network and optimizers."""
         K, model_state = self.K, self.model.state_dict()
         w_state, arch_state = self.optimizer.state_dict(), self.architect.optimizer.state_dict()
         for k, s in enumerate(self.seeds):
@@ -362,9 +325,10 @@ class Batch:
             with torch.no_grad():
                 for a, wide in zip(s.net.arch_parameters(), self.model.arch_parameters()):
                     a.copy_(wide[k])
-            s.w_state.state = seed_optimizer_state(w_state, [p.shape for p in s.net.parameters()], k, K)
-            s.arch_state.state = seed_optimizer_state(arch_state, [a.shape for a in s.net.arch_parameters()], k, K)
-            s.scheduler_state.state = self.scheduler.state_dict()
+            s.optimizer.load_state_dict(seed_optimizer_state(w_state, [p.shape for p in s.net.parameters()], k, K))
+            s.arch_optimizer.load_state_dict(seed_optimizer_state(arch_state, [a.shape for a in s.net.arch_parameters()],
+                                                                  k, K))
+            s.scheduler.load_state_dict(self.scheduler.state_dict())
 
     def draw(self, iterators):
         """The next batch of each seed's iterator, drawn on its own stream, as one wide batch on the device."""
@@ -380,18 +344,18 @@ class Batch:
         return x.contiguous(memory_format=self.memory_format), y
 
     def w_step(self, x, y, grad_clip):
-        """The w step of every seed (train_search's, w frozen alpha); the seeds' losses and accuracies, as floats."""
-        op_weights = None
+        """The w step of every seed (search.train_epoch's, alpha frozen); the seeds' losses and accuracies, as floats."""
+        perturbed = contextlib.nullcontext()
         if isinstance(self.method, methods.SDARTSRS):  # each seed's noise, drawn on its own stream
             abars = [torch.softmax(a.detach(), dim=-1) for a in self.model.arch_parameters()]
             draws = []
             for k, s in enumerate(self.seeds):
                 with s.stream():
                     draws.append(self.method.perturb(None, None, None, [a[k] for a in abars]))
-            op_weights = [torch.stack(parts) for parts in zip(*draws)]
-        with frozen(self.model.arch_parameters()):
+            perturbed = methods.use_op_weights(self.model, [torch.stack(parts) for parts in zip(*draws)])
+        with perturbed, frozen(self.model.arch_parameters()):
             self.optimizer.zero_grad()
-            logits = self.model(x, op_weights)
+            logits = self.model(x)
             losses = seed_losses(logits, y)
             values = losses.tolist()
             losses.sum().backward()  # each seed's gradient is its own, even where another's loss is not finite
@@ -447,8 +411,7 @@ def train_epoch(batch, epoch, lr, args):
                 s.loss.update(loss, y.size(0))
                 s.acc.update(acc, y.size(0))
             elif s.code is None:
-                kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch > 0 else 'no checkpoint was written'
-                s.code = s.run.diverged(epoch, f'the loss became {loss} at epoch {epoch}, step {step}; {kept}',
+                s.code = s.run.diverged(epoch, f'{NonFiniteLoss(epoch, step, loss)}; {search.kept(epoch)}',
                                         s.num_classes)
             if step % args.report_freq == 0 and s.code is None:
                 log_step(s.run, step, steps, s.loss, s.acc, t0)
@@ -471,47 +434,24 @@ def narrowed(batch, keep, args, epoch):
     return narrow
 
 
-def end_epoch(batch, epoch, lr, schedule, args, t0, began):
-    """search.search's end of an epoch, for each seed: validation, genotype, dynamics, lambda_max, the log, the
-    metrics, the checkpoint. Returns the batch of the seeds left."""
+def end_epoch(batch, epoch, lr, schedule, args, t0):
+    """search.search's end of an epoch, for each seed: validation, the epoch's record (genotype, dynamics, lambda_max,
+    the log, the metrics), the checkpoint. Returns the batch of the seeds left."""
     meters = batch.evaluate()
-    eigen = None
+    eigen = [None] * batch.K
     if args.hessian_every and (epoch + 1) % args.hessian_every == 0:
-        hessian_batches = [batch.wide(parts) for parts in zip(*(s.hessian_batches for s in batch.seeds))]
+        hessian_batches = [batch.wide(parts) for parts in zip(*(s.record.hessian_batches for s in batch.seeds))]
         eigen = hessian_eigenvalues(batch.model, hessian_batches, args.hessian_iters, args.hessian_tol)
     batch.unstack()
-    for k, s in enumerate(batch.seeds):
-        valid_loss, valid_acc = (m.avg for m in meters[k])
+    for s, (valid_loss, valid_acc), s.record.eigen in zip(batch.seeds, ((l.avg, a.avg) for l, a in meters), eigen):
         if not math.isfinite(valid_loss):
-            kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch else 'no checkpoint was written'
-            s.code = s.run.diverged(epoch, f'the validation loss became {valid_loss} after epoch {epoch}; {kept}',
-                                    s.num_classes)
+            s.code = s.run.diverged(epoch, f'the validation loss became {valid_loss} after epoch {epoch}; '
+                                           f'{search.kept(epoch)}', s.num_classes)
             continue
-        genotype = s.net.genotype()
-        dynamics_now = dynamics.epoch_metrics(s.net, genotype, s.previous)
-        s.previous = genotype
-        if eigen is not None:
-            eigenvalue, iterations, converged = eigen[k]
-            dynamics_now.update(hessian_eigenvalue=eigenvalue, hessian_iterations=iterations,
-                                hessian_tol=args.hessian_tol, hessian_converged=converged)
-        run = s.run
-        log_epoch(run, epoch, args.epochs, t0, began, s.start,
-                  {'lr': lr, **schedule, 'train_acc': s.acc.avg, 'valid_acc': valid_acc})
-        run.log.info(f'genotype = {genotype}')
-        run.log.info('dynamics: ' + ' '.join(f'{k} {v:.6g}' if v is not None else f'{k} -'
-                                             for k, v in dynamics_now.items()))
-        run.append_metrics({
-            'epoch': epoch, 'lr': lr, **schedule, 'train_loss': s.loss.avg, 'train_acc': s.acc.avg,
-            'valid_loss': valid_loss, 'valid_acc': valid_acc, 'genotype': genotype.to_dict(),
-            **{f'op_weights_{name}': torch.softmax(a, dim=-1).tolist()
-               for name, a in zip(s.net.arch_names, s.net.arch_parameters())},
-            **dynamics_now, 'seconds': time.time() - t0,
-        })
-        run.write_json('genotype.json', genotype.to_dict())
-        stateful = {'model': s.net, 'w_optimizer': s.w_state, 'arch_optimizer': s.arch_state,
-                    'scheduler': s.scheduler_state}
+        s.record(epoch, t0, {'lr': lr, **schedule, 'train_loss': s.loss.avg, 'train_acc': s.acc.avg,
+                             'valid_loss': valid_loss, 'valid_acc': valid_acc})
         with s.stream():  # the checkpoint holds this seed's random state
-            run.save_checkpoint(epoch, stateful, s.device, alphas=[a.detach() for a in s.net.arch_parameters()])
+            s.run.save_checkpoint(epoch, s.stateful, s.device)
     alive = [k for k, s in enumerate(batch.seeds) if s.code is None]
     return batch if len(alive) == batch.K else narrowed(batch, alive, args, epoch + 1)
 
@@ -519,7 +459,6 @@ def end_epoch(batch, epoch, lr, schedule, args, t0, began):
 def run_epochs(seeds, start, end, args, device):
     """Epochs start .. end - 1 of the seeds, all at epoch `start`, as one batch."""
     batch = Batch(seeds, args, device)
-    began = time.time()
     for epoch in range(start, end):
         t0 = time.time()
         lr = batch.scheduler.get_last_lr()[0]
@@ -528,7 +467,7 @@ def run_epochs(seeds, start, end, args, device):
         if batch is None:
             return
         batch.scheduler.step()
-        batch = end_epoch(batch, epoch, lr, schedule, args, t0, began)
+        batch = end_epoch(batch, epoch, lr, schedule, args, t0)
         if batch is None:
             return
     batch.unstack()
@@ -580,13 +519,8 @@ def run(argvs):
 
 
 def finish(s):
-    """search.search's last lines: the pictures of the cell, where matplotlib is installed."""
-    try:
-        visualize.plot_genotype(s.net.genotype(), s.run.path)
-        pictures = ', pictures normal.png and reduce.png'
-    except cli.UserError as e:
-        pictures = f' (no pictures: {e})'
-    s.run.log.info(f'done: final genotype in {s.run.file("genotype.json")}{pictures}')
+    """search.search's last line: where the genotype is, and the pictures of the cell where matplotlib is installed."""
+    s.run.log.info(f'done: final genotype in {s.run.file("genotype.json")}{search.draw_cells(s.args, s.net, s.run)}')
 
 
 def main(argv=None):

@@ -1,7 +1,7 @@
 """The random-search baseline (DARTS section 3.3): cells drawn uniformly from the search space, no optimizer at all.
 
-    python -m darts_min.random_search --samples 24 --seed 0 --save runs/random
-    python -m darts_min.random_search --samples 100 --search_space nb201 --nb201_table nb201.csv
+    python -m darts_min.study.random_search --samples 24 --seed 0 --save runs/random
+    python -m darts_min.study.random_search --samples 100 --search_space nb201 --nb201_table nb201.csv
 
 DARTS space: each node takes two distinct inputs among the earlier nodes and an op for each, uniformly
 from the seven ops other than `none`. NB201: each of the six edges an op uniformly from the four other
@@ -20,9 +20,9 @@ import sys
 
 import torch
 
-from . import cli, dynamics, genotypes, runs
-from .grid import cell_status
-from .model_nb201 import EDGES, NB201_PRIMITIVES, NB201Genotype, load_table
+from .. import cli, dynamics, genotypes, runs
+from ..model_nb201 import EDGES, NB201_PRIMITIVES, NB201Genotype, load_table
+from .grid import run_status
 
 DARTS_OPS = [op for op in genotypes.PRIMITIVES if op != 'none']
 NB201_OPS = [op for op in NB201_PRIMITIVES if op != 'none']
@@ -48,7 +48,7 @@ def sample_nb201(g):
 
 
 def parse(argv):
-    p = cli.ArgumentParser(prog='python -m darts_min.random_search', description=__doc__.splitlines()[0],
+    p = cli.ArgumentParser(prog='python -m darts_min.study.random_search', description=__doc__.splitlines()[0],
                            allow_abbrev=False)
     p.add_argument('--samples', type=int, default=24, help='how many cells to draw')
     p.add_argument('--seed', type=int, default=0)
@@ -79,16 +79,16 @@ def validation_column(table, path):
     return found[0]
 
 
-def check_sweep(p, args, space):
+def check_sweep(p, args, run_args):
     """A sweep's random search: the DARTS space trains its --random_cells by the proxy, NB201 reads a validation
     column; each refusal one line of the parser p."""
     if 'random' not in args.methods:
         return
-    if space.search_space == 'nb201':
-        if not space.nb201_table:
+    if run_args.search_space == 'nb201':
+        if not run_args.nb201_table:
             p.error('--methods random in the nb201 space chooses by the table\'s validation column: give --nb201_table')
         try:
-            validation_column(load_table(space.nb201_table), space.nb201_table)
+            validation_column(load_table(run_args.nb201_table), run_args.nb201_table)
         except (cli.UserError, genotypes.GenotypeError) as e:
             p.error(str(e))
     elif not args.evaluate_epochs:
@@ -104,7 +104,7 @@ def choose(save):
     records = []
     for k in range(args['samples']):
         evaluation = os.path.join(save, 'samples', f'{k}-eval')
-        cli.check(cell_status(evaluation) == 'done', f'the evaluation of sample {k}, {evaluation}, has not finished')
+        cli.check(run_status(evaluation) == 'done', f'the evaluation of sample {k}, {evaluation}, has not finished')
         last = runs.read_metrics(os.path.join(evaluation, 'metrics.jsonl'))[-1]
         genotype = runs.read_json(os.path.join(save, 'samples', str(k), 'genotype.json'), 'genotype')
         records.append({'genotype': genotype, 'valid_acc': last.get('valid_acc'), 'test_acc': last.get('test_acc')})
@@ -132,6 +132,25 @@ def distribution(record):
             statistics.stdev(values) if len(values) > 1 else None, min(values), max(values))
 
 
+def report_lines(results):
+    """Markdown: per random-search run of the report (results.Result), the chosen cell and the distribution of its
+    samples' validation accuracies; nothing where none trained its samples."""
+    lines = []
+    for r in results:
+        found = distribution(r.metrics[-1]) if r.args.get('kind') == 'random' else None
+        if found:
+            best, value, n, mean, std, low, high = found
+            spread = f'{mean:.2f} ± {std:.2f}' if std is not None else f'{mean:.2f}'
+            lines.append(f'| {r.name} | {n} | {best} | {value:.2f} | {spread} | {low:.2f} | {high:.2f} |')
+    if not lines:
+        return []
+    return ['## Random search: the best of N', '',
+            'Each random-search seed trained N drawn cells by the proxy and kept the best by validation accuracy '
+            '(DARTS section 3.3). The best of N is optimistic by selection; the mean is the unselected figure.', '',
+            '| run | N | chosen sample | its valid acc % | valid acc % mean ± std | min | max |', '|---|---|---|---|---|---|---|',
+            *lines, '']
+
+
 def main(argv=None):
     args = parse(argv)
     if args.choose:
@@ -152,7 +171,7 @@ def main(argv=None):
         records = []
         for k, genotype in enumerate(samples):
             folder = os.path.join(args.save, 'samples', str(k))
-            os.makedirs(folder, exist_ok=True)
+            runs.make_folder(folder, 'the sample')
             runs.write_json(os.path.join(folder, 'genotype.json'), genotype.to_dict())
             truth = (table.get(str(genotype)) or {}) if table else {}
             records.append({'genotype': genotype.to_dict(), **{f'nb201_{c}': truth.get(c) for c in (table.columns if table else [])}})
@@ -177,24 +196,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.argv[0] = 'python -m darts_min.random_search'
+    sys.argv[0] = 'python -m darts_min.study.random_search'
     cli.run(main)
-
-
-def report_lines(results):
-    """Markdown: per random-search run of the report (report.Result), the chosen cell and the distribution of its
-    samples' validation accuracies; nothing where none trained its samples."""
-    lines = []
-    for r in results:
-        found = distribution(r.metrics[-1]) if r.args.get('kind') == 'random' else None
-        if found:
-            best, value, n, mean, std, low, high = found
-            spread = f'{mean:.2f} ± {std:.2f}' if std is not None else f'{mean:.2f}'
-            lines.append(f'| {r.name} | {n} | {best} | {value:.2f} | {spread} | {low:.2f} | {high:.2f} |')
-    if not lines:
-        return []
-    return ['## Random search: the best of N', '',
-            'Each random-search seed trained N drawn cells by the proxy and kept the best by validation accuracy '
-            '(DARTS section 3.3). The best of N is optimistic by selection; the mean is the unselected figure.', '',
-            '| run | N | chosen sample | its valid acc % | valid acc % mean ± std | min | max |', '|---|---|---|---|---|---|---|',
-            *lines, '']

@@ -1,23 +1,24 @@
 """Learning rates tuned at equal budget, DARTS's pair included (docs/study.md, "Tuning the rates").
 
-    python -m darts_min.sweep ... --tune_rates 3 --tune_seeds 100 101 --evaluate_epochs 20
+    python -m darts_min.study.sweep ... --tune_rates 3 --tune_seeds 100 101 --evaluate_epochs 20
 
 For every method of the grid and every optimizer on each side (DARTS's momentum and adam too), the same K
 rates on a log grid around the registry's default (factor --tune_factor), with the other side held at
 DARTS's optimizer at its default rate: w tuned with alpha by adam at 3e-4, alpha with w by momentum at 0.025.
 Each rate is searched on every tuning seed and its cell evaluated by the sweep's proxy; the rate of highest
-mean validation accuracy wins (a failed tuning cell counts against its rate; ties go to the rate nearest the
-default). The tuning cells are ordinary sweep cells in SWEEP_DIR/tuning/, the choice SWEEP_DIR/tuning.json;
+mean validation accuracy wins (a failed tuning point counts against its rate; ties go to the rate nearest the
+default). The tuning points are ordinary points of the sweep in SWEEP_DIR/tuning/, the choice SWEEP_DIR/tuning.json;
 then the study's seeds run at each optimizer's chosen rate. A choice once written is never recomputed.
 """
 import argparse
 import math
 import os
 
-from . import cli, grid, optimizers, runs
+from .. import cli, optimizers, runs
+from . import grid
 
 FILE = 'tuning.json'
-FOLDER = 'tuning'  # the tuning cells, apart from the study's (the report's table reads the sweep directory's own)
+FOLDER = 'tuning'  # the tuning points, apart from the study's (the report's table reads the sweep directory's own)
 PARTNER = {'w': ('arch', 'adam'), 'arch': ('w', 'momentum')}  # the other side: DARTS's optimizer at its default
 SIDES = {'w': 'w_optimizers', 'arch': 'arch_optimizers'}
 
@@ -29,7 +30,7 @@ def rate_grid(default, k, factor):
 
 
 def trials(args):
-    """[(method, side, optimizer, rate, Cell)] of every tuning search: each optimizer of each side at each rate of
+    """[(method, side, optimizer, rate, GridPoint)] of every tuning search: each optimizer of each side at each rate of
     its grid and each tuning seed, the other side at DARTS's partner."""
     found = []
     for method in (m for m in args.methods if m != 'random'):
@@ -40,21 +41,21 @@ def trials(args):
                     pair = {side: (optimizer, rate), other: (partner, optimizers.default_lr(partner, other))}
                     (w, w_lr), (a, a_lr) = pair['w'], pair['arch']
                     for seed in args.tune_seeds:
-                        name = f'{FOLDER}/{grid.cell_name(method, w, a, seed, w_lr, a_lr, args.unrolled_step)}'
-                        found.append((method, side, optimizer, rate, grid.Cell(name, method, w, a, w_lr, a_lr, seed)))
+                        name = f'{FOLDER}/{grid.point_name(method, w, a, seed, w_lr, a_lr, args.unrolled_step)}'
+                        found.append((method, side, optimizer, rate, grid.GridPoint(name, method, w, a, w_lr, a_lr, seed)))
     return found
 
 
-def tuning_cells(args):
-    """The tuning cells, each once (DARTS's pair at its default rates is a trial of both sides)."""
-    return list({cell.name: cell for *_, cell in trials(args)}.values())
+def tuning_points(args):
+    """The tuning points, each once (DARTS's pair at its default rates is a trial of both sides)."""
+    return list({point.name: point for *_, point in trials(args)}.values())
 
 
-def validation_accuracy(save, cell):
-    """The validation accuracy of a tuning cell's evaluation, or None where its search or evaluation did not finish
+def validation_accuracy(save, point):
+    """The validation accuracy of a tuning point's evaluation, or None where its search or evaluation did not finish
     (diverged, crashed) or evaluated another cell than the search's."""
-    path = os.path.join(save, cell.name)
-    if grid.cell_status(path) != 'done' or grid.cell_status(path + '-eval') != 'done':
+    path = os.path.join(save, point.name)
+    if grid.run_status(path) != 'done' or grid.run_status(path + '-eval') != 'done':
         return None
     try:
         same = runs.read_json(os.path.join(path, 'genotype.json'), 'genotype') == runs.read_json(
@@ -85,8 +86,8 @@ def choose(args):
     """tuning.json's content: the settings, every trial's validation accuracies, and per method and side the chosen
     rate of each optimizer."""
     scores = {}
-    for method, side, name, rate, cell in trials(args):
-        scores.setdefault((method, side, name), {}).setdefault(rate, []).append(validation_accuracy(args.save, cell))
+    for method, side, name, rate, point in trials(args):
+        scores.setdefault((method, side, name), {}).setdefault(rate, []).append(validation_accuracy(args.save, point))
     results, chosen = [], {}
     for (method, side, name), by_rate in scores.items():
         best = pick(by_rate, optimizers.default_lr(name, side))
@@ -112,16 +113,16 @@ def load(args, path):
     return tuned['chosen']
 
 
-def study_cells(args, chosen):
-    """The study's cells: each method's optimizers at their chosen rates, the study's seeds; random search as ever."""
-    cells = []
+def study_points(args, chosen):
+    """The study's points: each method's optimizers at their chosen rates, the study's seeds; random search as ever."""
+    points = []
     for method in args.methods:
         rates = chosen.get(method, {'w': {}, 'arch': {}})
         one = argparse.Namespace(**{**vars(args), 'methods': [method],
                                     'w_learning_rates': {n: [r] for n, r in rates['w'].items()},
                                     'arch_learning_rates': {n: [r] for n, r in rates['arch'].items()}})
-        cells += grid.cells(one)
-    return cells
+        points += grid.points(one)
+    return points
 
 
 def check(p, args):

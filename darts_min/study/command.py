@@ -6,7 +6,7 @@
 rmsprop, adam on each side), each optimizer's rate tuned at equal budget on seeds of its own, every found cell
 evaluated by the proxy, the random baseline beside them, in SAVE/first_order; (b) second order for DARTS's pair and
 for adam, rmsprop, nesterov on w (alpha: adam) at the rates (a) chose, in SAVE/second_order; (c) the report of each.
-Every phase is a sweep (darts_min/sweep.py), which skips finished cells: the same command continues a study.
+Every phase is a sweep (sweep.py), which skips finished runs: the same command continues a study.
 SAVE/study.json records the command, the package versions, the machine and each phase's wall time.
 """
 import datetime
@@ -16,14 +16,15 @@ import platform
 import sys
 import time
 
-from . import cli, optimizers, report, runs, sweep
+from .. import cli, optimizers, runs
+from . import report, sweep
 
 # The setting, chosen so that the whole study fits in 2 hours of this 2-core CPU (docs/study.md gives the measured
 # cell times and the estimate). Each value is a flag of this command of the same name.
 SETTING = {
     'dataset': ('digits', 'real images without a download (docs/data.md); cifar10 for the same study on GPUs'),
     'image_size': (8, "the digits' own resolution: a larger image adds pixels upsampled from 8 x 8, and time"),
-    'init_channels': (4, 'C of the supernet: the smallest the tests use; C = 8 with 5 layers cost 2.3x (issue 23)'),
+    'init_channels': (4, 'C of the supernet: the smallest the tests use; C = 8 with 5 layers cost 2.3x'),
     'layers': (3, 'cells of the supernet: one normal cell between the two reduction cells'),
     'batch_size': (64, "DARTS's batch: 11 steps an epoch on the 674 + 674 images of the search's halves"),
     'epochs': (6, 'search epochs: the most that fits (the supernet reaches 58-74 % in 3; DARTS searches 50)'),
@@ -35,7 +36,7 @@ SETTING = {
     'eval_batch_size': (64, 'its batch, as the search\'s'),
 }
 SUBSETS = {'all': list(optimizers.REGISTRY),
-           '4x4': ['sgd', 'momentum', 'rmsprop', 'adam'],  # issue 23's subset where the budget forbids 36 pairs
+           '4x4': ['sgd', 'momentum', 'rmsprop', 'adam'],  # the subset where the budget forbids 36 pairs
            '2x2': ['momentum', 'adam']}  # DARTS's pair and Adam on w: a toy grid, for the test
 SECOND_ORDER_W = ['momentum', 'adam', 'rmsprop', 'nesterov']  # on w; alpha: adam (DARTS's pair and three others)
 # what the study sets itself: the same flag given to pass through would contradict it
@@ -124,10 +125,7 @@ def record(path, study, argv, phase, seconds):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args, passthrough = parse(argv)
-    try:
-        os.makedirs(args.save, exist_ok=True)
-    except OSError as e:
-        raise cli.UserError(f'cannot write the study directory {args.save}: {e.strerror or e}') from None
+    runs.make_folder(args.save, 'the study directory')
     path = os.path.join(args.save, 'study.json')
     study = runs.read_json(path, 'study record') if os.path.exists(path) else {'wall_s': {}}
     failed = 0
@@ -141,8 +139,3 @@ def main(argv=None):
         failed |= run() or 0
         record(path, study, argv, phase, time.monotonic() - start)
     return 1 if failed else 0
-
-
-if __name__ == '__main__':
-    sys.argv[0] = 'python -m darts_min.study'
-    cli.run(main)
