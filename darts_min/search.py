@@ -218,7 +218,7 @@ def build_parser():
     a('--nb201_table', default=None, metavar='CSV',
       help='nb201: a CSV of arch string -> test accuracies; each epoch logs those of the current genotype')
     a('--seed', type=int, default=2)
-    a('--grad_clip', type=float, default=5, help='clip the w gradient norm to this')
+    a('--grad_clip', type=float, default=5.0, help='clip the w gradient norm to this')
     a('--train_portion', type=float, default=0.5, help='part of the training set that trains w; the rest trains alpha')
     a('--holdout_portion', type=float, default=0.0,
       help="leave out the share of the training set that train_eval.py's --valid_portion of the same value and "
