@@ -4,12 +4,15 @@ train_search.py gives it alone.
 Tolerance. Not to the bit: in the wide supernet a seed's convolutions are groups of a larger grouped convolution, its
 loss, gradient norm and eps_fd are reductions over a slice of a larger tensor, and its classifier a batched matmul,
 so float32 sums are added in another order. Over the few steps here the figures of a run stay within 1e-4
-(relatively for losses, absolutely for the op weights and alpha, 1e-7..1e-5 measured); lambda_max, from a few power
-iterations, within 2 %; the accuracies and every count are equal, and so is the genotype unless two of its choices
+(relatively for losses, absolutely for the op weights and alpha, 1e-7..1e-5 measured); lambda_max (one power
+iteration in the runs here: each seed's stopping rule has its own test) within 2 %; the accuracies and every count are equal, and so is the genotype unless two of its choices
 are tied within the tolerance (`margin`: early in a search the op weights are all near 1/8). The plain search
 differs from itself by as much when run on 2 threads instead of 1 (float32 reductions split otherwise): the momentum
 buffer of an ill-conditioned weight (a BatchNorm over 2 x 2 pixels) by 2 % in both comparisons. Adam on w magnifies
-such rounding where a gradient sums to near zero (test_second_order_hypergradient_is_each_seeds_own).
+such rounding where a gradient sums to near zero (test_second_order_hypergradient_with_adam_on_w_is_each_seeds_own).
+
+Cost: a tiny search here is a second on this CPU, most of it fixed costs (building, checkpoints): the runs are two
+epochs of one step, the variants share runs with the optimizers, the pictures are not drawn.
 """
 import copy
 import json
@@ -25,23 +28,19 @@ from darts_min import dynamics, runs, search
 from darts_min.genotypes import PRIMITIVES
 from darts_min.study import batched
 
-FLAGS = ['--dataset', 'fake', '--fake_size', '32', '--image_size', '8', '--init_channels', '4', '--layers', '3',
+FLAGS = ['--dataset', 'fake', '--fake_size', '16', '--image_size', '8', '--init_channels', '4', '--layers', '3',
          '--batch_size', '8', '--epochs', '2', '--workers', '0', '--data_on_device', '--device', 'cpu',
-         '--hessian_every', '2', '--hessian_iters', '6', '--hessian_tol', '0.02', '--hessian_batches', '1',
-         '--report_freq', '1']
-CLIP = ['--grad_clip', '1']  # clipping at every step; not in the resumed runs: search.py's resume refuses a float grad_clip
+         '--grad_clip', '1', '--report_freq', '1']  # one step an epoch; clipping at every step
 SEEDS = (0, 1)
-CONFIGS = {'first_momentum': [], 'first_adam': ['--w_optimizer', 'adam'],
-           'second_momentum': ['--unrolled'],
-           # alpha by SGD: Adam's first steps move each alpha by +-lr whatever its gradient's size, so a hypergradient
-           # within rounding of zero would move it by 2 lr either way (test_second_order_... below: Adam on alpha)
-           'second_adam': ['--unrolled', '--w_optimizer', 'adam', '--arch_optimizer', 'sgd'],
-           'sdarts_rs': ['--method', 'sdarts_rs'], 'darts_minus': ['--method', 'darts_minus'],
-           'beta_darts': ['--method', 'beta_darts']}
+# each seed of the batch against it alone: first and second order, two w optimizers, lambda_max, the variants
+CONFIGS = {'first_momentum': [], 'second_momentum_darts_minus': ['--unrolled', '--method', 'darts_minus'],
+           'first_adam_beta_darts': ['--w_optimizer', 'adam', '--method', 'beta_darts', '--hessian_every', '2',
+                                     '--hessian_iters', '1', '--hessian_batches', '1'],
+           'sdarts_rs': ['--method', 'sdarts_rs']}
 RELATIVE = {'train_loss', 'valid_loss', 'entropy_normal', 'entropy_reduce', 'hessian_eigenvalue'}
 
 
-def argv(config, seed, path, extra=CLIP):
+def argv(config, seed, path, extra=()):
     return [*FLAGS, *CONFIGS[config], *extra, '--seed', str(seed), '--split_seed', str(seed), '--save', str(path)]
 
 
@@ -50,13 +49,21 @@ def alone(tmp_path_factory):
     """The run directory of (config, seed) searched alone by train_search.py, made once."""
     made = {}
 
-    def get(config, seed, extra=CLIP):
-        if (config, seed, tuple(extra)) not in made:
+    def get(config, seed):
+        if (config, seed) not in made:
             path = tmp_path_factory.mktemp(f'{config}-alone') / f'seed{seed}'
-            assert search.main(argv(config, seed, path, extra)) == 0
-            made[config, seed, tuple(extra)] = path
-        return made[config, seed, tuple(extra)]
+            assert search.main(argv(config, seed, path)) == 0
+            made[config, seed] = path
+        return made[config, seed]
     return get
+
+
+@pytest.fixture(autouse=True)
+def no_pictures(monkeypatch):
+    """The cell's pictures are not what these tests compare: not drawn (a tenth of a tiny search's time)."""
+    def refuse(*args):
+        raise batched.cli.UserError('not drawn in these tests')
+    monkeypatch.setattr(search.visualize, 'plot_genotype', refuse)
 
 
 def margin(op_weights, steps=4):
@@ -118,12 +125,13 @@ def test_a_batch_gives_each_seed_the_run_it_has_alone(config, alone, tmp_path):
 def test_the_wide_supernet_is_each_seeds_network():
     """One forward/backward of widen(nets) against each net: losses, alpha and w gradients, BatchNorm statistics."""
     nets = []
-    for seed in range(3):
+    for seed in SEEDS:
         torch.manual_seed(seed)
         nets.append(batched.Network(4, 10, 3, torch.nn.CrossEntropyLoss()))
     wide = batched.widen(nets)
     g = torch.Generator().manual_seed(5)
-    xs, ys = torch.randn(3, 8, 3, 8, 8, generator=g), torch.randint(10, (3, 8), generator=g)
+    K = len(nets)
+    xs, ys = torch.randn(K, 8, 3, 8, 8, generator=g), torch.randint(10, (K, 8), generator=g)
     x, y = batched.wide_batch(list(zip(xs, ys)))
     losses = batched.seed_losses(wide(x), y)
     grads = torch.autograd.grad(losses.sum(), [*wide.arch_parameters(), *wide.parameters()])
@@ -132,11 +140,11 @@ def test_the_wide_supernet_is_each_seeds_network():
         own = torch.autograd.grad(loss, [*net.arch_parameters(), *net.parameters()])
         assert losses[k].item() == pytest.approx(loss.item(), rel=1e-6)
         for g_wide, g_own in zip(grads, own):
-            part = g_wide.view(3, *g_own.shape)[k]
+            part = g_wide.view(K, *g_own.shape)[k]
             assert torch.allclose(part, g_own, rtol=1e-4, atol=1e-6)
         wide_state, state = wide.state_dict(), net.state_dict()
         for key, t in state.items():
-            assert torch.allclose(batched.seed_part(wide_state[key], t.shape, k, 3).double(), t.double(), atol=1e-6), key
+            assert torch.allclose(batched.seed_part(wide_state[key], t.shape, k, K).double(), t.double(), atol=1e-6), key
 
 
 def test_clipping_and_eps_fd_are_each_seeds_own():
@@ -152,18 +160,19 @@ def test_clipping_and_eps_fd_are_each_seeds_own():
     assert eps.flatten().tolist() == pytest.approx([0.01 / 12 ** 0.5, 0.01 / (100 * 12 ** 0.5)], rel=1e-6)
 
 
-@pytest.mark.parametrize('w_optimizer, tolerance', [('momentum', 1e-4), ('adam', 2e-3)])
-def test_second_order_hypergradient_is_each_seeds_own(w_optimizer, tolerance):
-    """One second-order alpha step of a batch, from w optimizers two steps in: each seed's hypergradient (Eq. 7, its
-    eps_fd its own) is the one Architect computes for it alone, to `tolerance` of its norm. Adam's: its virtual step's
-    dw'/dg grows as 1/sqrt(v), and a depthwise weight's gradient summed over batch and pixels in another order
-    (a grouped convolution) differs most where the sum cancels to near zero, where v is smallest: dw'/dg of a few
-    weights by 2 %, the hypergradient by 4e-4 (momentum: 1e-6)."""
-    args = search.parse_args(argv('first_momentum', 0, 'unused', ['--w_optimizer', w_optimizer]))
+def test_second_order_hypergradient_with_adam_on_w_is_each_seeds_own():
+    """One second-order alpha step of a batch, Adam on w two steps in: each seed's hypergradient (Eq. 7, its eps_fd its
+    own) is the one Architect computes for it alone, to 2e-3 of its norm. Adam's virtual step's dw'/dg grows as
+    1/sqrt(v), and a depthwise weight's gradient summed over batch and pixels in another order (a grouped convolution)
+    differs most where the sum cancels to near zero, where v is smallest: dw'/dg of a few weights by 2 %, the
+    hypergradient by 4e-4 (with momentum on w: 1e-6, and second_momentum's whole runs are compared above). Over whole
+    runs that amplification (Adam's first steps move a weight by +-lr whatever its gradient's size) leaves nothing to
+    compare to a tolerance: this one step is the test."""
+    args = search.parse_args(argv('first_momentum', 0, 'unused', ['--w_optimizer', 'adam']))
     g = torch.Generator().manual_seed(3)
     data = [(torch.randn(8, 3, 8, 8, generator=g), torch.randint(10, (8,), generator=g)) for _ in range(4)]
     seeds, alone_grads = [], []
-    for seed in range(3):
+    for seed in SEEDS:
         torch.manual_seed(seed)
         net = batched.Network(4, 10, 3, torch.nn.CrossEntropyLoss())
         optimizer = batched.optimizers.for_weights(args, net.parameters())
@@ -179,12 +188,12 @@ def test_second_order_hypergradient_is_each_seeds_own(w_optimizer, tolerance):
         architect.step(x, y, xv, yv, 0.025, optimizer, True)
         alone_grads.append([a.grad for a in net.arch_parameters()])
     batch = batched.Batch(seeds, args, torch.device('cpu'))
-    x, y = batched.wide_batch([(data[2][0] * (k + 1), data[2][1]) for k in range(3)])
-    xv, yv = batched.wide_batch([data[3]] * 3)
+    x, y = batched.wide_batch([(data[2][0] * (k + 1), data[2][1]) for k in SEEDS])
+    xv, yv = batched.wide_batch([data[3]] * len(SEEDS))
     batch.architect.step(x, y, xv, yv, 0.025, batch.optimizer, True)
     for k, own in enumerate(alone_grads):
         for wide, grad in zip(batch.model.arch_parameters(), own):
-            assert (wide.grad[k] - grad).norm() <= tolerance * grad.norm()
+            assert (wide.grad[k] - grad).norm() <= 2e-3 * grad.norm()
 
 
 def test_each_seed_stops_its_power_iteration_where_it_would_alone():
@@ -200,13 +209,13 @@ def test_each_seed_stops_its_power_iteration_where_it_would_alone():
 
 
 def test_a_seed_that_diverges_stops_alone(alone, tmp_path, monkeypatch):
-    """Seed 1's weights become nan before its third w step (epoch 1, step 0): its run says why and ends with exit
+    """Seed 1's weights become nan before its second w step (epoch 1, step 0): its run says why and ends with exit
     code 3, as train_search.py's; seed 0 goes on, alone in the batch, as it would alone."""
     calls, w_step = [], batched.Batch.w_step
 
     def poisoned(self, x, y, grad_clip):
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == 2:
             with torch.no_grad():
                 for p in self.model.parameters():
                     batched.per_seed(p, self.K)[1].fill_(float('nan'))
@@ -230,12 +239,11 @@ def test_a_killed_batch_resumes_all_its_seeds_even_at_different_epochs(alone, tm
     continued alone by train_search.py; and where seed 1 had not finished its first epoch (no checkpoint), the batch
     runs seed 1's first epoch alone, then both seeds together."""
     train_epoch = batched.train_epoch
-    monkeypatch.setattr(batched, 'train_epoch', lambda batch, epoch, *a: train_epoch(batch, epoch, *a) if epoch == 0
-                        else (_ for _ in ()).throw(Killed()))
     killed = tmp_path / 'killed'
-    with pytest.raises(Killed):
-        batched.run([argv('first_momentum', s, killed / f'seed{s}', []) for s in SEEDS])
-    monkeypatch.undo()
+    with monkeypatch.context() as m, pytest.raises(Killed):
+        m.setattr(batched, 'train_epoch', lambda batch, epoch, *a: train_epoch(batch, epoch, *a) if epoch == 0
+                  else (_ for _ in ()).throw(Killed()))
+        batched.run([argv('first_momentum', s, killed / f'seed{s}') for s in SEEDS])
     for case in ('batch', 'alone', 'uneven'):
         shutil.copytree(killed, tmp_path / case)
     for name in ('checkpoint.pt', 'metrics.jsonl', 'genotype.json'):
@@ -245,12 +253,12 @@ def test_a_killed_batch_resumes_all_its_seeds_even_at_different_epochs(alone, tm
     assert search.main(['--resume', str(tmp_path / 'alone' / 'seed0')]) == 0
     for case, seeds in (('batch', SEEDS), ('alone', [0]), ('uneven', SEEDS)):
         for s in seeds:
-            assert_same_run(alone('first_momentum', s, []), tmp_path / case / f'seed{s}')
+            assert_same_run(alone('first_momentum', s), tmp_path / case / f'seed{s}')
 
 
 def test_a_batch_is_one_configuration(tmp_path):
     with pytest.raises(batched.cli.UserError, match='differ in --learning_rate'):
         batched.run([argv('first_momentum', 0, tmp_path / 'a'),
-                        argv('first_momentum', 1, tmp_path / 'b', [*CLIP, '--learning_rate', '0.1'])])
+                        argv('first_momentum', 1, tmp_path / 'b', ['--learning_rate', '0.1'])])
     with pytest.raises(batched.cli.UserError, match='SDARTS-ADV is not batched'):
         batched.run([argv('first_momentum', s, tmp_path / f's{s}', ['--method', 'sdarts_adv']) for s in SEEDS])
