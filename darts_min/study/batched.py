@@ -473,17 +473,26 @@ def run_epochs(seeds, start, end, args, device):
     batch.unstack()
 
 
+def unsupported(args):
+    """Why the batched search cannot run a search of these arguments (train_search.py runs it); None where it can."""
+    if args.search_space != 'darts':
+        return f'the batched search is for the darts search space (train_search.py runs {args.search_space})'
+    if args.method == 'sdarts_adv':
+        return 'SDARTS-ADV is not batched: run it with train_search.py'
+    for flag in ('checkpoint_cells', 'amp', 'channels_last'):
+        if getattr(args, flag):
+            return f'--{flag} is not batched: run it with train_search.py'
+    return None
+
+
 def check_batchable(all_args):
     """One configuration (all but PER_SEED alike) that the batched search supports; else UserError."""
     first = {k: v for k, v in vars(all_args[0]).items() if k not in PER_SEED}
     for args in all_args[1:]:
         differ = sorted(k for k, v in vars(args).items() if k not in PER_SEED and first.get(k) != v)
         cli.check(not differ, f'the searches of a batch differ in --{", --".join(differ)}: one configuration a batch')
-    args = all_args[0]
-    cli.check(args.search_space == 'darts', 'the batched search is for the darts search space (train_search.py runs nb201)')
-    cli.check(args.method != 'sdarts_adv', 'SDARTS-ADV is not batched: run it with train_search.py')
-    for flag in ('checkpoint_cells', 'amp', 'channels_last'):
-        cli.check(not getattr(args, flag), f'--{flag} is not batched: run it with train_search.py')
+    reason = unsupported(all_args[0])
+    cli.check(reason is None, reason)
     seeds = [a.seed for a in all_args]
     cli.check(len(set(seeds)) == len(seeds) and len({a.save for a in all_args}) == len(seeds),
               'each search of a batch needs its own --seed and --save')
@@ -493,18 +502,16 @@ def run(argvs):
     """Run the train_search.py searches `argvs` (lists of its arguments, one configuration, each its own --seed and
     --save, or --resume DIR) as one batch. Returns each one's exit code: 0 done, 3 diverged (as train_search.py)."""
     all_args = [search.parse_args(argv) for argv in argvs]
+    device = cli.resolve_device(all_args[0].device)
+    data = [search.load_data(a, device) for a in all_args]  # resolves --data_on_device; missing data: no run directory
     check_batchable(all_args)
+    cli.check(len({len(train_queue) for train_queue, _, _ in data}) == 1, 'the searches of a batch need splits of one size')
     args = all_args[0]
-    device = cli.resolve_device(args.device)
     with contextlib.ExitStack() as stack:
-        seeds = []
-        for a in all_args:
-            train_queue, valid_queue, num_classes = search.load_data(a, device)  # missing data: no run directory
-            run = stack.enter_context(runs.Run(a.save, 'search'))
-            seeds.append(Seed(a, run, device, (train_queue, valid_queue), num_classes))
+        seeds = [Seed(a, stack.enter_context(runs.Run(a.save, 'search')), device, (train_queue, valid_queue), classes)
+                 for a, (train_queue, valid_queue, classes) in zip(all_args, data)]
         for s in seeds:
             s.begin()
-        cli.check(len({len(s.train_queue) for s in seeds}) == 1, 'the searches of a batch need splits of one size')
         # a batch killed between two seeds' checkpoints resumes at different epochs: the seeds behind catch up first
         starts = sorted({s.start for s in seeds})
         for i, start in enumerate(starts):
