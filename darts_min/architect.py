@@ -89,18 +89,23 @@ class Architect:
             grads = [g + r for g, r in zip(grads, torch.autograd.grad(self.regularizer(alphas), alphas))]
         for a, g in zip(self.model.arch_parameters(), grads):
             a.grad = g
-        before = flat(self.model.arch_parameters())
+        before = [a.detach().clone() for a in self.model.arch_parameters()]
         self.optimizer.step()
-        self.tallies['alpha_step'].append((flat(self.model.arch_parameters()) - before).norm())  # ||Delta alpha||_2
+        change = [a.detach() - b for a, b in zip(self.model.arch_parameters(), before)]
+        self.tallies['alpha_step'].append(self.norm(change))  # ||Delta alpha||_2
 
     def epoch_stats(self):
         """The means over the steps since the last call, which start anew: alpha_step, of the L2 norm of the alpha
         update (both cells' alpha as one vector); implicit_ratio, of ||xi grad2 L_train . u|| / ||grad_alpha L_val(w',
         alpha)||, Eq. 7's implicit term over its direct term (None at first order)."""
-        means = {k: torch.stack(v).mean().item() if v else None for k, v in self.tallies.items()}
+        means = {k: torch.stack(v).mean(0).tolist() if v else None for k, v in self.tallies.items()}
         for v in self.tallies.values():
             v.clear()
         return means
+
+    def norm(self, tensors):
+        """The L2 norm of alpha-shaped `tensors`, all of them as one vector."""
+        return flat(tensors).norm()
 
     def virtual_step(self, input, target, xi, network_optimizer):
         """The virtual step w' of DARTS Eq. 6 and the diagonal of dw'/dg: ({name: w'}, [dw'/dg], or None where
@@ -138,7 +143,7 @@ class Architect:
         del w_prime, grads, jacobian
         implicit = self.fd_alpha_w_hessian_product(grad_w_prime, input_train, target_train)
         # Eq. 7's two terms: ||xi grad2_{alpha,w} L_train . u|| / ||grad_alpha L_val(w', alpha)||
-        self.tallies['implicit_ratio'].append(xi * flat(implicit).norm() / flat(dalpha).norm())
+        self.tallies['implicit_ratio'].append(xi * self.norm(implicit) / self.norm(dalpha))
         # DARTS Eq. 7: grad_alpha L_val(w', alpha) - xi * grad2_{alpha,w} L_train(w, alpha) . grad_w' L_val(w', alpha)
         return [g.sub(ig, alpha=xi) for g, ig in zip(dalpha, implicit)]
 
@@ -152,14 +157,22 @@ class Architect:
         (test_architect.py measures it).
         """
         model, weights = self.model, list(self.model.parameters())
-        eps_fd = (self.fd_scale / torch.cat([x.flatten() for x in u]).norm()).item()  # Eq. 8: fd_scale / ||u||
+        eps_fd = self.fd_epsilon(u)  # Eq. 8: fd_scale / ||u||
         grads = []
         for step in (eps_fd, -2 * eps_fd):  # to w+, then to w-
             with torch.no_grad():
-                torch._foreach_add_(weights, u, alpha=step)
+                self.shift(weights, u, step)
             with frozen(weights):
                 grads.append(torch.autograd.grad(model._loss(input, target), model.arch_parameters()))
         with torch.no_grad():
-            torch._foreach_add_(weights, u, alpha=eps_fd)  # back to w
+            self.shift(weights, u, eps_fd)  # back to w
         grads_p, grads_n = grads
         return [(p - n).div_(2 * eps_fd) for p, n in zip(grads_p, grads_n)]
+
+    def fd_epsilon(self, u):
+        """Eq. 8's eps_fd = fd_scale / ||u||, the norm of the concatenated u (the batched search takes one per seed)."""
+        return (self.fd_scale / torch.cat([x.flatten() for x in u]).norm()).item()
+
+    def shift(self, weights, u, eps):
+        """w += eps * u, in place."""
+        torch._foreach_add_(weights, u, alpha=eps)

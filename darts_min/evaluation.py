@@ -150,7 +150,7 @@ def build_parser():
     a('--auxiliary_weight', type=float, default=0.4, help='weight of the auxiliary loss')
     a('--drop_path_prob', type=float, default=0.2, help='drop path probability, ramped linearly from 0 over the epochs')
     a('--seed', type=int, default=0)
-    a('--grad_clip', type=float, default=5, help='clip the gradient norm to this')
+    a('--grad_clip', type=float, default=5.0, help='clip the gradient norm to this')
     a('--arch', default='DARTS', help=f'a genotype of genotypes.py: {", ".join(genotypes.GENOTYPES)}')
     a('--genotype', default=None, metavar='PATH', help='a genotype.json, or a search run directory (instead of --arch)')
     a('--valid_portion', type=float, default=0.0,

@@ -139,8 +139,7 @@ class EpochRecord:
             truth = self.table.get(str(genotype)) or {}
             found.update({f'nb201_{k}': truth.get(k) for k in self.table.columns})
         if args.hessian_every and (epoch + 1) % args.hessian_every == 0:
-            eigenvalue, iterations, converged = dynamics.hessian_eigenvalue(model, self.hessian_batches,
-                                                                           args.hessian_iters, args.hessian_tol)
+            eigenvalue, iterations, converged = self.eigenvalue()
             found.update(hessian_eigenvalue=eigenvalue, hessian_iterations=iterations, hessian_tol=args.hessian_tol,
                          hessian_converged=converged)
         log_epoch(run, epoch, args.epochs, t0, self.began, self.start,
@@ -151,6 +150,11 @@ class EpochRecord:
         run.append_metrics({'epoch': epoch, **figures, 'genotype': genotype.to_dict(), **op_weights, **found,
                             'seconds': time.time() - t0})
         run.write_json('genotype.json', genotype.to_dict())
+
+    def eigenvalue(self):
+        """lambda_max of the alpha Hessian on the fixed batches (dynamics.py): (eigenvalue, iterations, converged)."""
+        return dynamics.hessian_eigenvalue(self.model, self.hessian_batches, self.args.hessian_iters,
+                                           self.args.hessian_tol)
 
 
 def fixed_batches(queue, count, seed, device):
@@ -221,7 +225,7 @@ def build_parser():
     a('--nb201_table', default=None, metavar='CSV',
       help='nb201: a CSV of arch string -> test accuracies; each epoch logs those of the current genotype')
     a('--seed', type=int, default=2)
-    a('--grad_clip', type=float, default=5, help='clip the w gradient norm to this')
+    a('--grad_clip', type=float, default=5.0, help='clip the w gradient norm to this')
     a('--train_portion', type=float, default=0.5, help='part of the training set that trains w; the rest trains alpha')
     a('--holdout_portion', type=float, default=0.0,
       help="leave out the share of the training set that train_eval.py's --valid_portion of the same value and "

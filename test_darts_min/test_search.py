@@ -256,6 +256,14 @@ def bad_inputs(tmp_path):
     ]
 
 
+def test_a_run_resumes_with_the_float_flags_it_was_given_as_whole_numbers(tmp_path):
+    """--grad_clip 1 is saved as 1.0; --resume reads it back (a float flag whose default was the int 5 refused it)."""
+    args = train_search.parse_args(TINY + ['--grad_clip', '1', '--learning_rate', '1', '--save', str(tmp_path)])
+    (tmp_path / 'args.json').write_text(json.dumps({'kind': 'search', **vars(args)}))
+    resumed = train_search.parse_args(['--resume', str(tmp_path)])
+    assert vars(resumed) == {**vars(args), 'resume': str(tmp_path)} and resumed.grad_clip == 1.0
+
+
 def test_each_bad_input_exits_2_with_one_line(tmp_path, capsys):
     for argv, message in bad_inputs(tmp_path):
         code, err = run_cli(TINY + ['--save', str(tmp_path / 'out')] + argv if '--resume' not in argv else argv, capsys)

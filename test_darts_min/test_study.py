@@ -11,7 +11,7 @@ import torch
 
 from conftest import ROOT, TINY, read_metrics
 from darts_min import cli, optimizers
-from darts_min.study import grid, launch, plan, report, sweep
+from darts_min.study import batched, grid, launch, plan, report, sweep
 
 GRID = ['--w_optimizers', 'sgd', 'momentum', '--arch_optimizers', 'adam', 'rmsprop', '--seeds', '0',
         '--cluster', 'local', *TINY, '--fake_size', '16', '--image_size', '8', '--epochs', '1',
@@ -332,3 +332,49 @@ def test_bad_evaluation_arguments_are_one_line(argv, message, capsys):
         sweep.parse(['--save', 'never', '--dataset', 'fake', *argv])
     err = capsys.readouterr().err
     assert e.value.code == 2 and message in err and err.count('\n') == 1, err
+
+
+# ---- the batched way (--way batched, the default on a CPU): the seeds of a configuration as one batched search ----
+
+BATCHED = ['--seeds', '0', '1', '--dataset', 'fake', '--fake_size', '16', '--image_size', '8', '--init_channels', '4',
+           '--layers', '3', '--batch_size', '8', '--epochs', '2', '--workers', '0', '--data_on_device', '--device', 'cpu',
+           '--grad_clip', '1', '--report_freq', '1', '--evaluate_epochs', '1', '--eval_init_channels', '4',
+           '--eval_layers', '3', '--eval_batch_size', '8']
+
+
+def test_on_a_cpu_the_seeds_of_a_configuration_search_as_one_unit_where_batched_runs_them(tmp_path):
+    def unit_sizes(*extra):
+        args, passthrough, run_args, eval_flags = sweep.parse(['--save', str(tmp_path), *BATCHED, *extra])
+        return args.way, [len(u) for u in launch.units(plan.plan(args, passthrough, run_args, eval_flags), args.way)]
+    assert unit_sizes() == ('batched', [2])
+    assert unit_sizes('--way', 'plain') == ('plain', [1, 1])
+    assert unit_sizes('--methods', 'darts', 'sdarts_adv', 'random', '--random_cells', '1') == (
+        'batched', [2, 1, 1, 1, 1])  # SDARTS-ADV is not batched; random search is no search
+    assert unit_sizes('--w_optimizers', 'momentum', 'adam', '--seeds', '3') == ('batched', [1, 1])
+
+
+def test_a_batched_sweep_killed_mid_batch_resumes_and_gives_each_seed_the_plain_sweeps_run(tmp_path, monkeypatch):
+    """Each seed's run directory as the plain way's (to test_batched.py's tolerance), its evaluation after the batch;
+    a batch killed in its second epoch resumed by the same command, both seeds in one batch again."""
+    from test_batched import Killed, assert_same_run
+    plain, batch = tmp_path / 'plain', tmp_path / 'batched'
+    args, passthrough, run_args, eval_flags = sweep.parse(['--save', str(plain), *BATCHED, '--way', 'plain'])
+    for unit in launch.units(plan.plan(args, passthrough, run_args, eval_flags), args.way):
+        assert launch.run_unit(unit) == 0
+    args, passthrough, run_args, eval_flags = sweep.parse(['--save', str(batch), *BATCHED])
+    [unit] = launch.units(plan.plan(args, passthrough, run_args, eval_flags), args.way)
+    train_epoch = batched.train_epoch
+    with monkeypatch.context() as m:
+        m.setattr(batched, 'train_epoch', lambda b, epoch, *a: train_epoch(b, epoch, *a) if epoch == 0
+                  else (_ for _ in ()).throw(Killed()))
+        assert launch.run_unit(unit) == 1  # killed: the job's process died
+    assert [grid.run_status(path) for path, _ in unit] == ['started', 'started']
+    assert [chain[0][1] for _, chain in launch.units(plan.plan(args, passthrough, run_args, eval_flags), 'batched')[0]
+            ] == ['--resume', '--resume']
+    monkeypatch.chdir(ROOT)  # the job, in this process; its points' processes import this worktree's package from here
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    assert sweep.main(['--save', str(batch), *BATCHED, '--cluster', 'debug']) == 0
+    for name in ('darts-w_momentum-a_adam-seed0', 'darts-w_momentum-a_adam-seed1'):
+        assert_same_run(plain / name, batch / name)
+        assert grid.run_status(str(batch / (name + '-eval'))) == 'done'
+        assert json.load(open(batch / (name + '-eval') / 'genotype.json')) == json.load(open(batch / name / 'genotype.json'))

@@ -8,6 +8,7 @@
 grid.py       the grid's points (GridPoint), their run directories' names and how far each got
 plan.py       the programs' arguments at each point, checked against the runs already there
 launch.py     the jobs (submitit, requeued on SLURM) and each point's process
+batched.py    K seeds of one configuration searched in one process, as one widened supernet
 tuning.py     each optimizer's learning rate tuned at equal budget before the grid
 results.py    the run directories read back, pooled into rows of one configuration
 stats.py      paired differences to DARTS's pair, Holm's adjustment, Kendall's tau, the linear model, power

@@ -33,6 +33,11 @@ def point_name(method, w_optimizer, arch_optimizer, seed, w_lr, arch_lr, unrolle
             f'{rate(arch_optimizer, "arch", arch_lr)}{suffix}-seed{seed}')
 
 
+def configuration(path):
+    """A point's run directory without its seed (point_name's last part): the points of one configuration share it."""
+    return path.rsplit('-seed', 1)[0]
+
+
 def run_status(path):
     """How far the run directory `path` got: 'done' (its last epoch is in metrics.jsonl), 'diverged' (status.json says
     so: it stopped on a non-finite loss, exit code 3, and would again), 'started' (it has args.json) or 'new'."""

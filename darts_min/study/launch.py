@@ -1,5 +1,7 @@
 """How a sweep's points run: the jobs submitit runs (Job, requeued on SLURM), each running its points a few at a time,
-each point in a process of its own (Processes) that runs its chain of programs (a search, then its evaluation)."""
+each point in a process of its own (Processes) that runs its chain of programs (a search, then its evaluation). Under
+--way batched the points of one configuration whose searches are still to run share a process (a unit): their
+searches run as one batched search (batched.py), then each one's evaluation."""
 import math
 import multiprocessing
 import os
@@ -12,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from .. import cli, evaluation, search
-from . import random_search
+from . import batched, random_search
+from .grid import configuration
 from .plan import plan
 
 
@@ -21,29 +24,60 @@ def program(name):
     return {'search': search.main, 'random': random_search.main, 'eval': evaluation.main}[name]
 
 
+def run_program(main, argv):
+    """main(argv), or the exit code of a program that fails (its one line printed: 2 for a refusal) or crashes (1)."""
+    try:
+        return main(argv)
+    except (cli.UserError, SystemExit) as e:
+        print(f'point {argv}: {e}', file=sys.stderr)
+        return e.code if isinstance(e, SystemExit) else 2
+    except Exception:  # a crashing point must not take the job's other points with it
+        traceback.print_exc()
+        return 1
+
+
 def run_chain(chain):
     """Run one point: its programs in turn, [program, *argv] each (a search, then its evaluation), up to the first that
     fails. Returns the exit code of the last one run; a failing or crashing program raises nothing."""
     for name, *argv in chain:
-        try:
-            code = program(name)(argv)
-        except (cli.UserError, SystemExit) as e:
-            print(f'point {argv}: {e}', file=sys.stderr)
-            code = e.code if isinstance(e, SystemExit) else 2
-        except Exception:  # a crashing point must not take the job's other points with it
-            traceback.print_exc()
-            code = 1
+        code = run_program(program(name), argv)
         if code:
             return code
     return 0
 
 
-def _point_process(todo, threads):
-    """The body of a point's own process: its share of the CPU threads, its exit code as the process's. SLURM may send
-    its time-limit or preemption signal to every process of a job: the point leaves it to its job (Job.checkpoint)."""
+def run_unit(unit):
+    """Run a unit's points, [(path, chain)]: one point's chain; or the searches of several (each chain's first program)
+    as one batched search, then the rest of each chain whose search finished. Returns the worst exit code."""
+    if len(unit) == 1:
+        return run_chain(unit[0][1])
+    codes = run_program(batched.run, [chain[0][1:] for _, chain in unit])
+    codes = [codes] * len(unit) if isinstance(codes, int) else codes  # the whole batch failed
+    return max(code or run_chain(chain[1:]) for code, (_, chain) in zip(codes, unit))
+
+
+def units(todo, way):
+    """The points of `todo`, [(path, chain)], as they run: [[(path, chain)]], one unit a process. Under way 'batched'
+    the points of one configuration whose searches are to run (new or resumed) and that batched.py supports form one
+    unit; every other point is a unit of its own."""
+    def batchable(chain):
+        try:
+            return chain[0][0] == 'search' and batched.unsupported(search.parse_args(chain[0][1:])) is None
+        except (cli.UserError, SystemExit):  # an unreadable args.json to resume: the point fails alone, saying why
+            return False
+
+    groups = {}
+    for path, chain in todo:
+        groups.setdefault(configuration(path) if way == 'batched' and batchable(chain) else path, []).append((path, chain))
+    return list(groups.values())
+
+
+def _point_process(unit, threads):
+    """The body of a unit's own process: its share of the CPU threads, its exit code as the process's. SLURM may send
+    its time-limit or preemption signal to every process of a job: the unit leaves it to its job (Job.checkpoint)."""
     signal.signal(getattr(signal, 'SIG' + os.environ.get('SUBMITIT_PREEMPT_SIGNAL', 'USR2')), signal.SIG_IGN)
     torch.set_num_threads(threads)
-    sys.exit(run_chain(todo[1]))
+    sys.exit(run_unit(unit))
 
 
 def process_context():
@@ -110,10 +144,11 @@ class Job:
         self.processes, self.codes = None, {}
 
     def __call__(self, paths, codes=None):
-        """`codes`: the exit codes of the points that ended before a requeue."""
+        """`codes`: the exit codes of the points that ended before a requeue. The points of a unit share its code."""
         self.processes, self.codes = Processes(_point_process, self.at_once), dict(codes or {})
         todo = [(path, chain) for path, chain in plan(*self.planning) if path in paths and path not in self.codes]
-        self.processes.run(todo, ended=lambda point, code: self.codes.__setitem__(point[0], code))
+        self.processes.run(units(todo, self.planning[0].way),
+                           ended=lambda unit, code: self.codes.update((path, code) for path, _ in unit))
         return [self.codes.get(path, 0) for path in paths]  # a path without a code: finished before a requeue
 
     def checkpoint(self, paths, codes=None):
@@ -124,7 +159,9 @@ class Job:
 
 
 def jobs(todo, gpus, per_gpu, slurm):
-    """The jobs of a sweep, [(gpu, paths)], each job running its points `per_gpu` at a time. On SLURM one job per
-    `per_gpu` points (SLURM gives it a GPU: None); here one job per visible GPU (one, gpu None, without a GPU)."""
+    """The jobs of a sweep, [(gpu, paths)], each job running its units (todo: the paths of each, see `units`) `per_gpu`
+    at a time, a unit never split. On SLURM one job per `per_gpu` units (SLURM gives it a GPU: None); here one job per
+    visible GPU (one, gpu None, without a GPU)."""
     count = math.ceil(len(todo) / per_gpu) if slurm else max(gpus, 1)
-    return [(i if gpus and not slurm else None, todo[i::count]) for i in range(count) if todo[i::count]]
+    return [(i if gpus and not slurm else None, [path for unit in todo[i::count] for path in unit])
+            for i in range(count) if todo[i::count]]

@@ -27,7 +27,7 @@ import torch
 from .. import cli, methods, optimizers, runs, search
 from . import random_search, tuning
 from .grid import points
-from .launch import Job, jobs
+from .launch import Job, jobs, units
 from .plan import SET_BY_SWEEP, eval_argv, evaluating, parsed_eval_args, plan, search_argv, split_eval_flags
 
 
@@ -90,6 +90,11 @@ def build_parser():
       help='submitit cluster (default: slurm where available, else local)')
     a('--jobs_per_gpu', type=int, default=1,
       help='cells run at once on each GPU (locally; without a GPU: at once on the CPU), or per SLURM job')
+    a('--way', choices=['batched', 'plain'], default=None,
+      help='batched: the seeds of a configuration searched in one process as one widened supernet (darts_min/study/'
+           'batched.py; 3.4x the searches an hour on a 2-core CPU, BENCHMARKS.md), counted as one cell of '
+           '--jobs_per_gpu; plain: a process per search. Default: batched where the searches run on a CPU, else '
+           'plain; what batched does not run (SDARTS-ADV, nb201, --amp, ...) runs plain')
     a('--timeout_min', type=int, default=24 * 60, help='time limit of a job in minutes')
     a('--slurm_partition', default=None)
     return p
@@ -155,6 +160,7 @@ def parse(argv):
     args.arch_learning_rates = parse_rates(p, 'arch_learning_rates', args.arch_learning_rates, args.arch_optimizers)
     run_args = search.parse_args(passthrough)
     args.unrolled_step = run_args.unrolled_step  # part of the points' names
+    args.way = args.way or ('batched' if cli.resolve_device(run_args.device).type == 'cpu' else 'plain')
     args.holdout = holdout(p, args, run_args, eval_flags)
     check_searches(args, passthrough, run_args, points(args))
     tuning.check(p, args)
@@ -213,7 +219,7 @@ def submit(args, passthrough, run_args, eval_flags, grid):
     executor.update_parameters(timeout_min=args.timeout_min, name='darts-min-sweep')
     slurm = executor.cluster == 'slurm'
     gpus = torch.cuda.device_count() if executor.cluster == 'local' else 0
-    shares = jobs([path for path, _ in todo], gpus, args.jobs_per_gpu, slurm)
+    shares = jobs([[path for path, _ in unit] for unit in units(todo, args.way)], gpus, args.jobs_per_gpu, slurm)
     work = Job((args, passthrough, run_args, eval_flags, grid), args.jobs_per_gpu)
     if slurm:  # one GPU per job
         executor.update_parameters(gpus_per_node=1, slurm_partition=args.slurm_partition)
@@ -224,8 +230,9 @@ def submit(args, passthrough, run_args, eval_flags, grid):
             if gpu is not None:
                 executor.update_parameters(visible_gpus=[gpu], gpus_per_node=1)
             submitted.append(executor.submit(work, share))
-    print(f'submitted {len(submitted)} job(s) ({executor.cluster}), {args.jobs_per_gpu} cell(s) at once in each; '
-          f'logs in {folder}')
+    batched = ', the seeds of a configuration as one batched search' if args.way == 'batched' else ''
+    print(f'submitted {len(submitted)} job(s) ({executor.cluster}), {args.jobs_per_gpu} cell(s) at once in each'
+          f'{batched}; logs in {folder}')
     failed = 0
     for job in submitted:
         failed += sum(code != 0 for code in job.result())
