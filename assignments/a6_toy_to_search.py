@@ -21,10 +21,25 @@ Part 3 (your prediction, before any run). A real search passes w's learning rate
   own rate (README.md, "The optimizers": the registry). With part 2 and the factor c of each w optimizer
   (docs/toy.md, "The w optimizer moves second order's answer"), predict which w optimizer of the registry moves
   second order's alpha furthest from first order's when xi is its own registry rate. Set PREDICTION to its
-  registry name and REASON to a sentence or two. Then run the toy as a real search runs it:
-      python -m darts_min.toy --grid --rates registry --xi 0 lr --steps 3000
-  (docs/toy.md, "As a real search runs it") and compare. Is the run settled where you read it? Where the toy
-  disagrees with you, say why in ANSWER_AFTER_THE_RUN. The grader checks that you predicted, not what.
+  registry name and REASON to a sentence or two. Then run the toy as a real search runs it (docs/toy.md, "As a
+  real search runs it"):
+      python -m darts_min.toy --grid --rates registry --xi 0 lr --steps 600
+      python -m darts_min.toy --rates registry --xi 0 lr --w_optimizer rmsprop --arch_optimizer adam --steps 20000
+  and compare. Is each run settled where you read it? Where the toy disagrees with you, say why in
+  ANSWER_AFTER_THE_RUN. The grader checks that you predicted, not what.
+Part 4 (not graded): look for it in a real search. Each epoch metrics.jsonl logs implicit_ratio, the mean over the
+  epoch's alpha steps of ||implicit term|| / ||direct term|| of Eq. 7, and alpha_step, the mean size of the alpha
+  step (docs/flags.md). Run a short second-order search for each w optimizer on scikit-learn's digits (pip install
+  -e ".[digits]"), the same seed, each optimizer at its registry rate (about 5 minutes on two CPU cores):
+      for w in sgd momentum nesterov rmsprop adam; do
+          python train_search.py --dataset digits --image_size 8 --init_channels 4 --layers 3 --epochs 3 \
+              --workers 0 --seed 0 --unrolled --w_optimizer $w --save runs/a6-$w
+      done
+      grep -o '"implicit_ratio": [^,]*' runs/a6-*/metrics.jsonl
+  Which w optimizer's implicit term is largest next to its direct term, and how does that change over the epochs?
+  Does it agree with your prediction, and with your answer to b? How far that moves alpha: run each search again
+  without --unrolled (--save runs/a6-$w-first) and compare the alphas of the two checkpoints
+  (torch.load(path, weights_only=True)['alphas']). Write what you see in ANSWER_AFTER_THE_SEARCH.
 
 Grade it with `python -m pytest -q assignments/test_a6_toy_to_search.py`. Hints, one level at a time:
 `python assignments/hints.py 6` (then 6 2, 6 3).
@@ -38,6 +53,7 @@ Questions:
 PREDICTION = ''  # a registry name: sgd, momentum, nesterov, rmsprop, adam or adamw
 REASON = ''
 ANSWER_AFTER_THE_RUN = ''
+ANSWER_AFTER_THE_SEARCH = ''
 
 
 def eq7_terms(alpha, w, w_prime, dw_dg, xi):

@@ -5,6 +5,7 @@ answer. The hints are levels the student asks for, never printed by a grader.
 
 But for the first, the graders run in this process (`failures`): a fresh pytest process per plant would spend most of
 its time importing torch."""
+import json
 import os
 import re
 import shutil
@@ -98,6 +99,66 @@ def test_hints_come_in_three_levels_one_at_a_time():
                             text=True, timeout=60)
     assert result.returncode == 2 and result.stderr == 'assignment 2 has hint levels 1 to 3\n'
 
+
+def test_assignment_6s_search_command_is_a_search_of_each_w_optimizer_it_names():
+    from darts_min import optimizers, search
+    text = open(os.path.join(ASSIGNMENTS, 'a6_toy_to_search.py')).read().replace('\\\n', ' ')
+    names, flags = re.search(r'for w in ([\w ]+); do\s+python train_search.py (.+?)\n', text).groups()
+    assert set(names.split()) <= set(optimizers.REGISTRY) and len(names.split()) == 5
+    for name in names.split():
+        args = search.parse_args([flag.replace('$w', name) for flag in flags.split()])
+        assert args.unrolled and args.w_optimizer == name and args.learning_rate == optimizers.default_lr(name, 'w')
+
+
+
+A6_SEARCH = os.path.join(ROOT, 'docs', 'a6-search')  # part 4's searches as ANSWERS.md reads them, two seeds
+A6_OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'rmsprop', 'adam']
+
+
+def a6_run(seed, w, order):
+    """A committed search of part 4: (its metrics.jsonl's rows, its last alphas as one tensor [cells, edges, ops])."""
+    import torch
+    path = os.path.join(A6_SEARCH, f'seed{seed}', f'{w}-{order}')
+    metrics = [json.loads(line) for line in open(os.path.join(path, 'metrics.jsonl'))]
+    return metrics, torch.tensor(json.load(open(os.path.join(path, 'alphas.json'))))
+
+
+def a6_table():
+    """ANSWERS.md's table of part 4, from the committed searches: each w optimizer's implicit_ratio by epoch, and how
+    far second order's last alpha is from first order's (the L2 norm of the difference, both cells as one vector)."""
+    lines = ['| w optimizer | implicit_ratio by epoch, seed 0 | seed 1 | alpha distance, seed 0 | seed 1 |',
+             '|---|---|---|---:|---:|']
+    for w in A6_OPTIMIZERS:
+        ratios, distances = [], []
+        for seed in (0, 1):
+            (second, a2), (_, a1) = a6_run(seed, w, 'second'), a6_run(seed, w, 'first')
+            ratios.append(', '.join(f"{m['implicit_ratio']:.2f}" for m in second))
+            distances.append(f'{(a2 - a1).norm().item():.3f}')
+        lines.append(f'| {w} | {ratios[0]} | {ratios[1]} | {distances[0]} | {distances[1]} |')
+    return '\n'.join(lines)
+
+
+def test_assignment_6s_answer_reads_the_committed_searches():
+    """The searches are part 4's command (3 epochs on the digits, each w optimizer at its registry rate, second order
+    and first), and ANSWERS.md's table is theirs."""
+    from darts_min import optimizers
+    for seed in (0, 1):
+        for w in A6_OPTIMIZERS:
+            for order in ('second', 'first'):
+                args = json.load(open(os.path.join(A6_SEARCH, f'seed{seed}', f'{w}-{order}', 'args.json')))
+                assert (args['dataset'], args['image_size'], args['init_channels'], args['layers'], args['epochs'],
+                        args['seed'], args['w_optimizer'], args['learning_rate'], args['unrolled']) == (
+                    'digits', 8, 4, 3, 3, seed, w, optimizers.default_lr(w, 'w'), order == 'second')
+    assert a6_table() in open(os.path.join(ASSIGNMENTS, 'ANSWERS.md')).read(), a6_table()
+    for seed in (0, 1):  # what the answer reads in it: the toy's order in every epoch, alpha still all but uniform
+        ratios = {w: [m['implicit_ratio'] for m in a6_run(seed, w, 'second')[0]] for w in A6_OPTIMIZERS}
+        for r in ({w: ratio[epoch] for w, ratio in ratios.items()} for epoch in range(3)):
+            assert min(r['rmsprop'], r['adam']) > r['nesterov'] > max(r['sgd'], r['momentum']), (seed, r)
+        for w in A6_OPTIMIZERS:
+            for order in ('second', 'first'):
+                last = a6_run(seed, w, order)[0][-1]
+                weights = [x for cell in ('normal', 'reduce') for edge in last[f'op_weights_{cell}'] for x in edge]
+                assert max(abs(x - 1 / 8) for x in weights) < 2e-3, (seed, w, order)
 
 # (the misconception, the reference solution's file, [(a line of it, the line with the mistake)], what the grader's
 # failure must say). Each plant changes the solution as a student's mistake would, and nothing else.

@@ -5,6 +5,7 @@ REASON = ('Second order stops at alpha = 2 / (1 + 2 xi c), further from first or
           "optimizer's own rate as xi, SGD and momentum have xi c = 0.025 and Nesterov 0.0475, but RMSprop's and "
           "Adam's c = 1 / sqrt(second moment) grows as the toy's gradients fade, and RMSprop's moment fades fastest.")
 ANSWER_AFTER_THE_RUN = ''
+ANSWER_AFTER_THE_SEARCH = ''
 
 
 def eq7_terms(alpha, w, w_prime, dw_dg, xi):
