@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -174,12 +175,13 @@ def test_a_requeued_job_does_not_run_again_the_cells_that_ended(tmp_path, monkey
     failed, stopped = str(tmp_path / 'failed'), str(tmp_path / 'stopped')
     todo = [(failed, [['search', '--epochs', '0']]), (stopped, [['search', '--epochs', '0']])]
     monkeypatch.setattr(launch, 'plan', lambda *planning: todo)
-    job = launch.Job((), 1)
-    monkeypatch.setattr(launch.Processes, 'run', lambda self, cells, ended: ended(cells[0], 2))  # the second: stopped
+    job = launch.Job((SimpleNamespace(way='plain'),), 1)  # the sweep's arguments: only --way is read here
+    monkeypatch.setattr(launch.Processes, 'run', lambda self, units, ended: ended(units[0], 2))  # the second: stopped
     assert job([failed, stopped]) == [2, 0]
     requeued = job.checkpoint([failed, stopped])
     ran = []
-    monkeypatch.setattr(launch.Processes, 'run', lambda self, cells, ended: ran.extend(path for path, _ in cells))
+    monkeypatch.setattr(launch.Processes, 'run',
+                        lambda self, units, ended: ran.extend(path for unit in units for path, _ in unit))
     assert requeued.result() == [2, 0] and ran == [stopped]
 
 

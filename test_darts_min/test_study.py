@@ -205,13 +205,16 @@ def test_bad_sweep_arguments_are_one_line(capsys):
 
 def test_jobs_put_at_most_k_cells_at_once_on_each_gpu():
     cells = [f'c{i}' for i in range(7)]
-    on_gpus = launch.jobs(cells, gpus=2, per_gpu=3, slurm=False)  # one job per GPU, each 3 cells at a time
+    on_gpus = launch.jobs([[c] for c in cells], gpus=2, per_gpu=3, slurm=False)  # one job per GPU, 3 cells at a time
     assert on_gpus == [(0, ['c0', 'c2', 'c4', 'c6']), (1, ['c1', 'c3', 'c5'])]
-    assert launch.jobs(cells, gpus=0, per_gpu=3, slurm=False) == [(None, cells)]  # CPU: one job, 3 at once
-    on_slurm = launch.jobs(cells, gpus=0, per_gpu=3, slurm=True)  # one GPU per job, 3 cells in each
+    assert launch.jobs([[c] for c in cells], gpus=0, per_gpu=3, slurm=False) == [(None, cells)]  # CPU: one job
+    on_slurm = launch.jobs([[c] for c in cells], gpus=0, per_gpu=3, slurm=True)  # one GPU per job, 3 cells in each
     assert [gpu for gpu, _ in on_slurm] == [None] * 3 and [len(s) for _, s in on_slurm] == [3, 2, 2]
     assert sorted(c for _, share in on_slurm for c in share) == sorted(cells)
-    assert launch.jobs(cells[:1], gpus=4, per_gpu=1, slurm=False) == [(0, ['c0'])]  # no empty jobs
+    assert launch.jobs([cells[:1]], gpus=4, per_gpu=1, slurm=False) == [(0, ['c0'])]  # no empty jobs
+    # a unit (a batched search's seeds) counts as one cell and is never split between jobs
+    assert launch.jobs([['a0', 'a1'], ['b0'], ['c0', 'c1']], gpus=0, per_gpu=2, slurm=True) == [
+        (None, ['a0', 'a1', 'c0', 'c1']), (None, ['b0'])]
 
 
 def test_k_cells_run_at_once_each_in_its_own_process(tmp_path):
@@ -256,7 +259,7 @@ def test_main_submits_k_cells_at_once_per_gpu_or_per_slurm_job(tmp_path, monkeyp
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
     monkeypatch.setattr(FakeExecutor, 'jobs', [])
     assert sweep.main(['--save', str(tmp_path), '--w_optimizers', 'sgd', 'momentum', 'adam', '--seeds', '0', '1',
-                       '--jobs_per_gpu', '2', '--cluster', cluster, '--dataset', 'fake']) == 0
+                       '--jobs_per_gpu', '2', '--cluster', cluster, '--dataset', 'fake', '--way', 'plain']) == 0
     paths = [path for _, _, (share,) in FakeExecutor.jobs for path in share]
     assert sorted(paths) == sorted(str(tmp_path / c.name) for c in grid.points(
         sweep.parse(['--save', str(tmp_path), '--w_optimizers', 'sgd', 'momentum', 'adam', '--seeds', '0', '1'])[0]))

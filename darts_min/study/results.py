@@ -64,11 +64,12 @@ class Result(NamedTuple):
 def epoch_figure(record, name):
     """An entry of a search's metrics record (an epoch); alpha's travel (alpha_spread_X, max_op_weight_X) from the op
     weights where the run was logged before those figures were."""
-    for travel in (dynamics.alpha_spread, dynamics.max_op_weight):
-        cell = name.removeprefix(travel.__name__ + '_')
+    # softmax(alpha) was logged: its log is alpha less a constant per edge, which alpha_spread does not see
+    for figure, travel in (('alpha_spread', lambda w: dynamics.alpha_spread(w.log())),
+                           ('max_op_weight', dynamics.max_op_weight)):
+        cell = name.removeprefix(figure + '_')
         if cell != name and name not in record and isinstance(record.get(f'op_weights_{cell}'), list):
-            # softmax(alpha) was logged: its log is alpha less a constant per edge, which neither figure sees
-            return travel(torch.tensor(record[f'op_weights_{cell}'], dtype=torch.float64).log())
+            return travel(torch.tensor(record[f'op_weights_{cell}'], dtype=torch.float64))
     return record.get(name)
 
 
