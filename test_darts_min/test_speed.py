@@ -249,3 +249,23 @@ def test_checkpointed_edges_recompute_the_convolutions_but_not_the_pools():
     # reduce (2 convolutions) on the 8 stride-2 edges of each of the 2 reduction cells; nothing else does
     assert checkpointed['convolution'] - plain['convolution'] == 12 * edges + 2 * 8 * 2
     assert checkpointed['native_batch_norm'] - plain['native_batch_norm'] == 6 * edges + 8 * 2
+
+
+def test_the_searches_per_hour_in_the_docs_are_the_benchmarks_committed_output():
+    """BENCHMARKS.md's tables of searches per hour are benchmarks/results/searches_per_hour_*.txt's, and the ratios
+    README.md and docs/study.md quote are in them (the timings are not rerun: a test never times)."""
+    benchmarks = open(os.path.join(ROOT, 'BENCHMARKS.md')).read()
+    ratios = {}
+    for row in ('study', 'first'):
+        out = open(os.path.join(ROOT, 'benchmarks', 'results', f'searches_per_hour_{row}.txt')).read()
+        table = '\n'.join(line for line in out.splitlines() if line.startswith('|'))
+        assert table and table in benchmarks, row
+        ratios[row] = {cells[1].strip(): cells[5].strip() for cells in (line.split('|') for line in table.splitlines()[2:])}
+    quoted = {'study': [ratios['study']['batched:2x5'], ratios['study']['batched:2x8']],
+              'first': [ratios['first']['batched:2x5'], ratios['first']['batched:2x8']]}
+    readme = open(os.path.join(ROOT, 'README.md')).read()
+    assert f"{quoted['study'][0]}× the searches an hour" in readme and f"({quoted['study'][1]}× with 8)" in readme
+    assert f"{quoted['first'][0]}× at the first study's batch of 64" in readme
+    study = ' '.join(open(os.path.join(ROOT, 'docs', 'study.md')).read().split())
+    assert (f"{quoted['study'][0]}× the searches an hour of two plain searches at once (8 seeds: {quoted['study'][1]}×)"
+            in study and f"{quoted['first'][0]}× (8 seeds: {quoted['first'][1]}×)" in study)
