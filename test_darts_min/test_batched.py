@@ -117,7 +117,8 @@ def assert_same_run(a, b):
         assert ca[name]['state'].keys() == cb[name]['state'].keys()
 
 
-@pytest.mark.parametrize('config', list(CONFIGS))
+@pytest.mark.parametrize('config', [pytest.param(c, marks=[pytest.mark.smoke] if c == 'first_momentum' else [])
+                                    for c in CONFIGS])  # the smoke tier: one batch against its seeds alone
 def test_a_batch_gives_each_seed_the_run_it_has_alone(config, alone, tmp_path):
     codes = batched.run([argv(config, s, tmp_path / f'seed{s}') for s in SEEDS])
     assert codes == [0, 0]
