@@ -15,6 +15,9 @@ sys.path.insert(0, ROOT)
 
 from darts_min.model_search import Network  # noqa: E402
 
+# the thread count this process was started with: OMP_NUM_THREADS as asked (torch caps it at the cores, which
+# torch.set_num_threads does not), else torch's own
+STARTED_THREADS = int(os.environ.get('OMP_NUM_THREADS') or 0) or torch.get_num_threads()
 if 'PYTEST_XDIST_WORKER' in os.environ:  # pytest -n N (setup.cfg): each worker its share of the cores, since two torch
     # processes of a thread per core each would thrash; a test's own processes get 1 thread (run_script)
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // int(os.environ['PYTEST_XDIST_WORKER_COUNT'])))

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, STARTED_THREADS
 
 WALKTHROUGH = os.path.join(ROOT, 'docs', 'walkthrough.md')
 # a ```python block, then (after blank lines only) the ```output block of what it prints, if it prints anything
@@ -54,10 +54,10 @@ def check(results):
 
 # Rounding changes with the number of threads, with oneDNN and from one CPU to the next, and the page must print the
 # same whatever they are: a figure that is rounding noise, printed digit by digit, fails here rather than on a
-# reader's machine. 1 thread without oneDNN, 2 threads, the count this process started with; .ci/run runs the docs'
-# tests again under a third thread count and another CPU's arithmetic (ATEN_CPU_CAPABILITY=default, MKL_CBWR).
-STARTED = torch.get_num_threads()
-SETTINGS = sorted({(1, False), (2, True), (STARTED, True)})
+# reader's machine. 1 thread without oneDNN, 2 threads, the count this process started with (before a worker of
+# pytest -n took its share: conftest); .ci/run runs the docs' tests again under a third thread count and another CPU's
+# arithmetic (ATEN_CPU_CAPABILITY=default, MKL_CBWR).
+SETTINGS = sorted({(1, False), (2, True), (STARTED_THREADS, True)})
 
 
 @pytest.mark.docs
