@@ -110,7 +110,6 @@ def test_assignment_6s_search_command_is_a_search_of_each_w_optimizer_it_names()
         assert args.unrolled and args.w_optimizer == name and args.learning_rate == optimizers.default_lr(name, 'w')
 
 
-
 A6_SEARCH = os.path.join(ROOT, 'docs', 'a6-search')  # part 4's searches as ANSWERS.md reads them, two seeds
 A6_OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'rmsprop', 'adam']
 
@@ -140,7 +139,8 @@ def a6_table():
 
 def test_assignment_6s_answer_reads_the_committed_searches():
     """The searches are part 4's command (3 epochs on the digits, each w optimizer at its registry rate, second order
-    and first), and ANSWERS.md's table is theirs."""
+    and first), ANSWERS.md's table is theirs, and so is what the answer reads in them: alpha still all but uniform
+    at the end of every search, the toy's order of implicit_ratio in every epoch of both seeds."""
     from darts_min import optimizers
     for seed in (0, 1):
         for w in A6_OPTIMIZERS:
@@ -149,16 +149,13 @@ def test_assignment_6s_answer_reads_the_committed_searches():
                 assert (args['dataset'], args['image_size'], args['init_channels'], args['layers'], args['epochs'],
                         args['seed'], args['w_optimizer'], args['learning_rate'], args['unrolled']) == (
                     'digits', 8, 4, 3, 3, seed, w, optimizers.default_lr(w, 'w'), order == 'second')
-    assert a6_table() in open(os.path.join(ASSIGNMENTS, 'ANSWERS.md')).read(), a6_table()
-    for seed in (0, 1):  # what the answer reads in it: the toy's order in every epoch, alpha still all but uniform
-        ratios = {w: [m['implicit_ratio'] for m in a6_run(seed, w, 'second')[0]] for w in A6_OPTIMIZERS}
-        for r in ({w: ratio[epoch] for w, ratio in ratios.items()} for epoch in range(3)):
-            assert min(r['rmsprop'], r['adam']) > r['nesterov'] > max(r['sgd'], r['momentum']), (seed, r)
-        for w in A6_OPTIMIZERS:
-            for order in ('second', 'first'):
                 last = a6_run(seed, w, order)[0][-1]
                 weights = [x for cell in ('normal', 'reduce') for edge in last[f'op_weights_{cell}'] for x in edge]
                 assert max(abs(x - 1 / 8) for x in weights) < 2e-3, (seed, w, order)
+        ratios = {w: [m['implicit_ratio'] for m in a6_run(seed, w, 'second')[0]] for w in A6_OPTIMIZERS}
+        for r in ({w: ratio[epoch] for w, ratio in ratios.items()} for epoch in range(3)):
+            assert min(r['rmsprop'], r['adam']) > r['nesterov'] > max(r['sgd'], r['momentum']), (seed, r)
+    assert a6_table() in open(os.path.join(ASSIGNMENTS, 'ANSWERS.md')).read(), a6_table()
 
 # (the misconception, the reference solution's file, [(a line of it, the line with the mistake)], what the grader's
 # failure must say). Each plant changes the solution as a student's mistake would, and nothing else.

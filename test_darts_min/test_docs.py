@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, STARTED_THREADS
+from conftest import ROOT, STARTED_THREADS, threads
 
 WALKTHROUGH = os.path.join(ROOT, 'docs', 'walkthrough.md')
 # a ```python block, then (after blank lines only) the ```output block of what it prints, if it prints anything
@@ -35,16 +35,16 @@ def run_snippets(text, name):
 
 
 @contextlib.contextmanager
-def torch_settings(threads, mkldnn):
-    """torch with `threads` intra-op threads and oneDNN (torch.backends.mkldnn) on or off; as before afterwards."""
-    before = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    torch.set_num_threads(threads)
+def torch_settings(n, mkldnn):
+    """torch with `n` intra-op threads (conftest.threads) and oneDNN (torch.backends.mkldnn) on or off; as before
+    afterwards."""
+    before = torch.backends.mkldnn.enabled
     torch.backends.mkldnn.enabled = mkldnn
     try:
-        yield
+        with threads(n):
+            yield
     finally:
-        torch.set_num_threads(before[0])
-        torch.backends.mkldnn.enabled = before[1]
+        torch.backends.mkldnn.enabled = before
 
 
 def check(results):
@@ -61,12 +61,12 @@ SETTINGS = sorted({(1, False), (2, True), (STARTED_THREADS, True)})
 
 
 @pytest.mark.docs
-@pytest.mark.parametrize('threads, mkldnn', SETTINGS, ids=[f'{n}threads' + ('' if on else '-no_mkldnn') for n, on in SETTINGS])
-def test_every_snippet_of_the_walkthrough_runs_and_prints_what_the_page_shows(monkeypatch, threads, mkldnn):
+@pytest.mark.parametrize('n, mkldnn', SETTINGS, ids=[f'{n}threads' + ('' if on else '-no_mkldnn') for n, on in SETTINGS])
+def test_every_snippet_of_the_walkthrough_runs_and_prints_what_the_page_shows(monkeypatch, n, mkldnn):
     text = open(WALKTHROUGH).read()
     assert len(snippets(text)) >= 12 and text.count('```output') == sum(s is not None for _, s in snippets(text))
     monkeypatch.chdir(ROOT)  # as the page says: a session started at the root of the repository
-    with torch_settings(threads, mkldnn):
+    with torch_settings(n, mkldnn):
         check(run_snippets(text, 'docs/walkthrough.md'))
 
 

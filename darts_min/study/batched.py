@@ -189,7 +189,7 @@ class SeedsArchitect(Architect):
 
     def norm(self, tensors):
         """Each seed's L2 norm of its part of the alpha-shaped `tensors` [K, ...]: [K]."""
-        return torch.sqrt(sum((t.detach() * t.detach()).flatten(1).sum(1) for t in tensors))
+        return seed_norms([t.detach() for t in tensors], self.model.seeds)
 
     def shift(self, weights, u, eps):
         """Each seed's w moved by its own eps_fd, as Architect moves it alone."""
