@@ -2,11 +2,15 @@
 
     python benchmarks/searches_per_hour.py --row study                      # C = 4, batch 16 (the new study)
     python benchmarks/searches_per_hour.py --row first --ways plain:1 plain:2 batched:1x8 batched:2x8
+    python benchmarks/searches_per_hour.py --baseline ../darts-min-then --ways base:2 plain:2 batched:2x5
+
 
 A search is a first-order train_search.py run on the digits (8 px, 3 cells, per-epoch validation, lambda_max at the
 end), start-up included, each a process of its own as a sweep runs it. A way is P processes at once, each on
 (cores / P) threads, each running K searches of different seeds: `plain:P` runs train_search.py (K = 1),
-`batched:PxK` darts_min/study/batched.py. Every way runs --bench_epochs epochs (at least 3) and is projected to
+`batched:PxK` darts_min/study/batched.py, `base:P` the train_search.py of another checkout (--baseline: the code as
+it was before a change, measured side by side with it). The last column of the table is each way's searches an hour
+over the first way's. Every way runs --bench_epochs epochs (at least 3) and is projected to
 --alpha_steps: its wall time plus the missing epochs at the rate of its middle epochs (neither the first, which
 warms up, nor the last, which holds lambda_max). Searches per hour = P K 3600 / (the slowest process's projection).
 With --rounds N the ways run N times, interleaved, each keeping its best: on a machine that other work shares, the
@@ -55,7 +59,8 @@ def parse():
     p.add_argument('--row', choices=list(ROWS), default='study')
     p.add_argument('--alpha_steps', type=int, help="the search's alpha steps (default: the row's; rounded up to epochs)")
     p.add_argument('--bench_epochs', type=int, default=3, help='epochs each way runs (at least 3)')
-    p.add_argument('--ways', nargs='*', default=['plain:1', 'plain:2'], help='plain:P or batched:PxK')
+    p.add_argument('--ways', nargs='*', default=['plain:1', 'plain:2'], help='plain:P, batched:PxK or base:P')
+    p.add_argument('--baseline', help="a checkout of darts-min whose train_search.py the ways base:P run")
     p.add_argument('--rounds', type=int, default=1,
                    help="run the ways this many times, interleaved, and keep each way's best (the least disturbed)")
     p.add_argument('--cores', type=int, default=os.cpu_count())
@@ -67,6 +72,9 @@ def parse():
     a = p.parse_args()
     if a.bench_epochs < 3:
         p.error('--bench_epochs must be at least 3: the projection uses the epochs between the first and the last')
+    baseline_script = os.path.join(a.baseline or '', 'train_search.py')
+    if any(way.startswith('base:') for way in a.ways) and not (a.baseline and os.path.isfile(baseline_script)):
+        p.error('the ways base:P need --baseline, a checkout with its train_search.py')
     return a
 
 
@@ -75,18 +83,19 @@ def search_argv(a, epochs):
     return [*COMMON, *flags, '--epochs', str(epochs), '--hessian_every', str(epochs), *a.search_args]
 
 
-def way_commands(way, argv, folder, cores):
+def way_commands(way, argv, folder, cores, baseline=None):
     """[(command, env)] of one way: its processes, each given its share of the cores."""
     kind, _, spec = way.partition(':')
     processes, _, per = spec.partition('x')
     processes, per = int(processes), int(per or 1)
-    env = {**os.environ, 'OMP_NUM_THREADS': str(max(1, cores // processes)), 'PYTHONPATH': ROOT}
+    root = baseline if kind == 'base' else ROOT
+    env = {**os.environ, 'OMP_NUM_THREADS': str(max(1, cores // processes)), 'PYTHONPATH': root}
     commands = []
     for p in range(processes):
         seeds = [str(p * per + k) for k in range(per)]
-        if kind == 'plain':
+        if kind in ('plain', 'base'):
             assert per == 1, 'plain runs one search a process'
-            cmd = [sys.executable, os.path.join(ROOT, 'train_search.py'), *argv, '--seed', seeds[0],
+            cmd = [sys.executable, os.path.join(root, 'train_search.py'), *argv, '--seed', seeds[0],
                    '--split_seed', seeds[0], '--save', os.path.join(folder, f'seed{seeds[0]}')]
         else:
             cmd = [sys.executable, '-m', 'darts_min.study.batched', '--seeds', *seeds, '--save', folder, *argv]
@@ -94,10 +103,10 @@ def way_commands(way, argv, folder, cores):
     return processes, per, commands
 
 
-def run_way(way, argv, cores):
+def run_way(way, argv, cores, baseline=None):
     """Each process's (wall seconds, [per-epoch seconds of its first run], lambda_max iterations)."""
     with tempfile.TemporaryDirectory() as folder:
-        processes, per, commands = way_commands(way, argv, folder, cores)
+        processes, per, commands = way_commands(way, argv, folder, cores, baseline)
         started = [(time.perf_counter(), subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
                    for cmd, env in commands]
         walls = []
@@ -194,7 +203,7 @@ def batched_step(args, batch_size, K):
 
 
 def search_flops(args, n_train, n_valid, epochs, iterations):
-    """The floating-point operations of a whole search: steps, validation passes, lambda_max's products."""
+    """The floating-point operations of a whole search: steps, validation passes, lambda_max's graph and products."""
     B = args.batch_size
     model, step = plain_step(args, B)
     x = torch.randn(B, 3, args.image_size, args.image_size)
@@ -205,8 +214,10 @@ def search_flops(args, n_train, n_valid, epochs, iterations):
     model.train()
     batches = [(x, torch.randint(10, (B,)))] * args.hessian_batches
     v = [torch.randn_like(alpha) for alpha in model.arch_parameters()]
-    per_product = flops(lambda: dynamics.alpha_hessian_vector_product(model, batches, v))
-    return epochs * (n_train / B * per_step + n_valid * per_image_valid) + iterations * per_product
+    built = {}
+    per_build = flops(lambda: built.setdefault('hessian', dynamics.alpha_hessian(model, batches)))  # once a lambda_max
+    per_product = flops(lambda: built['hessian'](v))
+    return epochs * (n_train / B * per_step + n_valid * per_image_valid) + per_build + iterations * per_product
 
 
 def per_call(args, repeats, K):
@@ -257,7 +268,7 @@ def main():
     best, iterations = {}, []
     for _ in range(a.rounds):
         for way in a.ways:
-            processes, per, walls, epochs, its = run_way(way, search_argv(a, a.bench_epochs), a.cores)
+            processes, per, walls, epochs, its = run_way(way, search_argv(a, a.bench_epochs), a.cores, a.baseline)
             iterations.append(its)
             hours = max(projected(w, e, target_epochs) for w, e in zip(walls, epochs)) / 3600
             row = {'way': way, 'processes': processes, 'searches_per_process': per,

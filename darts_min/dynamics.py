@@ -59,18 +59,25 @@ def epoch_metrics(model, genotype, previous, op_weights):
             'genotype_changes': genotype_changes(previous, genotype)}
 
 
-def alpha_hessian_vector_product(model, batches, vector):
-    """grad2_alpha L_val . vector, exactly (double backprop), L_val the mean loss over `batches`."""
+def alpha_hessian(model, batches):
+    """The operator v -> grad2_alpha L_val . v, exactly (double backprop), L_val the mean loss over `batches`.
+    grad_alpha L_val's graph is built once for each batch and kept while the operator lives: a power iteration's
+    products are then one backward each, not a forward and two backwards, at the memory of len(batches) forward
+    passes with their backward (--checkpoint_cells keeps its edges' inputs only, and recomputes them each time)."""
     alphas = model.arch_parameters()
-    total = [torch.zeros_like(a) for a in alphas]
-    for x, y in batches:
-        with frozen(model.parameters()):
-            grads = torch.autograd.grad(model._loss(x, y), alphas, create_graph=True)
-            dot = sum((g * v).sum() for g, v in zip(grads, vector))
-            hv = torch.autograd.grad(dot, alphas)
-        for t, h in zip(total, hv):
-            t.add_(h, alpha=1 / len(batches))
-    return total
+    with frozen(model.parameters()):
+        grads = [torch.autograd.grad(model._loss(x, y), alphas, create_graph=True) for x, y in batches]
+
+    def product(vector):
+        total = [torch.zeros_like(a) for a in alphas]
+        for g in grads:
+            dot = sum((gi * v).sum() for gi, v in zip(g, vector))
+            with frozen(model.parameters()):  # a recomputed (checkpointed) edge must see w as its forward did
+                hv = torch.autograd.grad(dot, alphas, retain_graph=True)
+            for t, h in zip(total, hv):
+                t.add_(h, alpha=1 / len(grads))
+        return total
+    return product
 
 
 def power_iteration(product, v, iters, tol):
@@ -104,12 +111,10 @@ def hessian_eigenvalue(model, batches, iters=20, tol=1e-3, seed=0):
     def start():
         return [torch.randn(a.shape, generator=g, dtype=a.dtype).to(a.device) for a in model.arch_parameters()]
 
-    def hessian(v):
-        return alpha_hessian_vector_product(model, batches, v)
-
     was_training, buffers = model.training, [b.clone() for b in model.buffers()]
     model.train()
     try:
+        hessian = alpha_hessian(model, batches)
         eigenvalue, iterations, converged = power_iteration(hessian, start(), iters, tol)
         if eigenvalue < 0:
             lowest = eigenvalue

@@ -1,7 +1,8 @@
 """The batched search (darts_min/study/batched.py): K seeds in one process give each seed's run directory as
 train_search.py gives it alone.
 
-Tolerance. Not to the bit: in the wide supernet a seed's convolutions are groups of a larger grouped convolution, its
+Tolerance. Not to the bit: in the wide supernet a seed's convolutions are groups of a larger grouped convolution (and
+dense_conv's, without the padding-only taps and the dilation: the same products, summed in another order), its
 loss, gradient norm and eps_fd are reductions over a slice of a larger tensor, and its classifier a batched matmul,
 so float32 sums are added in another order. Over the few steps here the figures of a run stay within 1e-4
 (relatively for losses, absolutely for the op weights and alpha, 1e-7..1e-5 measured); lambda_max (one power
@@ -15,6 +16,7 @@ Cost: a tiny search here is a second on this CPU, most of it fixed costs (buildi
 epochs of one step, the variants share runs with the optimizers, the pictures are not drawn.
 """
 import copy
+import itertools
 import json
 import os
 import shutil
@@ -149,6 +151,27 @@ def test_the_wide_supernet_is_each_seeds_network():
         wide_state, state = wide.state_dict(), net.state_dict()
         for key, t in state.items():
             assert torch.allclose(batched.seed_part(wide_state[key], t.shape, k, K).double(), t.double(), atol=1e-6), key
+
+
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+def test_dense_convolutions_are_the_convolutions(memory_format):
+    """dense_conv against nn.Conv2d in float64, the output and both gradients: DARTS's depthwise kernels (3 x 3 and
+    5 x 5, dilation 1 and 2, stride 1 and 2) on maps of 2 to 8 px, where taps are dropped, every other row read or
+    the phases batched, and on odd sizes, which have no phases."""
+    g = torch.Generator().manual_seed(0)
+    for size, k, d, stride in itertools.product((2, 3, 4, 5, 8), (3, 5), (1, 2), (1, 2)):
+        conv = torch.nn.Conv2d(6, 6, k, stride, d * (k - 1) // 2, d, groups=6, bias=False).double()
+        x = torch.randn(3, 6, size, size, dtype=torch.float64, generator=g).contiguous(memory_format=memory_format)
+        x.requires_grad_()
+        y, dense = conv(x), batched.dense_conv(conv, x)
+        assert dense.shape == y.shape
+        grad = torch.randn(y.shape, dtype=torch.float64, generator=g)
+        for a, b in zip((y, *torch.autograd.grad(y, (x, conv.weight), grad)),
+                        (dense, *torch.autograd.grad(dense, (x, conv.weight), grad))):
+            assert torch.allclose(a, b, rtol=0, atol=1e-12), (size, k, d, stride)
+    # what is dropped on an 8 px image's 2 x 2 maps: a dilated 5 x 5 kernel keeps its centre, a 5 x 5 its inner 3 x 3
+    assert batched.taps_in_use(2, 5, 1, 4, 2) == (2, 3, 0) and batched.taps_in_use(2, 5, 1, 2, 1) == (1, 4, 1)
+    assert batched.taps_in_use(8, 5, 1, 4, 2) == (0, 5, 4)
 
 
 def test_clipping_and_eps_fd_are_each_seeds_own():

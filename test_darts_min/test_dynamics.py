@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import TINY, batch, checkpoints_equal, read_metrics
-from darts_min import dynamics, genotypes
+from darts_min import checkpointing, dynamics, genotypes
 from darts_min import search as train_search
 from darts_min.model_search import Network
 
@@ -84,12 +84,18 @@ def test_power_iteration_finds_the_largest_eigenvalue_of_the_full_hessian(alpha_
     found, iterations, converged = dynamics.hessian_eigenvalue(model, batches, iters=1000, tol=1e-8)
     assert found == pytest.approx(eig[-1].item(), rel=1e-6)
     assert converged and iterations < 2000 and not model.training
-    # the product itself, on a vector of its own
-    v = torch.randn(H.shape[0], dtype=torch.float64, generator=torch.Generator().manual_seed(7))
-    parts = [p.view_as(a) for p, a in zip(v.split([a.numel() for a in model.arch_parameters()]), model.arch_parameters())]
+    # the product itself, on vectors of its own: one operator (its graph built once) serves each of them; so it does
+    # with checkpointed edges, which recompute their terms at every product
     model.train()
-    hv = torch.cat([h.flatten() for h in dynamics.alpha_hessian_vector_product(model, batches, parts)])
-    assert torch.allclose(hv, H @ v, rtol=1e-9, atol=1e-12)
+    for checkpointed in (False, True):
+        checkpointing.checkpoint_edges(model, checkpointed)
+        hessian = dynamics.alpha_hessian(model, batches)
+        for seed in (7, 8):
+            v = torch.randn(H.shape[0], dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+            parts = [p.view_as(a) for p, a in zip(v.split([a.numel() for a in model.arch_parameters()]),
+                                                  model.arch_parameters())]
+            hv = torch.cat([h.flatten() for h in hessian(parts)])
+            assert torch.allclose(hv, H @ v, rtol=1e-9, atol=1e-12)
 
 
 def test_an_unconverged_eigenvalue_says_so():

@@ -253,19 +253,33 @@ def test_checkpointed_edges_recompute_the_convolutions_but_not_the_pools():
 
 def test_the_searches_per_hour_in_the_docs_are_the_benchmarks_committed_output():
     """BENCHMARKS.md's tables of searches per hour are benchmarks/results/searches_per_hour_*.txt's, and the ratios
-    README.md and docs/study.md quote are in them (the timings are not rerun: a test never times)."""
+    it, README.md and docs/study.md quote are in them (the timings are not rerun: a test never times)."""
     benchmarks = open(os.path.join(ROOT, 'BENCHMARKS.md')).read()
-    ratios = {}
+    ratios, per_hour = {}, {}
     for row in ('study', 'first'):
         out = open(os.path.join(ROOT, 'benchmarks', 'results', f'searches_per_hour_{row}.txt')).read()
         table = '\n'.join(line for line in out.splitlines() if line.startswith('|'))
         assert table and table in benchmarks, row
-        ratios[row] = {cells[1].strip(): cells[5].strip() for cells in (line.split('|') for line in table.splitlines()[2:])}
-    quoted = {'study': [ratios['study']['batched:2x5'], ratios['study']['batched:2x8']],
-              'first': [ratios['first']['batched:2x5'], ratios['first']['batched:2x8']]}
+        cells = [line.split('|') for line in table.splitlines()[2:]]
+        assert cells[0][1].strip() == 'base:2'  # the ratios are to the code before, two plain searches at once
+        ratios[row] = {c[1].strip(): c[5].strip() for c in cells}
+        per_hour[row] = {c[1].strip(): float(c[4]) for c in cells}
+    (s5, s8), (f5, f8) = ([ratios[row][f'batched:2x{k}'] for k in (5, 8)] for row in ('study', 'first'))
     readme = open(os.path.join(ROOT, 'README.md')).read()
-    assert f"{quoted['study'][0]}× the searches an hour" in readme and f"({quoted['study'][1]}× with 8)" in readme
-    assert f"{quoted['first'][0]}× at the first study's batch of 64" in readme
+    assert (f"{s5}× the searches an hour of two plain searches at once (the code before it) at the new study's setting "
+            f"with its 5 seeds ({s8}× with 8), {f5}× at the first study's batch of 64 ({f8}× with 8)") in readme
     study = ' '.join(open(os.path.join(ROOT, 'docs', 'study.md')).read().split())
-    assert (f"{quoted['study'][0]}× the searches an hour of two plain searches at once (8 seeds: {quoted['study'][1]}×)"
-            in study and f"{quoted['first'][0]}× (8 seeds: {quoted['first'][1]}×)" in study)
+    assert f"{s5}× the searches an hour of two plain searches at once (8 seeds: {s8}×)" in study
+    assert f"{f5}× (8 seeds: {f8}×)" in study
+    text = ' '.join(benchmarks.split())
+    assert f"The new study's setting: {s5}× with its 5 seeds a batch, {s8}× with 8,**" in text
+    assert f"(plain:2, whose λ_max is cheaper, below) is within the noise of it here ({ratios['study']['plain:2']}×)" in text
+    assert f"One process of 10 seeds on both threads ({ratios['study']['batched:1x10']}×)" in text
+    assert f"The first study's setting: {f5}× with 5 seeds, {f8}× with 8.**" in text
+    first = per_hour['first']
+    assert f"plain:2 itself gains {ratios['first']['plain:2']}× over base:2" in text
+    assert (f"the batched ways are {first['batched:2x5'] / first['plain:2']:.2f}× and "
+            f"{first['batched:2x8'] / first['plain:2']:.2f}× today's plain:2") in text
+    dense = open(os.path.join(ROOT, 'benchmarks', 'results', 'dense_conv.txt')).read()
+    assert '\n'.join(line for line in dense.splitlines() if line.startswith('|')) in '\n'.join(
+        line.strip() for line in benchmarks.splitlines())

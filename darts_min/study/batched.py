@@ -10,7 +10,8 @@ grouped K-fold, each BatchNorm has K times the channels, and a tensor between tw
 seed after seed. Where an op mixes channels (Eq. 2's weighting, the concatenations, the classifier) it gets a
 forward of its own here; everything else runs on the wide supernet as the core has it: Architect's math, the
 optimizers (torch.optim's updates are elementwise, so one optimizer over the wide tensors steps each seed as its own
-would), the methods, the dynamics.
+would), the methods, the dynamics. The convolutions compute the same sums without the products that are always zero
+and without dilation, which oneDNN runs several times slower (`dense_conv`).
 
 What is per model becomes per seed: the loss (the sum of the seeds' own means, so that each seed's gradient is its
 own), gradient clipping's norm, eps_fd of Eq. 8, lambda_max's power iteration, the random streams (each seed's
@@ -81,6 +82,44 @@ def classifier(m, K, x):
 WIDE_FORWARD = {Cell: cell, MixedOp: mixed_op, FactorizedReduce: factorized_reduce, nn.Linear: classifier}
 
 
+@functools.lru_cache(maxsize=None)
+def taps_in_use(size, k, stride, padding, dilation):
+    """(first, end, padding): the kernel taps of one dimension that read the map somewhere, and the padding that keeps
+    the output's size without the others. On an 8 px image's 2 x 2 maps a dilated 5 x 5 kernel reads the map with its
+    centre only: its other taps only ever multiply the zero padding. All of them where the kept ones are not centred."""
+    out = (size + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+    used = [a for a in range(k) if any(0 <= i * stride + a * dilation - padding < size for i in range(out))]
+    first, last = used[0], used[-1]
+    if first != k - 1 - last or padding < first * dilation:
+        return 0, k, padding
+    return first, last + 1, padding - first * dilation
+
+
+def dense_conv(m, x):
+    """m(x), the same sums without the products that are zero and without dilation, with which oneDNN's depthwise
+    kernels run several times slower (BENCHMARKS.md: up to 50 times on these maps). The taps that only see padding
+    are dropped (`taps_in_use`); then a convolution of dilation d and stride d reads every d-th row and column of the
+    map only, and one of dilation d and stride 1 is the same dense convolution of the map's d x d phases
+    (x[i::d, j::d], the padding divided by d), run as one batch and interleaved back."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = m.kernel_size, m.stride, m.padding, m.dilation
+    N, C, H, W = x.shape
+    h0, h1, ph = taps_in_use(H, kh, sh, ph, dh)
+    w0, w1, pw = taps_in_use(W, kw, sw, pw, dw)
+    weight = m.weight[:, :, h0:h1, w0:w1]
+    dh, dw = dh if h1 - h0 > 1 else 1, dw if w1 - w0 > 1 else 1  # a single tap has no dilation
+    d = dh
+    if d == 1 or dw != d or ph % d or pw % d or H % d or W % d or sh != sw or sh not in (1, d):
+        return F.conv2d(x, weight, m.bias, (sh, sw), (ph, pw), (dh, dw), m.groups)
+    if sh == d:
+        return F.conv2d(x[:, :, ::d, ::d], weight, m.bias, 1, (ph // d, pw // d), 1, m.groups)
+    phases = x.permute(0, 2, 3, 1).unflatten(1, (H // d, d)).unflatten(3, (W // d, d))  # N, H/d, i, W/d, j, C
+    phases = phases.permute(2, 4, 0, 1, 3, 5).reshape(d * d * N, H // d, W // d, C).permute(0, 3, 1, 2)
+    y = F.conv2d(phases, weight, m.bias, 1, (ph // d, pw // d), 1, m.groups)
+    Hy, Wy = y.shape[2:]
+    y = y.permute(0, 2, 3, 1).unflatten(0, (d, d, N))  # i, j, N, Hy, Wy, C
+    return y.permute(2, 3, 0, 4, 1, 5).reshape(N, Hy * d, Wy * d, -1).permute(0, 3, 1, 2)
+
+
 def seed_losses(logits, target):
     """Each seed's nn.CrossEntropyLoss (the mean over its batch): logits [B, K, classes], target [B, K] -> [K]."""
     return F.cross_entropy(logits.transpose(1, 2), target, reduction='none').mean(0)
@@ -115,6 +154,8 @@ def widen(nets):
             module.num_features *= K
         if type(module) in WIDE_FORWARD:
             module.forward = functools.partial(WIDE_FORWARD[type(module)], module, K)
+        elif isinstance(module, nn.Conv2d) and module.kernel_size != (1, 1):
+            module.forward = functools.partial(dense_conv, module)
     wide.alphas_normal = torch.stack([net.alphas_normal.detach() for net in nets]).requires_grad_()
     wide.alphas_reduce = torch.stack([net.alphas_reduce.detach() for net in nets]).requires_grad_()
     wide._criterion = SummedLoss()
@@ -231,12 +272,10 @@ def hessian_eigenvalues(model, batches, iters, tol):
         return [torch.randn(a.shape[1:], generator=g, dtype=a.dtype).to(a.device).expand_as(a).clone()
                 for a in model.arch_parameters()]
 
-    def hessian(v):
-        return dynamics.alpha_hessian_vector_product(model, batches, v)
-
     was_training, buffers = model.training, [b.clone() for b in model.buffers()]
     model.train()
     try:
+        hessian = dynamics.alpha_hessian(model, batches)
         results = power_iterations(hessian, start(), iters, tol, K)
         second = start()  # the start a seed alone draws next, where its eigenvalue is negative
         if any(value < 0 for value, _, _ in results):  # lambda_max - lambda_min: the top eigenvalue of H - lambda_min I
