@@ -92,7 +92,7 @@ def build_parser():
       help='cells run at once on each GPU (locally; without a GPU: at once on the CPU), or per SLURM job')
     a('--way', choices=['batched', 'plain'], default=None,
       help='batched: the seeds of a configuration searched in one process as one widened supernet (darts_min/study/'
-           'batched.py; 3x the searches an hour on a 2-core CPU, BENCHMARKS.md), counted as one cell of '
+           'batched.py; 3-6x the searches an hour on a 2-core CPU, BENCHMARKS.md), counted as one cell of '
            '--jobs_per_gpu; plain: a process per search. Default: batched where the searches run on a CPU, else '
            'plain; what batched does not run (SDARTS-ADV, nb201, --amp, ...) runs plain')
     a('--timeout_min', type=int, default=24 * 60, help='time limit of a job in minutes')
