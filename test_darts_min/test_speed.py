@@ -280,6 +280,23 @@ def test_the_searches_per_hour_in_the_docs_are_the_benchmarks_committed_output()
     assert f"plain:2 itself gains {ratios['first']['plain:2']}× over base:2" in text
     assert (f"the batched ways are {first['batched:2x5'] / first['plain:2']:.2f}× and "
             f"{first['batched:2x8'] / first['plain:2']:.2f}× today's plain:2") in text
+    # the previous run's figures the uncertainty and the history quote: the committed outputs of that run
+    before = {row: open(os.path.join(ROOT, 'benchmarks', 'results', f'searches_per_hour_{row}_before.txt')).read()
+              for row in ('study', 'first')}
+    rows = {row: {c[1].strip(): c for c in (line.split('|') for line in out.splitlines() if line.startswith('| '))}
+            for row, out in before.items()}
+    old = {row: [rows[row][way][5].strip() for way in ('batched:2x5', 'batched:2x8')] for row in rows}
+    assert (f"its first version, on the previous run: {old['study'][0]}× and {old['study'][1]}× on the study's row, "
+            f"{old['first'][0]}× and {old['first'][1]}× on the first's, against plain:2 then") in text
+    assert (f"plain:2 there: {rows['study']['plain:2'][4].strip()} and {rows['first']['plain:2'][4].strip()} searches "
+            f"an hour; base:2 here: {per_hour['study']['base:2']} and {per_hour['first']['base:2']};") in text
+    def peaks(outputs):
+        return sorted(round(json.loads(line)['peak_gflops']['2']) for out in outputs
+                      for line in out.splitlines() if 'peak_gflops' in line)
+    now = peaks(open(os.path.join(ROOT, 'benchmarks', 'results', f'searches_per_hour_{row}.txt')).read()
+                for row in ('study', 'first'))
+    then = peaks(before.values())
+    assert f"matmul rate {now[0]}-{now[-1]} GFLOP/s here against {then[0]}-{then[-1]} there" in text
     dense = open(os.path.join(ROOT, 'benchmarks', 'results', 'dense_conv.txt')).read()
     assert '\n'.join(line for line in dense.splitlines() if line.startswith('|')) in '\n'.join(
         line.strip() for line in benchmarks.splitlines())
