@@ -5,6 +5,7 @@ architecture weights, how far alpha has travelled (its spread on each edge, the 
 the genotype moved, and the largest eigenvalue of the Hessian of the validation loss with respect to alpha
 (RobustDARTS' collapse indicator: Zela et al., ICLR 2020).
 """
+import contextlib
 import math
 from collections import Counter
 
@@ -111,9 +112,7 @@ def hessian_eigenvalue(model, batches, iters=20, tol=1e-3, seed=0):
     def start():
         return [torch.randn(a.shape, generator=g, dtype=a.dtype).to(a.device) for a in model.arch_parameters()]
 
-    was_training, buffers = model.training, [b.clone() for b in model.buffers()]
-    model.train()
-    try:
+    with measuring(model):
         hessian = alpha_hessian(model, batches)
         eigenvalue, iterations, converged = power_iteration(hessian, start(), iters, tol)
         if eigenvalue < 0:
@@ -121,9 +120,19 @@ def hessian_eigenvalue(model, batches, iters=20, tol=1e-3, seed=0):
             shifted = lambda v: [h - lowest * x for h, x in zip(hessian(v), v)]  # noqa: E731
             top, more, top_converged = power_iteration(shifted, start(), iters, tol)
             eigenvalue, iterations, converged = lowest + top, iterations + more, converged and top_converged
+    return eigenvalue, iterations, converged
+
+
+@contextlib.contextmanager
+def measuring(model):
+    """The supernet in training mode for a measurement (batch statistics, as the alpha step sees it); afterwards its
+    mode and its buffers (BatchNorm's running statistics) are as they were."""
+    was_training, buffers = model.training, [b.clone() for b in model.buffers()]
+    model.train()
+    try:
+        yield
     finally:
         model.train(was_training)
         with torch.no_grad():
             for b, saved in zip(model.buffers(), buffers):
                 b.copy_(saved)
-    return eigenvalue, iterations, converged

@@ -272,9 +272,7 @@ def hessian_eigenvalues(model, batches, iters, tol):
         return [torch.randn(a.shape[1:], generator=g, dtype=a.dtype).to(a.device).expand_as(a).clone()
                 for a in model.arch_parameters()]
 
-    was_training, buffers = model.training, [b.clone() for b in model.buffers()]
-    model.train()
-    try:
+    with dynamics.measuring(model):
         hessian = dynamics.alpha_hessian(model, batches)
         results = power_iterations(hessian, start(), iters, tol, K)
         second = start()  # the start a seed alone draws next, where its eigenvalue is negative
@@ -283,11 +281,6 @@ def hessian_eigenvalues(model, batches, iters, tol):
             tops = power_iterations(lambda v: [h - lowest * x for h, x in zip(hessian(v), v)], second, iters, tol, K)
             results = [(value + top, it + more, conv and top_conv) if value < 0 else (value, it, conv)
                        for (value, it, conv), (top, more, top_conv) in zip(results, tops)]
-    finally:
-        model.train(was_training)
-        with torch.no_grad():
-            for b, saved in zip(model.buffers(), buffers):
-                b.copy_(saved)
     return results
 
 
