@@ -71,12 +71,11 @@ def alpha_hessian(model, batches):
 
     def product(vector):
         total = [torch.zeros_like(a) for a in alphas]
-        for g in grads:
-            dot = sum((gi * v).sum() for gi, v in zip(g, vector))
-            with frozen(model.parameters()):  # a recomputed (checkpointed) edge must see w as its forward did
-                hv = torch.autograd.grad(dot, alphas, retain_graph=True)
-            for t, h in zip(total, hv):
-                t.add_(h, alpha=1 / len(grads))
+        with frozen(model.parameters()):  # a recomputed (checkpointed) edge must see w as its forward did
+            for g in grads:
+                dot = sum((gi * v).sum() for gi, v in zip(g, vector))
+                for t, h in zip(total, torch.autograd.grad(dot, alphas, retain_graph=True)):
+                    t.add_(h, alpha=1 / len(grads))
         return total
     return product
 
